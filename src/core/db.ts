@@ -1,0 +1,62 @@
+import postgres from "postgres";
+import { env } from "./env.js";
+
+export type Sql = postgres.Sql;
+export type Tx = postgres.TransactionSql;
+
+/** The JWT claims a request runs under; `auth.uid()` and `auth.jwt()` read them inside Postgres. */
+export interface Claims {
+  sub: string;
+  role: "authenticated";
+  email?: string;
+  /** Set for API-key requests: RLS confines such a request to this one profile. */
+  profile_id?: string;
+  api_key_id?: string;
+  [claim: string]: unknown;
+}
+
+let client: Sql | undefined;
+
+/**
+ * The process-wide connection pool, created on first use so that warm function instances reuse it.
+ * `prepare: false` because Supabase's transaction pooler does not support prepared statements.
+ */
+export function sql(): Sql {
+  if (!client) {
+    client = postgres(env().DATABASE_URL, {
+      prepare: false,
+      max: env().DATABASE_POOL_MAX,
+      idle_timeout: 20,
+      connect_timeout: 10,
+      onnotice: () => {},
+      transform: { undefined: null },
+    });
+  }
+  return client;
+}
+
+export async function closeSql(): Promise<void> {
+  const c = client;
+  client = undefined;
+  if (c) await c.end({ timeout: 5 });
+}
+
+/**
+ * Runs `fn` in one transaction as role `authenticated` with `request.jwt.claims` set, exactly as PostgREST does,
+ * so every row it touches passes the RLS policies for that caller. Tenancy is the database's job, not only ours.
+ */
+export async function withClaims<T>(claims: Claims, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return (await sql().begin(async (tx) => {
+    await tx`select set_config('request.jwt.claims', ${JSON.stringify(claims)}, true), set_config('statement_timeout', '15s', true)`;
+    await tx`set local role authenticated`;
+    return fn(tx);
+  })) as T;
+}
+
+/**
+ * Runs `fn` in one transaction with the service connection, which bypasses RLS. Used only in the named places
+ * DESIGN.md §5 lists (key verification, sweep, publish executor, webhook delivery, Stripe webhook, auth emulator).
+ */
+export async function withService<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return (await sql().begin(fn)) as T;
+}

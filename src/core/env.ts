@@ -1,0 +1,55 @@
+import { z } from "zod";
+
+/**
+ * The one place that reads process.env. It is parsed once, on first use, and decides the home:
+ *
+ * - `cloud`: Netlify Functions on Supabase. Every secret must be provided by the environment.
+ * - `local`: `npm start` and the tests. The local server (src/local/main.ts) or the test setup fills in the database
+ *   URL, the local Supabase URL and freshly generated local secrets before any function module runs.
+ *
+ * Feature code never asks which home it is in; it reads the values below.
+ */
+const envSchema = z.object({
+  AMPLIFY_HOME: z.enum(["cloud", "local"]).default("cloud"),
+  /** Postgres connection string. In the cloud: Supabase's transaction pooler (port 6543). */
+  DATABASE_URL: z.string().url(),
+  /** Maximum connections per function instance (keep it tiny behind the pooler). */
+  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(100).default(3),
+  /** Public base URL of the Supabase project (or of the local server, which serves /auth/v1). */
+  SUPABASE_URL: z.string().url(),
+  /** Public anon key handed to browsers by GET /api/config. */
+  SUPABASE_ANON_KEY: z.string().min(1),
+  /** Legacy HS256 JWT secret. Optional when tokens are verified through JWKS only. */
+  SUPABASE_JWT_SECRET: z.string().min(32).optional(),
+  /** Where asymmetric signing keys are published; defaults to `${SUPABASE_URL}/auth/v1/.well-known/jwks.json`. */
+  SUPABASE_JWKS_URL: z.string().url().optional(),
+  /** 32-byte key (hex or base64) for AES-256-GCM encryption of OAuth tokens and webhook secrets. */
+  ENCRYPTION_KEY: z.string().min(32),
+  /** The public URL of the app (dashboard, OAuth callbacks, invitation links). */
+  APP_URL: z.string().url().default("http://localhost:8888"),
+  /** Link returned by discovery. */
+  DOCS_URL: z.string().url().optional(),
+  /** Largest JSON request body accepted, in bytes. */
+  MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+let cached: Env | undefined;
+
+/** The parsed environment. Throws a readable error naming every missing or malformed variable. */
+export function env(): Env {
+  if (cached) return cached;
+  const parsed = envSchema.safeParse(process.env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new Error(`Invalid environment: ${problems}. See .env.example.`);
+  }
+  cached = parsed.data;
+  return cached;
+}
+
+/** Forget the parsed environment (the local server calls this after it fills in local values). */
+export function resetEnvForTests(): void {
+  cached = undefined;
+}

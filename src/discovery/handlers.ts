@@ -1,0 +1,66 @@
+import { route } from "../core/api.js";
+import { API_KEY_HEADER } from "../core/auth.js";
+import { env } from "../core/env.js";
+import { plans } from "../billing/plans.js";
+import { catalog, platformIds } from "../platforms/catalog.js";
+
+export const API_VERSION = "v1";
+
+/** The core endpoints an integrator needs, as listed by discovery. */
+export const coreEndpoints = [
+  "GET /api/v1",
+  "GET /api/v1/profiles",
+  "POST /api/v1/profiles",
+  "GET /api/v1/profiles/:profileId",
+  "PATCH /api/v1/profiles/:profileId",
+  "DELETE /api/v1/profiles/:profileId",
+  "GET /api/v1/api-keys",
+  "POST /api/v1/api-keys",
+  "DELETE /api/v1/api-keys/:keyId",
+];
+
+// GET /api/v1 — discovery: the API's version, how to authenticate, what it offers and what it costs
+export const discoveryHandler = route({
+  auth: "none",
+  handle: async () => ({
+    name: "Amplify Scheduler API",
+    version: API_VERSION,
+    auth: {
+      header: API_KEY_HEADER,
+      scheme: "API key scoped to one profile",
+      browser: "Authorization: Bearer <Supabase access token>",
+    },
+    endpoints: coreEndpoints,
+    billing: {
+      apiKeysRequirePaidPlan: true,
+      inactiveSubscriptionStatus: 402,
+      freeTrial: false,
+      currency: "GBP",
+      plans: Object.entries(plans).map(([id, p]) => ({
+        id,
+        name: p.name,
+        pricePerMonth: p.pricePence / 100,
+        profiles: p.profiles,
+        postsPerMonth: p.postsPerMonth,
+        apiRequestsPerMonth: p.apiKeys ? p.apiRequestsPerMonth : 0,
+        apiKeys: p.apiKeys,
+        webhooks: p.webhooks,
+      })),
+    },
+    platforms: platformIds.map((id) => {
+      const c = catalog[id];
+      return {
+        platform: c.platform,
+        displayName: c.displayName,
+        supportStatus: c.supportStatus,
+        text: c.publish.text,
+        images: c.publish.images,
+        video: c.publish.video,
+        requiresMedia: c.publish.requiresMedia,
+        scheduling: c.publish.scheduling,
+        analytics: c.analytics.supported,
+      };
+    }),
+    docs: env().DOCS_URL ?? `${env().APP_URL.replace(/\/$/, "")}/docs`,
+  }),
+});

@@ -1,0 +1,139 @@
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import type http from "node:http";
+import path from "node:path";
+import { SignJWT } from "jose";
+import postgres from "postgres";
+import { closeSql } from "../core/db.js";
+import { resetEnvForTests } from "../core/env.js";
+import { createAuthEmulator } from "./auth-emulator.js";
+import { startEmbeddedPostgres, type RunningPostgres } from "./embedded-postgres.js";
+import { migrate } from "./migrate.js";
+import { createLocalHandler, listen, type FetchHandler } from "./server.js";
+
+export interface LocalSecrets {
+  jwtSecret: string;
+  encryptionKey: string;
+}
+
+/** Local-only secrets, generated on first start and kept beside the data so sessions survive restarts. */
+export async function loadOrCreateSecrets(dataDir: string): Promise<LocalSecrets> {
+  const file = path.join(dataDir, "local-secrets.json");
+  if (existsSync(file)) return JSON.parse(await readFile(file, "utf8")) as LocalSecrets;
+  const secrets = { jwtSecret: randomBytes(32).toString("hex"), encryptionKey: randomBytes(32).toString("hex") };
+  await mkdir(dataDir, { recursive: true });
+  await writeFile(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  return secrets;
+}
+
+export function generateSecrets(): LocalSecrets {
+  return { jwtSecret: randomBytes(32).toString("hex"), encryptionKey: randomBytes(32).toString("hex") };
+}
+
+/** A Supabase-style API key: a long-lived JWT carrying only a role, signed with the project's JWT secret. */
+export async function roleKey(role: "anon" | "service_role", jwtSecret: string): Promise<string> {
+  return new SignJWT({ role, iss: "supabase-local" })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setIssuedAt(1_700_000_000)
+    .setExpirationTime(4_102_444_800)
+    .sign(new TextEncoder().encode(jwtSecret));
+}
+
+export interface LocalHomeOptions {
+  /** Any Postgres; when absent an embedded PostgreSQL 17 is started with its data under `dataDir`. */
+  databaseUrl?: string;
+  dataDir?: string;
+  /** Port for the HTTP server; 0 picks a free one; `false` serves in-process only (tests call `fetch`). */
+  port?: number | false;
+  secrets?: LocalSecrets;
+  /** How the local Auth emulator signs access tokens (HS256 as Supabase's legacy secret, or ES256 via JWKS). */
+  authSigning?: "HS256" | "ES256";
+  /** The app's public URL when it is not the local server's own (e.g. behind a tunnel). */
+  appUrl?: string;
+  log?: (line: string) => void;
+}
+
+export interface LocalHome {
+  url: string;
+  anonKey: string;
+  serviceRoleKey: string;
+  databaseUrl: string;
+  secrets: LocalSecrets;
+  /** Sends a request through the same router the HTTP server uses, without a socket. */
+  fetch: FetchHandler;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the local home: Postgres (embedded unless a URL is given), migrations, the environment the function
+ * modules read, the emulators and the router, and optionally the HTTP server.
+ */
+export async function startLocalHome(options: LocalHomeOptions = {}): Promise<LocalHome> {
+  const say = options.log ?? (() => {});
+  const dataDir = path.resolve(options.dataDir ?? process.env.AMPLIFY_DATA_DIR ?? ".data");
+  let embedded: RunningPostgres | undefined;
+  let databaseUrl = options.databaseUrl;
+  if (!databaseUrl) {
+    embedded = await startEmbeddedPostgres(path.join(dataDir, "postgres"));
+    databaseUrl = embedded.url;
+    say(`embedded PostgreSQL 17 on port ${embedded.port}, data in ${path.join(dataDir, "postgres")}`);
+  }
+  await migrate(databaseUrl, say);
+
+  const secrets = options.secrets ?? (await loadOrCreateSecrets(dataDir));
+  const requestedPort = options.port === undefined ? 8888 : options.port;
+  // The URL is known before the server listens only for a fixed port; port 0 is resolved below.
+  let url = requestedPort ? `http://localhost:${requestedPort}` : "http://localhost";
+  const anonKey = await roleKey("anon", secrets.jwtSecret);
+  const serviceRoleKey = await roleKey("service_role", secrets.jwtSecret);
+
+  let server: http.Server | undefined;
+  let handler: FetchHandler | undefined;
+  const fetchThrough: FetchHandler = (req) => handler!(req);
+  if (requestedPort !== false) {
+    server = await listen(fetchThrough, requestedPort);
+    const address = server.address();
+    if (address && typeof address === "object") url = `http://localhost:${address.port}`;
+  }
+
+  Object.assign(process.env, {
+    AMPLIFY_HOME: "local",
+    DATABASE_URL: databaseUrl,
+    SUPABASE_URL: url,
+    SUPABASE_ANON_KEY: anonKey,
+    SUPABASE_JWT_SECRET: secrets.jwtSecret,
+    ENCRYPTION_KEY: secrets.encryptionKey,
+    APP_URL: options.appUrl ?? url,
+  });
+  resetEnvForTests();
+
+  const authSql = postgres(databaseUrl, { max: 4, prepare: false, onnotice: () => {} });
+  const auth = await createAuthEmulator({
+    sql: authSql,
+    jwtSecret: secrets.jwtSecret,
+    issuer: `${url}/auth/v1`,
+    apiKeys: [anonKey, serviceRoleKey],
+    signing: options.authSigning ?? "HS256",
+  });
+  handler = createLocalHandler({ mounts: { "/auth/v1": auth } });
+
+  return {
+    url,
+    anonKey,
+    serviceRoleKey,
+    databaseUrl,
+    secrets,
+    fetch: fetchThrough,
+    async stop() {
+      if (server) {
+        const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
+        server.closeAllConnections();
+        await closed;
+      }
+      await authSql.end({ timeout: 5 });
+      await closeSql();
+      if (embedded) await embedded.stop();
+    },
+  };
+}

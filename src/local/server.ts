@@ -1,0 +1,129 @@
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import http from "node:http";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { jsonResponse } from "../core/http.js";
+import { log } from "../core/log.js";
+import { compileRedirects, FUNCTION_PREFIX, readRedirects, resolveRedirect } from "./redirects.js";
+
+export type FetchHandler = (req: Request) => Promise<Response>;
+
+export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const functionsDir = path.join(projectRoot, "netlify/functions");
+const publicDir = path.join(projectRoot, "public");
+
+type NetlifyFunction = (req: Request, context: Record<string, unknown>) => Promise<Response>;
+const loaded = new Map<string, Promise<NetlifyFunction | undefined>>();
+
+/** Imports `netlify/functions/<name>.ts` once, as Netlify would load the bundle once per warm instance. */
+function loadFunction(name: string): Promise<NetlifyFunction | undefined> {
+  if (!/^[a-z0-9-]+$/.test(name)) return Promise.resolve(undefined);
+  let fn = loaded.get(name);
+  if (!fn) {
+    const file = path.join(functionsDir, `${name}.ts`);
+    fn = existsSync(file)
+      ? import(pathToFileURL(file).href).then((m: { default: NetlifyFunction }) => m.default)
+      : Promise.resolve(undefined);
+    loaded.set(name, fn);
+  }
+  return fn;
+}
+
+const contentTypes: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".json": "application/json",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+};
+
+async function serveStatic(pathname: string): Promise<Response | undefined> {
+  const relative = pathname === "/" ? "index.html" : pathname.replace(/^\/+/, "");
+  const file = path.resolve(publicDir, relative);
+  if (!file.startsWith(publicDir + path.sep) || !existsSync(file)) return undefined;
+  try {
+    const body = await readFile(file);
+    return new Response(body, { headers: { "content-type": contentTypes[path.extname(file)] ?? "application/octet-stream" } });
+  } catch {
+    return undefined;
+  }
+}
+
+export interface LocalServerOptions {
+  /** Emulated services mounted by path prefix, e.g. `/auth/v1` → the Supabase Auth emulator. */
+  mounts?: Record<string, FetchHandler>;
+}
+
+/**
+ * The local home's router: emulators by prefix, then the netlify.toml redirect rules into the same function
+ * modules Netlify deploys (the function sees the original public URL), then static files from public/.
+ */
+export function createLocalHandler(options: LocalServerOptions = {}): FetchHandler {
+  const rules = compileRedirects(readRedirects(path.join(projectRoot, "netlify.toml")));
+  const mounts = Object.entries(options.mounts ?? {}).sort((a, b) => b[0].length - a[0].length);
+  return async (req) => {
+    const url = new URL(req.url);
+    for (const [prefix, handler] of mounts) {
+      if (url.pathname === prefix || url.pathname.startsWith(`${prefix}/`)) return handler(req);
+    }
+    const resolved = resolveRedirect(rules, url.pathname);
+    if (resolved?.target.startsWith(FUNCTION_PREFIX)) {
+      const name = resolved.target.slice(FUNCTION_PREFIX.length).split("/")[0] ?? "";
+      const fn = await loadFunction(name);
+      if (fn) return fn(req, { requestId: crypto.randomUUID(), site: { url: url.origin }, params: {} });
+    }
+    if (req.method === "GET" || req.method === "HEAD") {
+      const file = await serveStatic(url.pathname);
+      if (file) return file;
+    }
+    return jsonResponse(404, { success: false, error: `Not found: ${url.pathname}`, code: "not_found" });
+  };
+}
+
+/** Serves a fetch-style handler over node:http. */
+export function listen(handler: FetchHandler, port: number, host = "127.0.0.1"): Promise<http.Server> {
+  const server = http.createServer(async (req, res) => {
+    try {
+      const origin = `http://${req.headers.host ?? `${host}:${port}`}`;
+      const method = req.method ?? "GET";
+      const headers = new Headers();
+      for (const [k, v] of Object.entries(req.headers)) {
+        if (Array.isArray(v)) v.forEach((item) => headers.append(k, item));
+        else if (v !== undefined) headers.set(k, v);
+      }
+      const hasBody = method !== "GET" && method !== "HEAD";
+      const request = new Request(new URL(req.url ?? "/", origin), {
+        method,
+        headers,
+        body: hasBody ? (Readable.toWeb(req) as ReadableStream<Uint8Array>) : undefined,
+        // @ts-expect-error Node's fetch needs duplex for streamed request bodies.
+        duplex: "half",
+      });
+      const response = await handler(request);
+      const outHeaders: Record<string, string | string[]> = {};
+      response.headers.forEach((value, key) => {
+        if (key === "set-cookie") return;
+        outHeaders[key] = value;
+      });
+      const cookies = response.headers.getSetCookie();
+      if (cookies.length) outHeaders["set-cookie"] = cookies;
+      res.writeHead(response.status, outHeaders);
+      if (response.body && method !== "HEAD") {
+        for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) res.write(chunk);
+      }
+      res.end();
+    } catch (error) {
+      log.error("local server error", { error });
+      if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
+      res.end(JSON.stringify({ success: false, error: "Internal server error", code: "internal_error" }));
+    }
+  });
+  server.keepAliveTimeout = 5000;
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve(server));
+  });
+}

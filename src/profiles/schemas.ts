@@ -1,0 +1,26 @@
+import { z } from "zod";
+
+const isTimeZone = (tz: string) => {
+  try {
+    new Intl.DateTimeFormat("en-GB", { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+export const timezoneSchema = z.string().max(64).refine(isTimeZone, "Not an IANA time zone (e.g. Europe/London)");
+
+export const createProfileSchema = z.strictObject({
+  name: z.string().trim().min(1).max(100),
+  description: z.string().max(1000).nullish(),
+  timezone: timezoneSchema.optional(),
+});
+
+export const updateProfileSchema = z
+  .strictObject({
+    name: z.string().trim().min(1).max(100).optional(),
+    description: z.string().max(1000).nullable().optional(),
+    timezone: timezoneSchema.optional(),
+  })
+  .refine((v) => Object.keys(v).length > 0, "Send at least one of name, description, timezone");
