@@ -178,7 +178,7 @@ function toResponse(result: unknown, requestId: string): Response {
  */
 export function api(table: RouteTable) {
   const routes = compileRoutes(table);
-  return async function handler(req: Request, _context?: unknown): Promise<Response> {
+  const handler = async (req: Request, _context?: unknown): Promise<Response> => {
     const requestId = requestIdFor(req);
     try {
       const { route: r, params } = matchRoute(routes, req.method.toUpperCase(), new URL(req.url).pathname);
@@ -199,4 +199,6 @@ export function api(table: RouteTable) {
       return errorResponse(new AppError("internal_error", "Internal server error"), requestId);
     }
   };
+  /** The table's "METHOD /path" keys, so tests can check every route is reachable through netlify.toml. */
+  return Object.assign(handler, { routes: Object.keys(table) });
 }
