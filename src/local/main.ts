@@ -1,4 +1,6 @@
 import { existsSync } from "node:fs";
+import { rm, writeFile } from "node:fs/promises";
+import path from "node:path";
 import { startLocalHome } from "./home.js";
 
 /**
@@ -9,11 +11,17 @@ if (existsSync(".env")) process.loadEnvFile(".env");
 process.env.LOG_LEVEL ??= "info";
 
 const started = Date.now();
+const dataDir = path.resolve(process.env.AMPLIFY_DATA_DIR || ".data");
 const home = await startLocalHome({
+  dataDir,
   databaseUrl: process.env.DATABASE_URL || undefined,
   port: Number(process.env.PORT ?? 8888),
   log: (line) => console.log(`  ${line}`),
 });
+
+// Where local tools (npm run local:plan) find the running home.
+const runtimeFile = path.join(dataDir, "runtime.json");
+await writeFile(runtimeFile, JSON.stringify({ url: home.url, databaseUrl: home.databaseUrl, pid: process.pid }, null, 2));
 
 console.log(`
 Amplify Scheduler (local home) is ready in ${((Date.now() - started) / 1000).toFixed(1)} s
@@ -21,6 +29,7 @@ Amplify Scheduler (local home) is ready in ${((Date.now() - started) / 1000).toF
   API            ${home.url}/api/v1
   Supabase URL   ${home.url}            (local Auth emulator at /auth/v1)
   anon key       ${home.anonKey}
+  Postgres       ${home.databaseUrl}
 
   Try:  curl ${home.url}/api/v1
   Stop: Ctrl-C
@@ -32,6 +41,7 @@ async function shutdown(signal: string) {
   stopping = true;
   console.log(`\n${signal}: stopping…`);
   try {
+    await rm(runtimeFile, { force: true });
     await home.stop();
     console.log("stopped cleanly");
     process.exit(0);
