@@ -97,6 +97,9 @@ describe("discovery", () => {
     expect(res.body.billing.plans[0]).toMatchObject({ profiles: 2, postsPerMonth: 25, apiKeys: false, webhooks: false });
     const twitter = res.body.platforms.find((p: { platform: string }) => p.platform === "twitter");
     expect(twitter).toMatchObject({ displayName: "Twitter / X", supportStatus: "partial", text: true, images: true, video: false });
+    const docs = await t.home.fetch(new Request(res.body.docs));
+    expect(docs.status).toBe(200);
+    expect(docs.headers.get("content-type")).toContain("text/html");
     expect(res.body.platforms.map((p: { platform: string }) => p.platform)).toEqual(
       expect.arrayContaining(["linkedin", "instagram", "facebook", "threads", "tiktok", "youtube", "pinterest", "reddit", "bluesky"]),
     );

@@ -61,6 +61,6 @@ export const discoveryHandler = route({
         analytics: c.analytics.supported,
       };
     }),
-    docs: env().DOCS_URL ?? `${env().APP_URL.replace(/\/$/, "")}/docs`,
+    docs: env().DOCS_URL ?? `${env().APP_URL.replace(/\/$/, "")}/docs/`,
   }),
 });

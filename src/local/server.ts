@@ -41,7 +41,8 @@ const contentTypes: Record<string, string> = {
 };
 
 async function serveStatic(pathname: string): Promise<Response | undefined> {
-  const relative = pathname === "/" ? "index.html" : pathname.replace(/^\/+/, "");
+  // Like Netlify: a directory path serves its index.html.
+  const relative = `${pathname.replace(/^\/+/, "")}${pathname.endsWith("/") ? "index.html" : ""}`;
   const file = path.resolve(publicDir, relative);
   if (!file.startsWith(publicDir + path.sep) || !existsSync(file)) return undefined;
   try {
