@@ -74,7 +74,21 @@ function userJson(u: UserRow) {
     last_sign_in_at: iso(u.last_sign_in_at),
     app_metadata: u.raw_app_meta_data ?? {},
     user_metadata: u.raw_user_meta_data ?? {},
-    identities: [],
+    // Every user here signed up with email + password, so each has exactly GoTrue's email identity. (An empty list is
+    // GoTrue's obfuscated "this email already exists" reply, which clients check after signUp.)
+    identities: [
+      {
+        identity_id: u.id,
+        id: u.id,
+        user_id: u.id,
+        identity_data: { email: u.email, email_verified: u.email_confirmed_at !== null, phone_verified: false, sub: u.id },
+        provider: "email",
+        last_sign_in_at: iso(u.last_sign_in_at),
+        created_at: u.created_at.toISOString(),
+        updated_at: u.updated_at.toISOString(),
+        email: u.email,
+      },
+    ],
     created_at: u.created_at.toISOString(),
     updated_at: u.updated_at.toISOString(),
     is_anonymous: u.is_anonymous,
