@@ -23,8 +23,9 @@ export function readRedirects(tomlPath: string): Redirect[] {
 }
 
 /**
- * Compiles rules the way Netlify matches them: a trailing `*` is a splat (anything, including nothing after the
- * slash), `:name` matches one path segment, and a trailing slash on the request is ignored.
+ * Compiles rules the way Netlify matches them: a trailing `*` is a splat (anything after the slash, possibly nothing;
+ * the bare path without the slash needs its own rule, which netlify.toml always gives), `:name` matches one path
+ * segment, and a trailing slash on the request is ignored.
  */
 export function compileRedirects(rules: Redirect[]): CompiledRedirect[] {
   return rules.map((rule) => {

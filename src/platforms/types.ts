@@ -1,0 +1,129 @@
+import type { Platform } from "./catalog.js";
+
+/**
+ * The closed set of failure categories (contract: "Error Categories"). Adapters classify every failure into one of
+ * these from parsed status codes and error fields, never from substring guesses on free text.
+ */
+export const errorCategories = [
+  "rate_limited",
+  "auth_error",
+  "network_error",
+  "duplicate",
+  "media_error",
+  "media_processing",
+  "unknown",
+] as const;
+export type ErrorCategory = (typeof errorCategories)[number];
+
+/** Categories the publish executor retries (with backoff); the others fail the target at once. */
+export const retryableCategories: ReadonlySet<ErrorCategory> = new Set([
+  "rate_limited",
+  "network_error",
+  "media_error",
+  "media_processing",
+  "unknown",
+]);
+
+/** A classified failure from a network. */
+export class PlatformError extends Error {
+  constructor(
+    readonly category: ErrorCategory,
+    message: string,
+    readonly details: {
+      /** HTTP status the network answered with, when it answered. */
+      status?: number;
+      /** The network's own error code (e.g. X problem type, LinkedIn serviceErrorCode, Meta error.code). */
+      platformCode?: string;
+      /** When the network says it can be tried again (rate limits): seconds from now. */
+      retryAfterSeconds?: number;
+    } = {},
+  ) {
+    super(message);
+    this.name = "PlatformError";
+  }
+}
+
+/** Tokens as a network returns them, normalised. */
+export interface OAuthTokens {
+  accessToken: string;
+  refreshToken?: string;
+  /** Absolute expiry of the access token, when the network says. */
+  expiresAt?: Date;
+  scopes: string[];
+}
+
+/** The account a connection publishes as. */
+export interface AccountInfo {
+  externalAccountId: string;
+  username: string;
+  displayName?: string;
+  avatarUrl?: string;
+  /** Network-specific facts readiness needs (e.g. account type, boards, pages). */
+  metadata?: Record<string, unknown>;
+}
+
+export interface AuthorizeRequest {
+  state: string;
+  /** PKCE S256 challenge (networks without PKCE ignore it). */
+  codeChallenge: string;
+  redirectUri: string;
+  scopes: string[];
+}
+
+export interface CodeExchange {
+  code: string;
+  codeVerifier: string;
+  redirectUri: string;
+}
+
+/** One media item to publish, already at a public URL the adapter can fetch. */
+export interface MediaItem {
+  url: string;
+  mimeType: string;
+  fileName?: string;
+  sizeBytes?: number;
+}
+
+export interface PublishRequest {
+  accessToken: string;
+  account: { externalAccountId: string; username: string };
+  text: string;
+  media: MediaItem[];
+  /** The connection's network-specific settings (board, subreddit, privacy…), validated by the adapter's schema. */
+  settings: Record<string, unknown>;
+}
+
+/**
+ * The outcome of a publish call. Networks that finish later (containers, video processing) return `processing`
+ * with opaque state the executor hands back to `checkStatus` through the queue, never waiting in a loop.
+ */
+export type PublishOutcome =
+  | { status: "published"; externalPostId: string; url?: string }
+  | { status: "processing"; checkAfterSeconds: number; state: Record<string, unknown> };
+
+export interface PlatformAdapter {
+  readonly platform: Platform;
+  /** The URL the user is sent to for consent. */
+  authorizeUrl(request: AuthorizeRequest): string;
+  exchangeCode(exchange: CodeExchange): Promise<OAuthTokens>;
+  /** Throws PlatformError("auth_error") when the network rejects the refresh token (reconnect needed). */
+  refresh(refreshToken: string): Promise<OAuthTokens>;
+  getAccount(accessToken: string): Promise<AccountInfo>;
+  publish(request: PublishRequest): Promise<PublishOutcome>;
+  /** Follows a `processing` outcome; adapters that never return one answer with a PlatformError("unknown"). */
+  checkStatus(request: PublishRequest, state: Record<string, unknown>): Promise<PublishOutcome>;
+}
+
+/** Where an adapter finds its network and who it is to that network. */
+export interface AdapterConfig {
+  /** Base URL of the network's API (the sandbox in the local home). */
+  apiBaseUrl: string;
+  /** Base URL of the consent page (differs from the API host on most networks). */
+  authBaseUrl: string;
+  clientId: string;
+  clientSecret: string;
+  /** Outbound HTTP; injectable so tests can observe calls. Defaults to global fetch. */
+  fetch?: typeof fetch;
+  /** Per-request timeout in milliseconds (every outbound call is bounded). */
+  timeoutMs?: number;
+}
