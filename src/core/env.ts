@@ -31,6 +31,44 @@ const envSchema = z.object({
   DOCS_URL: z.string().url().optional(),
   /** Largest JSON request body accepted, in bytes. */
   MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
+
+  // --- queue (Upstash QStash; the local home serves an emulator of its protocol) ---------------------------------
+  QSTASH_URL: z.string().url().default("https://qstash.upstash.io"),
+  QSTASH_TOKEN: z.string().min(1).optional(),
+  QSTASH_CURRENT_SIGNING_KEY: z.string().min(1).optional(),
+  QSTASH_NEXT_SIGNING_KEY: z.string().min(1).optional(),
+  /** Public base URL QStash calls back (the deployed site); defaults to APP_URL. */
+  QUEUE_CALLBACK_BASE_URL: z.string().url().optional(),
+
+  // --- publishing ----------------------------------------------------------------------------------------------
+  /** Attempts per target before it fails for good (contract: 3). */
+  PUBLISH_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
+  /** First retry delay; each next one doubles (contract: 1 → 2 → 4 minutes). */
+  PUBLISH_RETRY_BASE_SECONDS: z.coerce.number().min(0).default(60),
+  /** Local home: how often the sweep runs (the cloud runs it every minute). */
+  SWEEP_INTERVAL_SECONDS: z.coerce.number().min(0.1).default(5),
+  /** When set, every platform adapter talks to `${PLATFORM_SANDBOX_URL}/<platform>` instead of the real network. */
+  PLATFORM_SANDBOX_URL: z.string().url().optional(),
+  TWITTER_CLIENT_ID: z.string().min(1).optional(),
+  TWITTER_CLIENT_SECRET: z.string().min(1).optional(),
+  LINKEDIN_CLIENT_ID: z.string().min(1).optional(),
+  LINKEDIN_CLIENT_SECRET: z.string().min(1).optional(),
+
+  // --- billing (Stripe; the local home serves an emulator of the endpoints we call) -------------------------------
+  STRIPE_SECRET_KEY: z.string().min(1).optional(),
+  STRIPE_WEBHOOK_SECRET: z.string().min(1).optional(),
+  /** Stripe API base URL; only set for the local emulator (stripe-node's host/port/protocol are derived from it). */
+  STRIPE_API_URL: z.string().url().optional(),
+  STRIPE_PRICE_ID_STARTER: z.string().min(1).optional(),
+  STRIPE_PRICE_ID_GROWTH: z.string().min(1).optional(),
+  STRIPE_PRICE_ID_AGENCY: z.string().min(1).optional(),
+  STRIPE_PRICE_ID_UNLIMITED: z.string().min(1).optional(),
+  STRIPE_PRICE_ID_EXTRA_PROFILE: z.string().min(1).optional(),
+  STRIPE_PRICE_ID_WHITE_LABEL: z.string().min(1).optional(),
+
+  // --- rate limits (Upstash Redis when configured, otherwise Postgres) --------------------------------------------
+  UPSTASH_REDIS_REST_URL: z.string().url().optional(),
+  UPSTASH_REDIS_REST_TOKEN: z.string().min(1).optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;
