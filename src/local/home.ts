@@ -7,7 +7,10 @@ import { SignJWT } from "jose";
 import postgres from "postgres";
 import { closeSql } from "../core/db.js";
 import { resetEnvForTests } from "../core/env.js";
+import { createSandboxPlatforms } from "../sandbox/index.js";
 import { createAuthEmulator } from "./auth-emulator.js";
+import { createQStashEmulator } from "./qstash-emulator.js";
+import { createStripeEmulator } from "./stripe-emulator.js";
 import { startEmbeddedPostgres, type RunningPostgres } from "./embedded-postgres.js";
 import { migrate } from "./migrate.js";
 import { createLocalHandler, listen, type FetchHandler } from "./server.js";
@@ -15,21 +18,51 @@ import { createLocalHandler, listen, type FetchHandler } from "./server.js";
 export interface LocalSecrets {
   jwtSecret: string;
   encryptionKey: string;
-}
-
-/** Local-only secrets, generated on first start and kept beside the data so sessions survive restarts. */
-export async function loadOrCreateSecrets(dataDir: string): Promise<LocalSecrets> {
-  const file = path.join(dataDir, "local-secrets.json");
-  if (existsSync(file)) return JSON.parse(await readFile(file, "utf8")) as LocalSecrets;
-  const secrets = { jwtSecret: randomBytes(32).toString("hex"), encryptionKey: randomBytes(32).toString("hex") };
-  await mkdir(dataDir, { recursive: true });
-  await writeFile(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
-  return secrets;
+  qstashToken: string;
+  qstashCurrentSigningKey: string;
+  qstashNextSigningKey: string;
+  stripeSecretKey: string;
+  stripeWebhookSecret: string;
 }
 
 export function generateSecrets(): LocalSecrets {
-  return { jwtSecret: randomBytes(32).toString("hex"), encryptionKey: randomBytes(32).toString("hex") };
+  const hex = () => randomBytes(32).toString("hex");
+  const token = () => randomBytes(24).toString("base64url");
+  return {
+    jwtSecret: hex(),
+    encryptionKey: hex(),
+    qstashToken: token(),
+    qstashCurrentSigningKey: `sig_${token()}`,
+    qstashNextSigningKey: `sig_${token()}`,
+    stripeSecretKey: `sk_test_local_${token()}`,
+    stripeWebhookSecret: `whsec_${randomBytes(24).toString("base64")}`,
+  };
 }
+
+/**
+ * Local-only secrets, generated on first start and kept beside the data so sessions survive restarts. A file from
+ * an older version gets the secrets it lacks added.
+ */
+export async function loadOrCreateSecrets(dataDir: string): Promise<LocalSecrets> {
+  const file = path.join(dataDir, "local-secrets.json");
+  const existing = existsSync(file) ? (JSON.parse(await readFile(file, "utf8")) as Partial<LocalSecrets>) : {};
+  const secrets = { ...generateSecrets(), ...existing };
+  if (Object.keys(existing).length !== Object.keys(secrets).length) {
+    await mkdir(dataDir, { recursive: true });
+    await writeFile(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  }
+  return secrets;
+}
+
+/** Price ids the local Stripe emulator knows, by our plan and add-on names. */
+export const localStripePrices = {
+  starter: "price_local_starter",
+  growth: "price_local_growth",
+  agency: "price_local_agency",
+  unlimited: "price_local_unlimited",
+  extra_profile: "price_local_extra_profile",
+  white_label: "price_local_white_label",
+} as const;
 
 /** A Supabase-style API key: a long-lived JWT carrying only a role, signed with the project's JWT secret. */
 export async function roleKey(role: "anon" | "service_role", jwtSecret: string): Promise<string> {
@@ -51,6 +84,8 @@ export interface LocalHomeOptions {
   authSigning?: "HS256" | "ES256";
   /** The app's public URL when it is not the local server's own (e.g. behind a tunnel). */
   appUrl?: string;
+  /** Extra environment for this home (e.g. a small rate limit or a short retry base in a test). */
+  env?: Record<string, string>;
   log?: (line: string) => void;
 }
 
@@ -105,18 +140,53 @@ export async function startLocalHome(options: LocalHomeOptions = {}): Promise<Lo
     SUPABASE_JWT_SECRET: secrets.jwtSecret,
     ENCRYPTION_KEY: secrets.encryptionKey,
     APP_URL: options.appUrl ?? url,
+    QSTASH_URL: `${url}/qstash`,
+    QSTASH_TOKEN: secrets.qstashToken,
+    QSTASH_CURRENT_SIGNING_KEY: secrets.qstashCurrentSigningKey,
+    QSTASH_NEXT_SIGNING_KEY: secrets.qstashNextSigningKey,
+    QUEUE_CALLBACK_BASE_URL: url,
+    PLATFORM_SANDBOX_URL: `${url}/sandbox`,
+    STRIPE_SECRET_KEY: secrets.stripeSecretKey,
+    STRIPE_WEBHOOK_SECRET: secrets.stripeWebhookSecret,
+    STRIPE_API_URL: url,
+    STRIPE_PRICE_ID_STARTER: localStripePrices.starter,
+    STRIPE_PRICE_ID_GROWTH: localStripePrices.growth,
+    STRIPE_PRICE_ID_AGENCY: localStripePrices.agency,
+    STRIPE_PRICE_ID_UNLIMITED: localStripePrices.unlimited,
+    STRIPE_PRICE_ID_EXTRA_PROFILE: localStripePrices.extra_profile,
+    STRIPE_PRICE_ID_WHITE_LABEL: localStripePrices.white_label,
+    ...options.env,
   });
   resetEnvForTests();
 
-  const authSql = postgres(databaseUrl, { max: 4, prepare: false, onnotice: () => {} });
+  // The emulators keep their own state in the same database, outside the public schema.
+  const emulatorSql = postgres(databaseUrl, { max: 6, prepare: false, onnotice: () => {} });
   const auth = await createAuthEmulator({
-    sql: authSql,
+    sql: emulatorSql,
     jwtSecret: secrets.jwtSecret,
     issuer: `${url}/auth/v1`,
     apiKeys: [anonKey, serviceRoleKey],
     signing: options.authSigning ?? "HS256",
   });
-  handler = createLocalHandler({ mounts: { "/auth/v1": auth } });
+  const qstash = await createQStashEmulator({
+    sql: emulatorSql,
+    token: secrets.qstashToken,
+    currentSigningKey: secrets.qstashCurrentSigningKey,
+    nextSigningKey: secrets.qstashNextSigningKey,
+  });
+  const sandbox = await createSandboxPlatforms({ sql: emulatorSql, baseUrl: `${url}/sandbox` });
+  const stripe = await createStripeEmulator({
+    sql: emulatorSql,
+    secretKey: secrets.stripeSecretKey,
+    webhookSecret: secrets.stripeWebhookSecret,
+    webhookUrl: `${url}/api/billing/webhook`,
+    baseUrl: url,
+    prices: { ...localStripePrices },
+  });
+  handler = createLocalHandler({
+    mounts: { "/auth/v1": auth, "/qstash": qstash.handler, "/sandbox": sandbox, "/v1": stripe, "/stripe": stripe },
+  });
+  qstash.start();
 
   return {
     url,
@@ -131,7 +201,8 @@ export async function startLocalHome(options: LocalHomeOptions = {}): Promise<Lo
         server.closeAllConnections();
         await closed;
       }
-      await authSql.end({ timeout: 5 });
+      await qstash.stop();
+      await emulatorSql.end({ timeout: 5 });
       await closeSql();
       if (embedded) await embedded.stop();
     },

@@ -41,14 +41,15 @@ export interface TestHome {
 }
 
 /**
- * Starts the local home against a fresh database for the current test file and stops it afterwards. Requests go
- * through the same router as `npm start` (netlify.toml redirects → function modules), in-process by default.
+ * Starts the local home against a fresh database for the current test file and stops it afterwards. It listens on a
+ * free port like `npm start` (emulators and sandboxes call each other over real HTTP); `call` sends requests through
+ * the same router in-process (netlify.toml redirects → function modules).
  */
 export function useTestHome(options: Omit<LocalHomeOptions, "databaseUrl" | "secrets"> = {}): TestHome {
   const ctx = {} as TestHome;
   beforeAll(async () => {
     const databaseUrl = await cloneTemplateDatabase();
-    ctx.home = await startLocalHome({ port: false, ...options, databaseUrl, secrets: generateSecrets() });
+    ctx.home = await startLocalHome({ port: 0, ...options, databaseUrl, secrets: generateSecrets() });
     ctx.sql = postgres(databaseUrl, { max: 2, onnotice: () => {} });
   });
   afterAll(async () => {
