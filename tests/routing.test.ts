@@ -23,13 +23,22 @@ interface FunctionTable {
   routes: string[];
 }
 
+type FunctionModule = { default?: { routes?: unknown }; config?: { schedule?: string } };
+
+/** Scheduled functions have no URL (Netlify runs them by cron), so they have no routes and need no redirect. */
+const scheduled: string[] = [];
+
 async function loadFunctions(): Promise<FunctionTable[]> {
   const files = readdirSync(functionsDir)
     .filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"))
     .sort();
-  return Promise.all(
+  const tables = await Promise.all(
     files.map(async (file) => {
-      const mod = (await import(pathToFileURL(path.join(functionsDir, file)).href)) as { default?: { routes?: unknown } };
+      const mod = (await import(pathToFileURL(path.join(functionsDir, file)).href)) as FunctionModule;
+      if (mod.config?.schedule) {
+        scheduled.push(path.basename(file, ".ts"));
+        return undefined;
+      }
       const routes = mod.default?.routes;
       if (!Array.isArray(routes) || !routes.every((r) => typeof r === "string")) {
         throw new Error(`netlify/functions/${file}: default export has no .routes string[] (is it export default api({...})?)`);
@@ -37,6 +46,7 @@ async function loadFunctions(): Promise<FunctionTable[]> {
       return { name: path.basename(file, ".ts"), file: `netlify/functions/${file}`, routes: routes as string[] };
     }),
   );
+  return tables.filter((t): t is FunctionTable => t !== undefined);
 }
 
 const functions = await loadFunctions();
@@ -66,6 +76,11 @@ describe("routing: function route tables ↔ netlify.toml redirects", () => {
   it("finds function modules, each with at least one route", () => {
     expect(functions.length, "no function modules found in netlify/functions").toBeGreaterThan(0);
     for (const fn of functions) expect(fn.routes.length, `${fn.file} declares no routes`).toBeGreaterThan(0);
+  });
+
+  it("no redirect points at a scheduled function (they cannot be invoked by URL)", () => {
+    const targets = redirects.map((r) => functionOf(r.to)).filter(Boolean);
+    for (const name of scheduled) expect(targets, `a redirect targets scheduled function ${name}`).not.toContain(name);
   });
 
   it("netlify.toml [functions] directory is netlify/functions (the directory this test reads)", () => {

@@ -40,8 +40,77 @@ export function effectivePlan(status: string, plan: string): PlanId {
   return isPaidActive(status, plan) && plan in plans ? (plan as PlanId) : "free";
 }
 
-/** How many profiles a user may own: the plan's allowance plus any extra profile packs. */
+/**
+ * How many profiles a user may own: the plan's allowance plus any extra profile packs. Packs are items on a paid
+ * subscription, so on the Free plan (including a lapsed subscription that still lists them) they add nothing.
+ */
 export function profileLimit(plan: PlanId, extraProfiles: number): number | null {
   const base = plans[plan].profiles;
-  return base === null ? null : base + extraProfiles * EXTRA_PROFILE_PACK_SIZE;
+  if (base === null) return null;
+  return plan === "free" ? base : base + extraProfiles * EXTRA_PROFILE_PACK_SIZE;
 }
+
+/** The plans sold through Stripe Checkout (Free needs no Stripe at all). */
+export const paidPlanIds = ["starter", "growth", "agency", "unlimited"] as const satisfies readonly PlanId[];
+export type PaidPlanId = (typeof paidPlanIds)[number];
+
+/**
+ * Add-ons (contract: "Add-ons"): extra subscription items next to the plan's price, billed monthly in GBP. An extra
+ * profile pack is bought at a quantity; white-label is one per workspace.
+ */
+export const addOns = {
+  extra_profile: { name: "Extra profile pack", pricePence: 800, unit: "profile" },
+  white_label: { name: "White-label", pricePence: 4900, unit: "workspace" },
+} as const;
+
+export type AddOnId = keyof typeof addOns;
+
+/** Every status a billing_subscriptions row can hold: ours (`free`, never in Stripe) plus Stripe's subscription statuses. */
+export const billingStatuses = [
+  "free",
+  "incomplete",
+  "incomplete_expired",
+  "trialing",
+  "active",
+  "past_due",
+  "canceled",
+  "unpaid",
+  "paused",
+] as const;
+
+export type BillingStatus = (typeof billingStatuses)[number];
+
+/**
+ * Stripe's subscription status → the status we store. Stripe's statuses are stored as they are; one we do not know
+ * yet (a future API version) is stored as `unpaid`, which grants nothing until we learn what it means.
+ */
+export function billingStatusFromStripe(status: string): BillingStatus {
+  return status !== "free" && (billingStatuses as readonly string[]).includes(status) ? (status as BillingStatus) : "unpaid";
+}
+
+/**
+ * What a status means for the customer, next to `isPaidActive` above (the one entitlement rule):
+ * - `paid`: active (or trialing, though we never offer trials): the plan's limits, API keys and webhooks.
+ * - `grace`: past_due: a renewal payment failed and Stripe is retrying; access continues meanwhile.
+ * - `free`: free, canceled, incomplete, incomplete_expired, unpaid, paused: the Free plan's limits; existing API keys
+ *   answer 402 and nothing is deleted, so paying again restores everything as it was.
+ */
+export function entitlementOf(status: string, plan: string): "paid" | "grace" | "free" {
+  if (!isPaidActive(status, plan)) return "free";
+  return status === "past_due" ? "grace" : "paid";
+}
+
+/**
+ * True while a Stripe subscription still exists and can bill (so a second checkout would bill twice): changes to it
+ * go through the billing portal instead.
+ */
+export function hasLiveSubscription(status: string, plan: string): boolean {
+  return plan !== "free" && ["active", "trialing", "past_due", "unpaid", "paused"].includes(status);
+}
+
+/**
+ * "Unlimited posts (fair use)": the monthly ceiling on posts created that Growth and Agency still enforce (their
+ * `postsPerMonth` is null, as the contract advertises). It is there to stop runaway automation, not to be reached:
+ * about 200 posts a month for every profile the plan allows. The Unlimited plan has none.
+ */
+export const fairUsePostsPerMonth: Partial<Record<PlanId, number>> = { growth: 10_000, agency: 20_000 };

@@ -5,6 +5,7 @@ import { env } from "./env.js";
 import { AppError, type FieldIssue } from "./errors.js";
 import { errorResponse, jsonResponse, readBodyText, Reply, requestIdFor } from "./http.js";
 import { log } from "./log.js";
+import { limitApiRequest } from "./ratelimit/limit-api-request.js";
 
 /** What a handler receives: the validated input, the caller and a database session scoped to that caller. */
 export interface HandlerContext<B, Q, C extends Caller | null> {
@@ -163,40 +164,44 @@ function fromPostgres(error: unknown): AppError | undefined {
   }
 }
 
-function toResponse(result: unknown, requestId: string): Response {
+function toResponse(result: unknown, requestId: string, limitHeaders: Record<string, string>): Response {
   if (result instanceof Response) {
+    for (const [name, value] of Object.entries(limitHeaders)) result.headers.set(name, value);
     result.headers.set("x-request-id", requestId);
     return result;
   }
   const reply = result instanceof Reply ? result : new Reply(200, result);
-  return jsonResponse(reply.status, reply.body, { ...reply.headers, "x-request-id": requestId });
+  return jsonResponse(reply.status, reply.body, { ...limitHeaders, ...reply.headers, "x-request-id": requestId });
 }
 
 /**
- * Turns a route table into a Netlify Functions v2 handler: authenticate → billing gate → validate → handle, each a
- * named step; every response carries X-Request-Id and every failure the error envelope.
+ * Turns a route table into a Netlify Functions v2 handler: authenticate → billing gate → rate limit and quota →
+ * validate → handle, each a named step; every response carries X-Request-Id, every failure the error envelope, and
+ * every response to an API key its X-RateLimit-* headers.
  */
 export function api(table: RouteTable) {
   const routes = compileRoutes(table);
   const handler = async (req: Request, _context?: unknown): Promise<Response> => {
     const requestId = requestIdFor(req);
+    let limitHeaders: Record<string, string> = {};
     try {
       const { route: r, params } = matchRoute(routes, req.method.toUpperCase(), new URL(req.url).pathname);
       const caller = await authenticate(req, r.def.auth);
       billingGate(caller);
+      limitHeaders = await limitApiRequest(caller);
       const { body, query } = await parseInput(req, r.def);
       const db = <T>(fn: (tx: Tx) => Promise<T>): Promise<T> => {
         if (!caller) throw new Error("db() needs an authenticated route");
         return withClaims(caller.claims, fn);
       };
       const result = await r.def.handle({ req, requestId, params, body, query, caller, db });
-      return toResponse(result, requestId);
+      return toResponse(result, requestId, limitHeaders);
     } catch (error) {
-      if (error instanceof AppError) return errorResponse(error, requestId);
+      if (error instanceof AppError) return errorResponse(error, requestId, limitHeaders);
       const mapped = fromPostgres(error);
-      if (mapped) return errorResponse(mapped, requestId);
+      if (mapped) return errorResponse(mapped, requestId, limitHeaders);
       log.error("unhandled error", { requestId, method: req.method, url: req.url, error });
-      return errorResponse(new AppError("internal_error", "Internal server error"), requestId);
+      return errorResponse(new AppError("internal_error", "Internal server error"), requestId, limitHeaders);
     }
   };
   /** The table's "METHOD /path" keys, so tests can check every route is reachable through netlify.toml. */

@@ -4,6 +4,11 @@ import { sha256Hex } from "./crypto.js";
 import { sql, type Claims } from "./db.js";
 import { env } from "./env.js";
 import { AppError } from "./errors.js";
+import { apiQuotaLimitsJson } from "./quota.js";
+import { meteringOf, type ApiRequestMetering, type MeteringColumns } from "./ratelimit/limit-api-request.js";
+import { limiterBackend } from "./ratelimit/limiter.js";
+import { rateLimitPolicy } from "./ratelimit/policies.js";
+import { bucketOf } from "./ratelimit/postgres.js";
 
 /** Who is calling: a profile-scoped API key, or a browser session carrying a Supabase access token. */
 export type Caller =
@@ -15,6 +20,8 @@ export type Caller =
       plan: PlanId;
       paidActive: boolean;
       claims: Claims;
+      /** What the key lookup counted for this request against the key's rate limit and the monthly quota. */
+      metering?: ApiRequestMetering;
     }
   | { kind: "session"; userId: string; email?: string; claims: Claims };
 
@@ -49,7 +56,7 @@ export async function authenticate(req: Request, mode: AuthMode): Promise<Caller
   );
 }
 
-interface KeyRow {
+interface KeyRow extends MeteringColumns {
   id: string;
   user_id: string;
   profile_id: string;
@@ -60,35 +67,64 @@ interface KeyRow {
 
 /**
  * Looks the key up by its SHA-256 hash with the service connection (the caller is not known yet) in one round trip
- * that also refreshes `last_used_at`, at most once a minute, so a busy key does not write on every request.
+ * that also refreshes `last_used_at` (at most once a minute, so a busy key does not write on every request) and, for
+ * an active key whose owner may use the API, meters the request in the same statement:
+ *
+ * - the per-key rate limit (`api_requests` policy), when the limiter is Postgres: one upsert of the key's window;
+ * - then, unless that refused it, the monthly API request quota: one conditional upsert of the owner's counter for
+ *   this billing month, which counts nothing once the plan's limit is reached.
+ *
+ * The pipeline's `limitApiRequest` step turns the counts into headers or a 429.
  */
 export async function verifyApiKey(key: string): Promise<Caller> {
   if (!apiKeyPattern.test(key)) throw new AppError("invalid_api_key", "Malformed API key");
+  const rate = rateLimitPolicy("api_requests");
+  const foldRateLimit = limiterBackend() === "postgres";
   const [row] = await sql()<KeyRow[]>`
     with k as (
-      select k.id, k.user_id, k.profile_id, k.status, b.status as billing_status, b.plan
+      select k.id, k.user_id, k.profile_id, k.status, b.status as billing_status, b.plan,
+             ${apiQuotaLimitsJson()}::jsonb -> (coalesce(b.status, 'free') || ':' || coalesce(b.plan, 'free')) as api_quota,
+             p.period_start, p.period_end
       from public.api_keys k
       left join public.billing_subscriptions b on b.user_id = k.user_id
+      cross join lateral public.usage_period(b.current_period_end, now()) p
       where k.key_hash = ${sha256Hex(key)}
     ), touched as (
       update public.api_keys set last_used_at = now()
       where id = (select id from k where status = 'active')
         and (last_used_at is null or last_used_at < now() - interval '60 seconds')
       returning id
+    ), metered as materialized (
+      select * from k where status = 'active' and api_quota is not null
+    ), rl as materialized (
+      select r.used, r.window_start
+      from metered, public.rate_limit_hit(${bucketOf(rate, "")} || metered.id, ${rate.windowMs}::bigint, 1) r
+      where ${foldRateLimit}::boolean
+    ), quota as materialized (
+      select public.usage_add(user_id, 'api_requests', 1, (api_quota #>> '{}')::integer, period_start, period_end) as used,
+             (api_quota #>> '{}')::integer as quota_limit, true as attempted
+      from metered
+      where not exists (select 1 from rl where rl.used > ${rate.limit}::integer)
     )
-    select * from k`;
+    select k.id, k.user_id, k.profile_id, k.status, k.billing_status, k.plan, k.period_start, k.period_end,
+           k.api_quota is not null as metered,
+           rl.used as rate_used, rl.window_start as rate_window_start,
+           coalesce(quota.attempted, false) as quota_attempted,
+           quota.used as quota_used, quota.quota_limit
+    from k left join rl on true left join quota on true`;
   if (!row) throw new AppError("invalid_api_key", "Invalid API key");
   if (row.status !== "active") throw new AppError("invalid_api_key", "This API key has been revoked");
   const status = row.billing_status ?? "free";
-  const plan = row.plan ?? "free";
+  const plan = effectivePlan(status, row.plan ?? "free");
   return {
     kind: "apiKey",
     userId: row.user_id,
     profileId: row.profile_id,
     keyId: row.id,
-    plan: effectivePlan(status, plan),
-    paidActive: isPaidActive(status, plan),
+    plan,
+    paidActive: isPaidActive(status, row.plan ?? "free"),
     claims: { sub: row.user_id, role: "authenticated", profile_id: row.profile_id, api_key_id: row.id },
+    metering: meteringOf(row, plan),
   };
 }
 

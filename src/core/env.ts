@@ -69,6 +69,8 @@ const envSchema = z.object({
   // --- rate limits (Upstash Redis when configured, otherwise Postgres) --------------------------------------------
   UPSTASH_REDIS_REST_URL: z.string().url().optional(),
   UPSTASH_REDIS_REST_TOKEN: z.string().min(1).optional(),
+  /** Local demos and tests: `policy=limit/window,...`, e.g. `api_requests=5/1m` (parsed in src/core/ratelimit). */
+  RATE_LIMIT_OVERRIDES: z.string().min(1).optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;

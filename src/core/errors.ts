@@ -28,6 +28,9 @@ export type ErrorCode = keyof typeof errorStatus;
 export interface FieldIssue {
   field: string;
   message: string;
+  /** For posting rules: the network the rule is about and the rule's name. */
+  platform?: string;
+  rule?: string;
 }
 
 export class AppError extends Error {

@@ -6,13 +6,14 @@ import path from "node:path";
 import { SignJWT } from "jose";
 import postgres from "postgres";
 import { closeSql } from "../core/db.js";
-import { resetEnvForTests } from "../core/env.js";
+import { env, resetEnvForTests } from "../core/env.js";
 import { createSandboxPlatforms } from "../sandbox/index.js";
 import { createAuthEmulator } from "./auth-emulator.js";
 import { createQStashEmulator } from "./qstash-emulator.js";
 import { createStripeEmulator } from "./stripe-emulator.js";
 import { startEmbeddedPostgres, type RunningPostgres } from "./embedded-postgres.js";
 import { migrate } from "./migrate.js";
+import { scheduledFunctions, startScheduler } from "./scheduler.js";
 import { createLocalHandler, listen, type FetchHandler } from "./server.js";
 
 export interface LocalSecrets {
@@ -187,6 +188,7 @@ export async function startLocalHome(options: LocalHomeOptions = {}): Promise<Lo
     mounts: { "/auth/v1": auth, "/qstash": qstash.handler, "/sandbox": sandbox, "/v1": stripe, "/stripe": stripe },
   });
   qstash.start();
+  const scheduler = startScheduler(await scheduledFunctions(), env().SWEEP_INTERVAL_SECONDS, url);
 
   return {
     url,
@@ -201,6 +203,7 @@ export async function startLocalHome(options: LocalHomeOptions = {}): Promise<Lo
         server.closeAllConnections();
         await closed;
       }
+      await scheduler.stop();
       await qstash.stop();
       await emulatorSql.end({ timeout: 5 });
       await closeSql();

@@ -1,3 +1,4 @@
+import type { z } from "zod";
 import type { Platform } from "./catalog.js";
 
 /**
@@ -49,6 +50,8 @@ export interface OAuthTokens {
   refreshToken?: string;
   /** Absolute expiry of the access token, when the network says. */
   expiresAt?: Date;
+  /** Absolute expiry of the refresh token, when the network says (LinkedIn: fixed from the first consent). */
+  refreshTokenExpiresAt?: Date;
   scopes: string[];
 }
 
@@ -103,10 +106,19 @@ export type PublishOutcome =
 
 export interface PlatformAdapter {
   readonly platform: Platform;
+  /**
+   * The connection's network-specific settings (Pinterest board, Reddit subreddit, privacy level…). The API validates
+   * `PublishRequest.settings` with it when a connection or post is saved; networks without settings use an empty object.
+   */
+  readonly settingsSchema: z.ZodType<Record<string, unknown>>;
   /** The URL the user is sent to for consent. */
   authorizeUrl(request: AuthorizeRequest): string;
   exchangeCode(exchange: CodeExchange): Promise<OAuthTokens>;
-  /** Throws PlatformError("auth_error") when the network rejects the refresh token (reconnect needed). */
+  /**
+   * Throws PlatformError("auth_error") when the network rejects the refresh token (reconnect needed). Networks that
+   * rotate refresh tokens (X) return a new one and the old one stops working: store it before anything else. When the
+   * result has no `refreshToken`, keep the previous one.
+   */
   refresh(refreshToken: string): Promise<OAuthTokens>;
   getAccount(accessToken: string): Promise<AccountInfo>;
   publish(request: PublishRequest): Promise<PublishOutcome>;
@@ -126,4 +138,6 @@ export interface AdapterConfig {
   fetch?: typeof fetch;
   /** Per-request timeout in milliseconds (every outbound call is bounded). */
   timeoutMs?: number;
+  /** The clock, for token expiry and rate-limit reset arithmetic. Defaults to the system clock. */
+  now?: () => Date;
 }

@@ -1,0 +1,16 @@
+import { api } from "../../src/core/api.js";
+import {
+  connectCallbackHandler,
+  connectInitHandler,
+  deleteConnectionHandler,
+  listConnectionsHandler,
+  syncConnectionHandler,
+} from "../../src/connections/handlers.js";
+
+export default api({
+  "POST /api/v1/connect/init": connectInitHandler,
+  "GET /api/connect/callback/:platform": connectCallbackHandler,
+  "GET /api/v1/connections": listConnectionsHandler,
+  "DELETE /api/v1/connections/:connectionId": deleteConnectionHandler,
+  "POST /api/v1/connections/:connectionId/sync": syncConnectionHandler,
+});

@@ -1,0 +1,142 @@
+import { createHash } from "node:crypto";
+import { randomToken } from "../core/crypto.js";
+import { withService, type Tx } from "../core/db.js";
+import { env } from "../core/env.js";
+import { AppError, notFound } from "../core/errors.js";
+import { log } from "../core/log.js";
+import { catalog, type Platform } from "../platforms/catalog.js";
+import { getAdapter } from "../platforms/registry.js";
+import { PlatformError } from "../platforms/types.js";
+import { connectionColumns, type ConnectionRow } from "./serialize.js";
+import { liveCredentials, sealTokens } from "./tokens.js";
+
+/** How long a connect/init link stays usable. */
+const STATE_TTL_MINUTES = 15;
+
+export function callbackUrl(platform: Platform): string {
+  return `${env().APP_URL.replace(/\/$/, "")}/api/connect/callback/${platform}`;
+}
+
+/** Starts the OAuth flow: state and PKCE verifier stored server-side, short-lived and single use. */
+export async function startConnect(
+  tx: Tx,
+  input: { userId: string; profileId: string; platform: Platform; returnUrl: string },
+): Promise<string> {
+  const adapter = getAdapter(input.platform);
+  const [profile] = await tx`select id from public.profiles where id = ${input.profileId}`;
+  if (!profile) throw notFound("Profile");
+  const state = randomToken(24);
+  const verifier = randomToken(48);
+  const challenge = createHash("sha256").update(verifier).digest("base64url");
+  const redirectUri = callbackUrl(input.platform);
+  await tx`
+    insert into public.oauth_states (state, profile_id, user_id, platform, code_verifier, redirect_uri, return_url, expires_at)
+    values (${state}, ${input.profileId}, ${input.userId}, ${input.platform}, ${verifier}, ${redirectUri}, ${input.returnUrl},
+            now() + make_interval(mins => ${STATE_TTL_MINUTES}))`;
+  return adapter.authorizeUrl({ state, codeChallenge: challenge, redirectUri, scopes: catalog[input.platform].scopes });
+}
+
+function withParams(url: string, params: Record<string, string>): string {
+  const u = new URL(url);
+  for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v);
+  return u.toString();
+}
+
+interface StateRow {
+  profile_id: string;
+  user_id: string;
+  platform: Platform;
+  code_verifier: string;
+  redirect_uri: string;
+  return_url: string;
+}
+
+/**
+ * The OAuth callback: consumes the state once, exchanges the code, stores the tokens encrypted and sends the user
+ * back to their returnUrl with the outcome in the query (`connected` + `connectionId`, or `error`).
+ */
+export async function completeConnect(platform: Platform, query: URLSearchParams): Promise<string> {
+  const stateValue = query.get("state") ?? "";
+  const [state] = await withService(
+    (tx) => tx<StateRow[]>`
+      update public.oauth_states set used_at = now()
+      where state = ${stateValue} and platform = ${platform} and used_at is null and expires_at > now()
+      returning profile_id, user_id, platform, code_verifier, redirect_uri, return_url`,
+  );
+  if (!state) throw new AppError("bad_request", "This connection link has expired or was already used; start again from connect/init");
+  const denied = query.get("error");
+  if (denied) return withParams(state.return_url, { error: denied, platform });
+  const code = query.get("code");
+  if (!code) return withParams(state.return_url, { error: "missing_code", platform });
+  try {
+    const adapter = getAdapter(platform);
+    const tokens = await adapter.exchangeCode({ code, codeVerifier: state.code_verifier, redirectUri: state.redirect_uri });
+    const account = await adapter.getAccount(tokens.accessToken);
+    const sealed = sealTokens(tokens);
+    const [row] = await withService(
+      (tx) => tx<{ id: string }[]>`
+        insert into public.connections (profile_id, platform, external_account_id, username, display_name, avatar_url,
+          access_token_enc, refresh_token_enc, token_expires_at, scopes, metadata, created_by, last_synced_at)
+        values (${state.profile_id}, ${platform}, ${account.externalAccountId}, ${account.username},
+          ${account.displayName ?? null}, ${account.avatarUrl ?? null}, ${sealed.access_token_enc}, ${sealed.refresh_token_enc},
+          ${sealed.token_expires_at}, ${sealed.scopes}, ${tx.json((account.metadata ?? {}) as never)}, ${state.user_id}, now())
+        on conflict (profile_id, platform, external_account_id) do update set
+          username = excluded.username, display_name = excluded.display_name, avatar_url = excluded.avatar_url,
+          access_token_enc = excluded.access_token_enc, refresh_token_enc = excluded.refresh_token_enc,
+          token_expires_at = excluded.token_expires_at, scopes = excluded.scopes, metadata = excluded.metadata,
+          status = 'connected', last_error = null, last_synced_at = now()
+        returning id`,
+    );
+    return withParams(state.return_url, { connected: platform, connectionId: row!.id });
+  } catch (error) {
+    const category = error instanceof PlatformError ? error.category : "unknown";
+    log.warn("oauth callback failed", { platform, category, error });
+    return withParams(state.return_url, { error: category, platform });
+  }
+}
+
+export async function listConnections(tx: Tx, profileId: string, platform?: string): Promise<ConnectionRow[]> {
+  return tx<ConnectionRow[]>`
+    select ${tx.unsafe(connectionColumns)}
+    from public.connections
+    where profile_id = ${profileId} and ${platform ? tx`platform = ${platform}` : tx`true`}
+    order by created_at desc, id desc`;
+}
+
+export async function getConnectionOrThrow(tx: Tx, connectionId: string): Promise<ConnectionRow> {
+  const [row] = await tx<ConnectionRow[]>`select ${tx.unsafe(connectionColumns)} from public.connections where id = ${connectionId}`;
+  if (!row) throw notFound("Connection");
+  return row;
+}
+
+export async function deleteConnection(tx: Tx, connectionId: string): Promise<void> {
+  const rows = await tx`delete from public.connections where id = ${connectionId} returning id`;
+  if (!rows.length) {
+    await getConnectionOrThrow(tx, connectionId);
+    throw new AppError("forbidden", "Only the profile's owner or an admin can remove a connection");
+  }
+}
+
+/**
+ * Refreshes the token and the account's metadata. A refresh the network rejects marks the connection as needing
+ * reconnection (and is reported in its readiness); a transient failure leaves it as it was and answers 503.
+ */
+export async function syncConnection(connectionId: string): Promise<void> {
+  try {
+    const credentials = await liveCredentials(connectionId, { force: true });
+    const account = await getAdapter(credentials.platform).getAccount(credentials.accessToken);
+    await withService(
+      (tx) => tx`
+        update public.connections set username = ${account.username}, display_name = ${account.displayName ?? null},
+          avatar_url = ${account.avatarUrl ?? null}, metadata = ${tx.json((account.metadata ?? {}) as never)},
+          last_synced_at = now(), last_error = null
+        where id = ${connectionId}`,
+    );
+  } catch (error) {
+    if (error instanceof PlatformError && error.category === "auth_error") return;
+    if (error instanceof PlatformError) {
+      throw new AppError("service_unavailable", `The network did not answer the sync (${error.category}); try again shortly`);
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,95 @@
+import { catalog, type Platform } from "../platforms/catalog.js";
+
+export interface ConnectionRow {
+  id: string;
+  profile_id: string;
+  platform: string;
+  external_account_id: string;
+  username: string;
+  display_name: string | null;
+  avatar_url: string | null;
+  token_expires_at: Date | null;
+  scopes: string[];
+  status: string;
+  settings: Record<string, unknown>;
+  metadata: Record<string, unknown>;
+  last_error: string | null;
+  last_synced_at: Date | null;
+  created_at: Date;
+  has_refresh_token: boolean;
+}
+
+export interface Readiness {
+  status: "ready" | "needs_reconnect" | "not_ready";
+  canPublish: boolean;
+  canSchedule: boolean;
+  missingRequirements: string[];
+  warnings: string[];
+}
+
+/** The columns every read of a connection selects (never the token ciphertext). */
+export const connectionColumns =
+  "id, profile_id, platform, external_account_id, username, display_name, avatar_url, has_refresh_token, token_expires_at, scopes, status, settings, metadata, last_error, last_synced_at, created_at";
+
+/**
+ * What a connection can do right now, from the catalog's contract and the connection's own state: reconnection
+ * needed, scopes missing, network-specific requirements (e.g. Pinterest's default board), tokens about to lapse.
+ */
+export function readinessOf(c: ConnectionRow, now = new Date()): Readiness {
+  const contract = catalog[c.platform as Platform];
+  const missing: string[] = [];
+  const warnings: string[] = [];
+  if (!contract || !contract.publish.supported) missing.push(`${contract?.displayName ?? c.platform} publishing is not supported`);
+  if (c.status === "needs_reconnect") missing.push("Reconnect the account: the network rejected its authorization");
+  const granted = new Set(c.scopes);
+  const lacking = (contract?.scopes ?? []).filter((s) => !granted.has(s));
+  if (c.scopes.length && lacking.length) missing.push(`Missing scopes: ${lacking.join(", ")}`);
+  if (c.platform === "pinterest" && !c.settings.boardId) missing.push("Choose a default board for this connection");
+  if (c.platform === "reddit" && !c.settings.subreddit) missing.push("Choose a subreddit for this connection");
+  if (c.token_expires_at && c.token_expires_at <= now && c.has_refresh_token === false) {
+    missing.push("The access token has expired and the network gave no refresh token: reconnect the account");
+  } else if (c.token_expires_at && c.token_expires_at <= now) {
+    warnings.push("The access token has expired; it will be refreshed before the next publish");
+  }
+  if (c.last_error && c.status === "connected") warnings.push(c.last_error);
+  const ready = missing.length === 0;
+  return {
+    status: c.status === "needs_reconnect" ? "needs_reconnect" : ready ? "ready" : "not_ready",
+    canPublish: ready,
+    canSchedule: ready && Boolean(contract?.publish.scheduling),
+    missingRequirements: missing,
+    warnings,
+  };
+}
+
+/** The contract's connection shape ("List Connections"). */
+export function serializeConnection(c: ConnectionRow) {
+  const contract = catalog[c.platform as Platform];
+  return {
+    id: c.id,
+    platform: c.platform,
+    username: c.username,
+    externalAccountId: c.external_account_id,
+    externalAccountName: c.display_name ?? c.username,
+    connectionStatus: c.status,
+    avatarUrl: c.avatar_url,
+    settings: c.settings,
+    capabilities: {
+      text: contract.publish.text,
+      images: contract.publish.images,
+      video: contract.publish.video,
+      scheduling: contract.publish.scheduling,
+      analytics: contract.analytics.supported,
+    },
+    contract: {
+      displayName: contract.displayName,
+      supportStatus: contract.supportStatus,
+      publish: { supported: contract.publish.supported, scheduling: contract.publish.scheduling },
+      notes: contract.notes,
+    },
+    readiness: readinessOf(c),
+    tokenExpiresAt: c.token_expires_at?.toISOString() ?? null,
+    lastSyncedAt: c.last_synced_at?.toISOString() ?? null,
+    createdAt: c.created_at.toISOString(),
+  };
+}

@@ -1,0 +1,98 @@
+import { decrypt, encrypt } from "../core/crypto.js";
+import { withService, type Tx } from "../core/db.js";
+import { env } from "../core/env.js";
+import type { Platform } from "../platforms/catalog.js";
+import { getAdapter } from "../platforms/registry.js";
+import { PlatformError, type OAuthTokens } from "../platforms/types.js";
+
+/** Refresh an access token this long before it expires, so a publish never starts with one about to lapse. */
+const REFRESH_MARGIN_MS = 5 * 60_000;
+
+export interface LiveCredentials {
+  connectionId: string;
+  platform: Platform;
+  accessToken: string;
+  externalAccountId: string;
+  username: string;
+  settings: Record<string, unknown>;
+}
+
+export function sealTokens(tokens: OAuthTokens) {
+  const key = env().ENCRYPTION_KEY;
+  return {
+    access_token_enc: encrypt(tokens.accessToken, key),
+    refresh_token_enc: tokens.refreshToken ? encrypt(tokens.refreshToken, key) : null,
+    token_expires_at: tokens.expiresAt ?? null,
+    scopes: tokens.scopes,
+  };
+}
+
+interface TokenRow {
+  id: string;
+  platform: Platform;
+  status: string;
+  access_token_enc: string;
+  refresh_token_enc: string | null;
+  token_expires_at: Date | null;
+  external_account_id: string;
+  username: string;
+  settings: Record<string, unknown>;
+}
+
+/** Marks a connection as needing reconnection (the network rejected its authorization). */
+export async function markNeedsReconnect(tx: Tx, connectionId: string, reason: string): Promise<void> {
+  await tx`update public.connections set status = 'needs_reconnect', last_error = ${reason} where id = ${connectionId}`;
+}
+
+/**
+ * The connection's access token, refreshed first when it is expired or about to expire (or when `force` is set).
+ * The row is locked while refreshing so two executors never spend the same rotating refresh token. A refresh the
+ * network rejects marks the connection as needing reconnection; a transient failure changes nothing.
+ */
+export async function liveCredentials(connectionId: string, options: { force?: boolean } = {}): Promise<LiveCredentials> {
+  const key = env().ENCRYPTION_KEY;
+  // A rejected refresh is recorded (committed) before the error reaches the caller.
+  const result = await withService(async (tx): Promise<LiveCredentials | PlatformError> => {
+    const [row] = await tx<TokenRow[]>`
+      select id, platform, status, access_token_enc, refresh_token_enc, token_expires_at, external_account_id, username, settings
+      from public.connections where id = ${connectionId} for update`;
+    if (!row) return new PlatformError("auth_error", "The connection no longer exists");
+    const credentials = (accessToken: string): LiveCredentials => ({
+      connectionId: row.id,
+      platform: row.platform,
+      accessToken,
+      externalAccountId: row.external_account_id,
+      username: row.username,
+      settings: row.settings,
+    });
+    const expiring = row.token_expires_at !== null && row.token_expires_at.getTime() - Date.now() < REFRESH_MARGIN_MS;
+    if (!options.force && !expiring) return credentials(decrypt(row.access_token_enc, key));
+    if (!row.refresh_token_enc) {
+      if (!expiring) return credentials(decrypt(row.access_token_enc, key));
+      const error = new PlatformError("auth_error", "The access token expired and the network gave no refresh token");
+      await markNeedsReconnect(tx, row.id, error.message);
+      return error;
+    }
+    const refreshToken = decrypt(row.refresh_token_enc, key);
+    try {
+      const tokens = await getAdapter(row.platform).refresh(refreshToken);
+      const sealed = sealTokens({ ...tokens, refreshToken: tokens.refreshToken ?? refreshToken });
+      await tx`
+        update public.connections set
+          access_token_enc = ${sealed.access_token_enc}, refresh_token_enc = ${sealed.refresh_token_enc},
+          token_expires_at = ${sealed.token_expires_at},
+          scopes = ${tokens.scopes.length ? tokens.scopes : tx`scopes`},
+          status = 'connected', last_error = null
+        where id = ${row.id}`;
+      return credentials(tokens.accessToken);
+    } catch (error) {
+      if (error instanceof PlatformError && error.category === "auth_error") {
+        await markNeedsReconnect(tx, row.id, `Token refresh rejected: ${error.message}`);
+        return error;
+      }
+      throw error;
+    }
+  });
+  if (result instanceof PlatformError) throw result;
+  return result;
+}

@@ -1,0 +1,224 @@
+import { PlatformError } from "./types.js";
+
+/**
+ * The one outbound HTTP helper every platform adapter uses. Every call is bounded: a timeout (AbortSignal) that also
+ * covers reading the body, a cap on how many bytes are read, and no redirects followed on API calls. Failures that
+ * never produced an HTTP answer (timeout, refused connection, DNS, reset) become PlatformError("network_error");
+ * an HTTP answer of any status is returned to the adapter, which classifies it from the parsed status and fields.
+ *
+ * There are no retries here on purpose: publishing calls are not idempotent, and the publish executor already
+ * retries a whole attempt with backoff. An adapter that wants a bounded retry of an idempotent read can loop itself.
+ */
+
+export const DEFAULT_TIMEOUT_MS = 10_000;
+/** API answers are small JSON documents; anything larger is a fault, not data. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 2 * 1024 * 1024;
+
+export interface HttpClientOptions {
+  /** The network's display name, used in error messages ("X", "LinkedIn"). */
+  service: string;
+  fetch?: typeof fetch;
+  timeoutMs?: number;
+  maxResponseBytes?: number;
+}
+
+export interface HttpRequest {
+  method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+  url: string | URL;
+  headers?: Record<string, string>;
+  /** A JSON body (serialised, `content-type: application/json` set). */
+  json?: unknown;
+  /** An `application/x-www-form-urlencoded` body; undefined values are left out. */
+  form?: Record<string, string | undefined>;
+  /** Any other body (multipart FormData, raw bytes). */
+  body?: FormData | Uint8Array | string;
+  timeoutMs?: number;
+  maxResponseBytes?: number;
+}
+
+export interface HttpResponse {
+  status: number;
+  ok: boolean;
+  headers: Headers;
+  text: string;
+  /** The parsed body when it is JSON; `undefined` for empty, HTML or malformed bodies (never throws). */
+  json: unknown;
+}
+
+export interface DownloadedMedia {
+  bytes: Uint8Array<ArrayBuffer>;
+  /** The content type the media host declared, without parameters. */
+  contentType: string | undefined;
+}
+
+export interface HttpClient {
+  request(request: HttpRequest): Promise<HttpResponse>;
+  /**
+   * Downloads media to re-upload it to a network, refusing more than `maxBytes`. A media host that answers with an
+   * error status, or a file over the limit, is a `media_error`; no answer at all is a `network_error`.
+   */
+  download(url: string, options: { maxBytes: number; timeoutMs?: number }): Promise<DownloadedMedia>;
+}
+
+export function createHttpClient(options: HttpClientOptions): HttpClient {
+  const doFetch = options.fetch ?? fetch;
+  const defaultTimeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const defaultMaxBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  const service = options.service;
+
+  async function request(req: HttpRequest): Promise<HttpResponse> {
+    const timeoutMs = req.timeoutMs ?? defaultTimeoutMs;
+    const signal = AbortSignal.timeout(timeoutMs);
+    const headers = new Headers(req.headers);
+    let body: BodyInit | undefined = req.body as BodyInit | undefined;
+    if (req.json !== undefined) {
+      body = JSON.stringify(req.json);
+      if (!headers.has("content-type")) headers.set("content-type", "application/json");
+    } else if (req.form) {
+      const form = new URLSearchParams();
+      for (const [key, value] of Object.entries(req.form)) if (value !== undefined) form.set(key, value);
+      body = form.toString();
+      headers.set("content-type", "application/x-www-form-urlencoded");
+    }
+    if (!headers.has("accept")) headers.set("accept", "application/json");
+    const method = req.method ?? (body === undefined ? "GET" : "POST");
+    const what = `${service} ${method} ${pathOf(req.url)}`;
+    const response = await send(what, timeoutMs, () =>
+      doFetch(req.url, { method, headers, body, signal, redirect: "manual" }),
+    );
+    const bytes = await readCapped(response, req.maxResponseBytes ?? defaultMaxBytes, what, timeoutMs, () => {
+      return new PlatformError("unknown", `${what} answered with a body larger than the limit`, { status: response.status });
+    });
+    const text = new TextDecoder().decode(bytes);
+    return { status: response.status, ok: response.ok, headers: response.headers, text, json: parseJson(text) };
+  }
+
+  async function download(url: string, opts: { maxBytes: number; timeoutMs?: number }): Promise<DownloadedMedia> {
+    const timeoutMs = opts.timeoutMs ?? defaultTimeoutMs;
+    const signal = AbortSignal.timeout(timeoutMs);
+    const what = `media download ${pathOf(url)}`;
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new PlatformError("media_error", `${what}: not a valid URL`);
+    }
+    if (parsed.protocol !== "https:" && parsed.protocol !== "http:") {
+      throw new PlatformError("media_error", `${what}: only http(s) media URLs can be fetched`);
+    }
+    // Media hosts (CDNs, signed storage URLs) may redirect; fetch follows at most 20 hops, inside the same timeout.
+    const response = await send(what, timeoutMs, () => doFetch(parsed, { signal, redirect: "follow" }));
+    if (!response.ok) {
+      await response.body?.cancel().catch(() => {});
+      throw new PlatformError("media_error", `${what} answered ${response.status}`, { status: response.status });
+    }
+    const declared = Number(response.headers.get("content-length") ?? "0");
+    const tooLarge = () =>
+      new PlatformError("media_error", `${what}: the media is larger than ${opts.maxBytes} bytes`, { status: response.status });
+    if (declared > opts.maxBytes) {
+      await response.body?.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    const bytes = await readCapped(response, opts.maxBytes, what, timeoutMs, tooLarge);
+    const contentType = response.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase() || undefined;
+    return { bytes, contentType };
+  }
+
+  return { request, download };
+}
+
+/** Runs one fetch, turning "no answer" failures into network errors. */
+async function send(what: string, timeoutMs: number, call: () => Promise<Response>): Promise<Response> {
+  try {
+    return await call();
+  } catch (error) {
+    throw noAnswer(what, timeoutMs, error);
+  }
+}
+
+/** Reads the body, stopping at `maxBytes`; the timeout signal given to fetch also aborts a slow body. */
+async function readCapped(
+  response: Response,
+  maxBytes: number,
+  what: string,
+  timeoutMs: number,
+  overLimit: () => PlatformError,
+): Promise<Uint8Array<ArrayBuffer>> {
+  if (!response.body) return new Uint8Array();
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > maxBytes) {
+        await reader.cancel().catch(() => {});
+        throw overLimit();
+      }
+      chunks.push(value);
+    }
+  } catch (error) {
+    if (error instanceof PlatformError) throw error;
+    throw noAnswer(what, timeoutMs, error);
+  }
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+function noAnswer(what: string, timeoutMs: number, error: unknown): PlatformError {
+  const name = error instanceof Error ? error.name : "";
+  if (name === "TimeoutError" || name === "AbortError") {
+    return new PlatformError("network_error", `${what} did not answer within ${timeoutMs} ms`);
+  }
+  // undici reports connection failures as TypeError("fetch failed") with the system error as the cause.
+  const cause = error instanceof Error ? (error.cause as { code?: unknown } | undefined) : undefined;
+  const code = typeof cause?.code === "string" ? cause.code : undefined;
+  return new PlatformError("network_error", `${what} failed${code ? ` (${code})` : ""}`, { platformCode: code });
+}
+
+/** Parses JSON without throwing: an HTML error page from a gateway is data to classify, not a crash. */
+export function parseJson(text: string): unknown {
+  const trimmed = text.trim();
+  if (!trimmed.startsWith("{") && !trimmed.startsWith("[")) return undefined;
+  try {
+    return JSON.parse(trimmed);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The path of a URL for messages: never the query, which may carry tokens. */
+function pathOf(url: string | URL): string {
+  try {
+    return new URL(url).pathname;
+  } catch {
+    return "(invalid url)";
+  }
+}
+
+/** Seconds from `now` until an epoch-seconds instant, at least 1 (a reset in the past means "try again now"). */
+export function secondsUntil(epochSeconds: number, now: Date): number {
+  return Math.max(1, Math.ceil(epochSeconds - now.getTime() / 1000));
+}
+
+/** A `Retry-After` header (delta seconds or an HTTP date) as seconds from `now`. */
+export function retryAfterHeader(headers: Headers, now: Date): number | undefined {
+  const value = headers.get("retry-after");
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Math.max(1, Number(value.trim()));
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : secondsUntil(date / 1000, now);
+}
+
+/** A short, log-safe excerpt of an error message from a network. */
+export function excerpt(value: unknown, max = 300): string | undefined {
+  if (typeof value !== "string" || !value) return undefined;
+  return value.length > max ? `${value.slice(0, max)}…` : value;
+}

@@ -1,0 +1,247 @@
+import { z } from "zod";
+import { createHttpClient, excerpt, retryAfterHeader, type HttpResponse } from "./http.js";
+import { tokenEndpointError, toOAuthTokens } from "./oauth.js";
+import {
+  PlatformError,
+  type AccountInfo,
+  type AdapterConfig,
+  type MediaItem,
+  type PlatformAdapter,
+  type PublishOutcome,
+  type PublishRequest,
+} from "./types.js";
+
+/**
+ * LinkedIn adapter (reference/platforms.md §2): 3-legged OAuth on www.linkedin.com, the member from the OIDC
+ * `GET /v2/userinfo`, posts through the versioned Posts API (`POST /rest/posts`) and images through the Images API
+ * (`initializeUpload`, then a PUT of the bytes to the returned upload URL).
+ *
+ * No PKCE: LinkedIn's web (OIDC) flow does not support it and rejects a token request that carries a
+ * `code_verifier`, so the challenge and verifier the caller generates are deliberately not sent.
+ */
+
+export const linkedinHosts = { apiBaseUrl: "https://api.linkedin.com", authBaseUrl: "https://www.linkedin.com" } as const;
+
+/**
+ * The `LinkedIn-Version` every /rest call sends (YYYYMM). Versions are supported for about a year after release and a
+ * retired one is answered with 426 NONEXISTENT_VERSION: 202607 (July 2026) is expected to be retired around July 2027.
+ */
+export const LINKEDIN_VERSION = "202607";
+export const RESTLI_PROTOCOL_VERSION = "2.0.0";
+
+export const linkedinLimits = {
+  /** Third-party guides say 5 MB for feed images; LinkedIn's own figure is a pixel count (36,152,320). */
+  imageMaxBytes: 8 * 1024 * 1024,
+  commentaryMaxChars: 3000,
+} as const;
+
+/** serviceErrorCode values that mean the member must reconnect (invalid, revoked, expired access token). */
+const AUTH_SERVICE_CODES = new Set([65600, 65601, 65602]);
+const DUPLICATE_INPUT_CODE = "DUPLICATE_POST";
+
+const errorSchema = z.object({
+  status: z.number().optional(),
+  serviceErrorCode: z.number().optional(),
+  code: z.string().optional(),
+  message: z.string().optional(),
+  errorDetails: z
+    .object({
+      inputErrors: z
+        .array(
+          z.object({
+            code: z.string().optional(),
+            description: z.string().optional(),
+            input: z.object({ inputPath: z.object({ fieldPath: z.string().optional() }).optional() }).optional(),
+          }),
+        )
+        .optional(),
+    })
+    .optional(),
+});
+type LinkedInErrorBody = z.infer<typeof errorSchema>;
+
+const userinfoSchema = z.object({
+  sub: z.string().min(1),
+  name: z.string().optional(),
+  picture: z.string().optional(),
+  email: z.string().optional(),
+});
+const initializeUploadSchema = z.object({ value: z.object({ uploadUrl: z.string().url(), image: z.string().startsWith("urn:li:image:") }) });
+const imageStatusSchema = z.object({ status: z.string() });
+
+type Context = "api" | "media";
+
+export function createLinkedInAdapter(config: AdapterConfig): PlatformAdapter {
+  const http = createHttpClient({ service: "LinkedIn", fetch: config.fetch, timeoutMs: config.timeoutMs });
+  const now = config.now ?? (() => new Date());
+  const api = (path: string) => `${config.apiBaseUrl.replace(/\/$/, "")}${path}`;
+  const auth = (path: string) => `${config.authBaseUrl.replace(/\/$/, "")}${path}`;
+  const rest = (accessToken: string) => ({
+    authorization: `Bearer ${accessToken}`,
+    "linkedin-version": LINKEDIN_VERSION,
+    "x-restli-protocol-version": RESTLI_PROTOCOL_VERSION,
+  });
+  // The upload URL comes from LinkedIn's answer; the member's token is only ever sent to LinkedIn's own hosts.
+  const trustedOrigins = new Set([new URL(config.apiBaseUrl).origin, new URL(config.authBaseUrl).origin]);
+  const isTrustedUploadUrl = (url: URL) =>
+    trustedOrigins.has(url.origin) || (url.protocol === "https:" && (url.hostname === "linkedin.com" || url.hostname.endsWith(".linkedin.com")));
+
+  async function token(form: Record<string, string>, requestedScopes?: string[]) {
+    const res = await http.request({
+      url: auth("/oauth/v2/accessToken"),
+      form: { ...form, client_id: config.clientId, client_secret: config.clientSecret },
+    });
+    if (!res.ok) throw tokenEndpointError(res, "LinkedIn", now());
+    return toOAuthTokens(res, "LinkedIn", now(), requestedScopes);
+  }
+
+  async function uploadImage(accessToken: string, owner: string, item: MediaItem): Promise<string> {
+    if (!item.mimeType.toLowerCase().startsWith("image/")) {
+      throw new PlatformError("media_error", `LinkedIn adapter publishes images only, not ${item.mimeType}`);
+    }
+    const media = await http.download(item.url, { maxBytes: linkedinLimits.imageMaxBytes });
+    const init = await http.request({
+      method: "POST",
+      url: api("/rest/images?action=initializeUpload"),
+      json: { initializeUploadRequest: { owner } },
+      headers: rest(accessToken),
+    });
+    const parsed = init.ok ? initializeUploadSchema.safeParse(init.json) : undefined;
+    if (!parsed?.success) throw classifyLinkedInError(init, "media", now());
+    const uploadUrl = new URL(parsed.data.value.uploadUrl);
+    if (!isTrustedUploadUrl(uploadUrl)) {
+      throw new PlatformError("media_error", `LinkedIn returned an upload URL on an unexpected host (${uploadUrl.host})`);
+    }
+    const put = await http.request({
+      method: "PUT",
+      url: uploadUrl,
+      body: media.bytes,
+      headers: { authorization: `Bearer ${accessToken}`, "content-type": "application/octet-stream" },
+    });
+    if (!put.ok) throw classifyLinkedInError(put, "media", now());
+    return parsed.data.value.image;
+  }
+
+  /** A post rejected for its media: the image's own status tells "still processing" from "failed". */
+  async function mediaFailure(accessToken: string, imageUrn: string, original: PlatformError): Promise<PlatformError> {
+    const res = await http
+      .request({ url: api(`/rest/images/${encodeURIComponent(imageUrn)}`), headers: rest(accessToken) })
+      .catch(() => undefined);
+    const parsed = res?.ok ? imageStatusSchema.safeParse(res.json) : undefined;
+    const status = parsed?.success ? parsed.data.status : undefined;
+    if (status === "PROCESSING" || status === "WAITING_UPLOAD") {
+      return new PlatformError("media_processing", `LinkedIn image ${imageUrn} is ${status}`, { ...original.details, platformCode: status });
+    }
+    return original;
+  }
+
+  return {
+    platform: "linkedin",
+    settingsSchema: z.object({}),
+
+    authorizeUrl({ state, redirectUri, scopes }) {
+      const url = new URL(auth("/oauth/v2/authorization"));
+      url.searchParams.set("response_type", "code");
+      url.searchParams.set("client_id", config.clientId);
+      url.searchParams.set("redirect_uri", redirectUri);
+      url.searchParams.set("state", state);
+      url.searchParams.set("scope", scopes.join(" "));
+      return url.toString();
+    },
+
+    exchangeCode({ code, redirectUri }) {
+      return token({ grant_type: "authorization_code", code, redirect_uri: redirectUri });
+    },
+
+    refresh(refreshToken) {
+      return token({ grant_type: "refresh_token", refresh_token: refreshToken });
+    },
+
+    async getAccount(accessToken): Promise<AccountInfo> {
+      const res = await http.request({ url: api("/v2/userinfo"), headers: { authorization: `Bearer ${accessToken}` } });
+      const parsed = res.ok ? userinfoSchema.safeParse(res.json) : undefined;
+      if (!parsed?.success) throw classifyLinkedInError(res, "api", now());
+      const member = parsed.data;
+      return {
+        externalAccountId: `urn:li:person:${member.sub}`,
+        username: member.name ?? member.sub,
+        displayName: member.name,
+        avatarUrl: member.picture,
+        metadata: { sub: member.sub, ...(member.email ? { email: member.email } : {}) },
+      };
+    },
+
+    async publish(request: PublishRequest): Promise<PublishOutcome> {
+      if (request.media.length > 1) throw new PlatformError("media_error", "LinkedIn adapter publishes one image per post");
+      const author = authorUrn(request.account.externalAccountId);
+      const [item] = request.media;
+      const imageUrn = item ? await uploadImage(request.accessToken, author, item) : undefined;
+      const body: Record<string, unknown> = {
+        author,
+        commentary: escapeLittleText(request.text),
+        visibility: "PUBLIC",
+        distribution: { feedDistribution: "MAIN_FEED", targetEntities: [], thirdPartyDistributionChannels: [] },
+        lifecycleState: "PUBLISHED",
+        isReshareDisabledByAuthor: false,
+      };
+      if (imageUrn) body.content = { media: { id: imageUrn } };
+      const res = await http.request({ method: "POST", url: api("/rest/posts"), json: body, headers: rest(request.accessToken) });
+      const postUrn = res.headers.get("x-restli-id") ?? res.headers.get("x-linkedin-id");
+      if (res.status === 201 && postUrn) {
+        return { status: "published", externalPostId: postUrn, url: `https://www.linkedin.com/feed/update/${postUrn}` };
+      }
+      if (res.ok) throw new PlatformError("unknown", `LinkedIn answered ${res.status} without an x-restli-id header`, { status: res.status });
+      const error = classifyLinkedInError(res, "api", now());
+      if (error.category === "media_error" && imageUrn) throw await mediaFailure(request.accessToken, imageUrn, error);
+      throw error;
+    },
+
+    async checkStatus() {
+      throw new PlatformError("unknown", "LinkedIn publishes text and images synchronously: there is no processing state to check");
+    },
+  };
+}
+
+/** A member is stored as `urn:li:person:<sub>`; an organization page would be `urn:li:organization:<id>`. */
+function authorUrn(externalAccountId: string): string {
+  return externalAccountId.startsWith("urn:li:") ? externalAccountId : `urn:li:person:${externalAccountId}`;
+}
+
+/**
+ * Commentary is LinkedIn "little text": these characters are markup and must be backslash-escaped to appear as
+ * written (otherwise the text is cut or misread).
+ */
+export function escapeLittleText(text: string): string {
+  return text.replace(/[\\|{}@[\]()<>#*_~]/g, (c) => `\\${c}`);
+}
+
+/**
+ * Classifies a LinkedIn answer from its status, `serviceErrorCode` and input-error codes (§2.6): 401 or service codes
+ * 65600/65601/65602 → auth_error; 403 ACCESS_DENIED (missing permission; reconnecting with the scope fixes it) →
+ * auth_error; 429 → rate_limited (LinkedIn's quotas are daily and it sends no reset header; `Retry-After` is used if
+ * present); 5xx → network_error; input error DUPLICATE_POST → duplicate; an input error on the media field, or any
+ * failure of a media call → media_error; the rest (including 426 for a retired version) → unknown.
+ */
+export function classifyLinkedInError(res: HttpResponse, context: Context, now: Date): PlatformError {
+  const status = res.status;
+  const parsed = errorSchema.safeParse(res.json);
+  const body: LinkedInErrorBody = parsed.success ? parsed.data : {};
+  const inputErrors = body.errorDetails?.inputErrors ?? [];
+  const platformCode =
+    body.serviceErrorCode !== undefined ? String(body.serviceErrorCode) : (body.code ?? inputErrors.find((e) => e.code)?.code);
+  const what = context === "media" ? "LinkedIn media upload" : "LinkedIn";
+  const detail = excerpt(body.message ?? inputErrors[0]?.description);
+  const message = `${what} answered ${status}${detail ? `: ${detail}` : ""}`;
+  const details = { status, platformCode };
+
+  if (status === 401 || (body.serviceErrorCode !== undefined && AUTH_SERVICE_CODES.has(body.serviceErrorCode))) {
+    return new PlatformError("auth_error", message, details);
+  }
+  if (status === 403 && body.code === "ACCESS_DENIED") return new PlatformError("auth_error", message, details);
+  if (status === 429) return new PlatformError("rate_limited", message, { ...details, retryAfterSeconds: retryAfterHeader(res.headers, now) });
+  if (status >= 500) return new PlatformError("network_error", message, details);
+  if (inputErrors.some((e) => e.code === DUPLICATE_INPUT_CODE)) return new PlatformError("duplicate", message, { status, platformCode: DUPLICATE_INPUT_CODE });
+  const mediaField = inputErrors.some((e) => e.input?.inputPath?.fieldPath?.startsWith("/content/media"));
+  if (context === "media" || mediaField) return new PlatformError("media_error", message, details);
+  return new PlatformError("unknown", message, details);
+}

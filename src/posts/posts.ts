@@ -1,0 +1,268 @@
+import { createHash } from "node:crypto";
+import type { Tx } from "../core/db.js";
+import { AppError, notFound } from "../core/errors.js";
+import type { Keyset } from "../core/pagination.js";
+import { readinessOf, connectionColumns, type ConnectionRow } from "../connections/serialize.js";
+import { catalog, type Platform } from "../platforms/catalog.js";
+import { recordEvent, refreshPostStatus } from "../publishing/events.js";
+import { checkPostRules, type RuleViolation } from "./rules.js";
+import { scheduleInstant, type CreatePostInput } from "./schemas.js";
+
+/** A scheduleDate may lag the server clock by this much (clock skew) and still count as "now". */
+const PAST_TOLERANCE_MS = 5_000;
+const MAX_HORIZON_DAYS = 366;
+
+function ruleError(violations: RuleViolation[]): AppError {
+  const first = violations[0]!;
+  const message = first.platform ? `${first.platform}: ${first.message}` : first.message;
+  return new AppError("validation_error", violations.length > 1 ? `${message} (and ${violations.length - 1} more)` : message, {
+    details: violations.map((v) => ({ field: v.field, message: v.message, ...(v.platform ? { platform: v.platform } : {}), rule: v.rule })),
+  });
+}
+
+export interface NewPost {
+  postId: string;
+  targetIds: string[];
+  scheduledAt: Date | null;
+  platforms: Platform[];
+}
+
+/** Picks the account each target publishes as: the most recently connected one that is ready. */
+async function connectionsFor(tx: Tx, profileId: string, platforms: Platform[]) {
+  const rows = await tx<ConnectionRow[]>`
+    select ${tx.unsafe(connectionColumns)}
+    from public.connections where profile_id = ${profileId} and platform = any(${platforms})
+    order by created_at desc`;
+  const chosen = new Map<Platform, ConnectionRow>();
+  const violations: RuleViolation[] = [];
+  for (const platform of platforms) {
+    const candidates = rows.filter((r) => r.platform === platform);
+    const ready = candidates.find((r) => readinessOf(r).canPublish);
+    if (ready) chosen.set(platform, ready);
+    else if (!candidates.length) {
+      violations.push({ field: "platforms", platform, rule: "connected_account", message: `No ${catalog[platform].displayName} account is connected to this profile` });
+    } else {
+      const reasons = readinessOf(candidates[0]!).missingRequirements.join("; ");
+      violations.push({ field: "platforms", platform, rule: "account_ready", message: `The ${catalog[platform].displayName} account is not ready: ${reasons}` });
+    }
+  }
+  return { chosen, violations };
+}
+
+/**
+ * Creates a post with one target per network, checking every posting rule and that each network has a connected,
+ * ready account. Nothing is written unless everything passes. Scheduled posts emit `post.scheduled`.
+ */
+export async function createPost(
+  tx: Tx,
+  input: CreatePostInput & { profileId: string; userId: string; apiKeyId?: string },
+  now = new Date(),
+): Promise<NewPost> {
+  const platforms = input.platforms ?? [input.platform!];
+  const [profile] = await tx`select id from public.profiles where id = ${input.profileId}`;
+  if (!profile) throw notFound("Profile");
+
+  let scheduledAt: Date | null = null;
+  if (input.scheduleDate) {
+    scheduledAt = scheduleInstant(input.scheduleDate, input.timezone);
+    if (scheduledAt.getTime() < now.getTime() - PAST_TOLERANCE_MS) {
+      throw new AppError("validation_error", `scheduleDate ${scheduledAt.toISOString()} is in the past`, {
+        details: [{ field: "scheduleDate", message: "Must be in the future", rule: "future_date" }],
+      });
+    }
+    if (scheduledAt.getTime() > now.getTime() + MAX_HORIZON_DAYS * 86_400_000) {
+      throw new AppError("validation_error", `scheduleDate may be at most ${MAX_HORIZON_DAYS} days ahead`, {
+        details: [{ field: "scheduleDate", message: `At most ${MAX_HORIZON_DAYS} days ahead`, rule: "horizon" }],
+      });
+    }
+  }
+
+  const media = input.media.map((m) => ({ mimeType: m.mime_type.toLowerCase() }));
+  const violations = checkPostRules({ platforms, content: input.content, media, scheduled: scheduledAt !== null });
+  if (violations.length) throw ruleError(violations);
+  const { chosen, violations: accountViolations } = await connectionsFor(tx, input.profileId, platforms);
+  if (accountViolations.length) throw ruleError(accountViolations);
+
+  const [post] = await tx<{ id: string }[]>`
+    insert into public.posts (profile_id, content, status, scheduled_for, created_by, api_key_id)
+    values (${input.profileId}, ${input.content}, ${scheduledAt ? "scheduled" : "publishing"}, ${scheduledAt},
+            ${input.userId}, ${input.apiKeyId ?? null})
+    returning id`;
+  const postId = post!.id;
+  for (const [i, m] of input.media.entries()) {
+    await tx`
+      insert into public.post_media (post_id, profile_id, media_id, file_path, public_url, mime_type, file_size, file_name, sort_order)
+      values (${postId}, ${input.profileId}, ${m.id && /^[0-9a-f-]{36}$/i.test(m.id) ? m.id : null}, ${m.file_path ?? null},
+              ${m.public_url}, ${m.mime_type.toLowerCase()}, ${m.file_size ?? null}, ${m.file_name ?? null}, ${i})`;
+  }
+  const targets = await tx<{ id: string; platform: Platform }[]>`
+    insert into public.post_targets (post_id, profile_id, platform, connection_id, scheduled_for, due_at)
+    select ${postId}, ${input.profileId}, t.platform, t.connection_id, ${scheduledAt}, coalesce(${scheduledAt}::timestamptz, now())
+    from unnest(${platforms}::text[], ${platforms.map((p) => chosen.get(p)!.id)}::uuid[]) as t(platform, connection_id)
+    returning id, platform`;
+  if (scheduledAt) {
+    for (const t of targets) {
+      await recordEvent(tx, "post.scheduled", { id: t.id, post_id: postId, profile_id: input.profileId, platform: t.platform }, {
+        scheduled_at: scheduledAt.toISOString(),
+      });
+    }
+  }
+  return { postId, targetIds: targets.map((t) => t.id), scheduledAt, platforms };
+}
+
+export interface TargetView {
+  id: string;
+  platform: string;
+  status: string;
+  external_post_id: string | null;
+  external_url: string | null;
+  error_message: string | null;
+  error_category: string | null;
+  attempts: number;
+  published_at: Date | null;
+  next_attempt_at: Date | null;
+}
+
+export interface PostView {
+  id: string;
+  profile_id: string;
+  content: string;
+  status: string;
+  scheduled_for: Date | null;
+  published_at: Date | null;
+  created_at: Date;
+  targets: TargetView[];
+  media: { id: string; public_url: string; mime_type: string; file_size: number | null; file_name: string | null; file_path: string | null }[];
+}
+
+const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
+
+export function serializePost(p: PostView) {
+  return {
+    id: p.id,
+    profile_id: p.profile_id,
+    content: p.content,
+    status: p.status,
+    scheduled_for: iso(p.scheduled_for),
+    published_at: iso(p.published_at),
+    created_at: iso(p.created_at),
+    targets: p.targets.map((t) => ({
+      id: t.id,
+      platform: t.platform,
+      status: t.status,
+      external_post_id: t.external_post_id,
+      external_url: t.external_url,
+      error_message: t.error_message,
+      error_category: t.error_category,
+      attempts: t.attempts,
+      published_at: iso(t.published_at),
+      next_attempt_at: iso(t.next_attempt_at),
+    })),
+    media: p.media.map((m) => ({ ...m, file_size: m.file_size === null ? null : Number(m.file_size) })),
+  };
+}
+
+/** Posts with their targets and media in one query (no N+1), newest first, keyset-paginated. */
+export async function listPosts(tx: Tx, filter: { profileId: string; status?: string; postId?: string; limit: number; before?: Keyset }) {
+  const rows = await tx<PostView[]>`
+    select p.id, p.profile_id, p.content, p.status, p.scheduled_for, p.published_at, p.created_at,
+      coalesce((select json_agg(json_build_object(
+          'id', t.id, 'platform', t.platform, 'status', t.status, 'external_post_id', t.external_post_id,
+          'external_url', t.external_url, 'error_message', t.error_message, 'error_category', t.error_category,
+          'attempts', t.attempts, 'published_at', t.published_at,
+          'next_attempt_at', case when t.status = 'pending' then t.due_at end) order by t.platform)
+        from public.post_targets t where t.post_id = p.id), '[]') as targets,
+      coalesce((select json_agg(json_build_object('id', m.id, 'public_url', m.public_url, 'mime_type', m.mime_type,
+          'file_size', m.file_size, 'file_name', m.file_name, 'file_path', m.file_path) order by m.sort_order)
+        from public.post_media m where m.post_id = p.id), '[]') as media
+    from public.posts p
+    where p.profile_id = ${filter.profileId}
+      and ${filter.status ? tx`p.status = ${filter.status}` : tx`true`}
+      and ${filter.postId ? tx`p.id = ${filter.postId}` : tx`true`}
+      and ${filter.before ? tx`(p.created_at, p.id) < (${filter.before.createdAt}, ${filter.before.id})` : tx`true`}
+    order by p.created_at desc, p.id desc
+    limit ${filter.limit + 1}`;
+  return { rows: rows.slice(0, filter.limit), hasMore: rows.length > filter.limit };
+}
+
+export async function getPostOrThrow(tx: Tx, postId: string): Promise<PostView> {
+  const [profile] = await tx<{ profile_id: string }[]>`select profile_id from public.posts where id = ${postId}`;
+  if (!profile) throw notFound("Post");
+  const { rows } = await listPosts(tx, { profileId: profile.profile_id, postId, limit: 1 });
+  return rows[0]!;
+}
+
+/** Stable hash of a request body for Idempotency-Key comparisons (key order does not matter). */
+export function requestHash(body: unknown): string {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(canonical)
+      : v && typeof v === "object"
+        ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => [k, canonical(x)]))
+        : v;
+  return createHash("sha256").update(JSON.stringify(canonical(body))).digest("hex");
+}
+
+export interface ScheduledRow {
+  id: string;
+  post_id: string;
+  platform: string;
+  content: string;
+  scheduled_at: Date | null;
+  status: string;
+  attempts: number;
+  error_message: string | null;
+  error_category: string | null;
+  external_post_id: string | null;
+  created_at: Date;
+}
+
+export async function listScheduled(
+  tx: Tx,
+  filter: { profileId: string; status?: string; platform?: string; limit: number; before?: Keyset },
+): Promise<{ rows: ScheduledRow[]; hasMore: boolean }> {
+  const rows = await tx<ScheduledRow[]>`
+    select t.id, t.post_id, t.platform, p.content, t.scheduled_for as scheduled_at, t.status, t.attempts,
+      t.error_message, t.error_category, t.external_post_id, t.created_at
+    from public.post_targets t join public.posts p on p.id = t.post_id
+    where t.profile_id = ${filter.profileId} and t.scheduled_for is not null
+      and ${filter.status ? tx`t.status = ${filter.status}` : tx`t.status in ('pending', 'publishing')`}
+      and ${filter.platform ? tx`t.platform = ${filter.platform}` : tx`true`}
+      and ${filter.before ? tx`(t.created_at, t.id) < (${filter.before.createdAt}, ${filter.before.id})` : tx`true`}
+    order by t.created_at desc, t.id desc
+    limit ${filter.limit + 1}`;
+  return { rows: rows.slice(0, filter.limit), hasMore: rows.length > filter.limit };
+}
+
+/** Cancels a target that has not been published; the post is canceled when none of its targets remain. */
+export async function cancelTarget(tx: Tx, targetId: string): Promise<string> {
+  const [target] = await tx<{ post_id: string; status: string }[]>`select post_id, status from public.post_targets where id = ${targetId}`;
+  if (!target) throw notFound("Scheduled post");
+  if (target.status !== "pending") {
+    throw new AppError("conflict", `This scheduled post is ${target.status} and can no longer be canceled`);
+  }
+  const [updated] = await tx`
+    update public.post_targets set status = 'canceled' where id = ${targetId} and status = 'pending' returning id`;
+  if (!updated) throw new AppError("conflict", "This scheduled post started publishing and can no longer be canceled");
+  await refreshPostStatus(tx, target.post_id);
+  return target.post_id;
+}
+
+/** Queues a failed target for a fresh round of attempts. */
+export async function retryTarget(tx: Tx, targetId: string): Promise<string> {
+  const [target] = await tx<{ post_id: string; status: string; connection_status: string | null }[]>`
+    select t.post_id, t.status, c.status as connection_status
+    from public.post_targets t left join public.connections c on c.id = t.connection_id
+    where t.id = ${targetId}`;
+  if (!target) throw notFound("Scheduled post");
+  if (target.status !== "failed") throw new AppError("conflict", `Only failed posts can be retried; this one is ${target.status}`);
+  if (target.connection_status !== "connected") {
+    throw new AppError("conflict", "The account for this post needs reconnecting before it can be retried");
+  }
+  await tx`
+    update public.post_targets set status = 'pending', attempts = 0, due_at = now(), processing_state = null,
+      processing_started_at = null, error_message = null, error_category = null
+    where id = ${targetId} and status = 'failed'`;
+  await refreshPostStatus(tx, target.post_id);
+  return target.post_id;
+}

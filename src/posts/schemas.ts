@@ -1,0 +1,105 @@
+import { fromZonedTime } from "date-fns-tz";
+import { z } from "zod";
+import { platformIds } from "../platforms/catalog.js";
+import { timezoneSchema } from "../profiles/schemas.js";
+
+export const platformSchema = z.enum(platformIds);
+
+/**
+ * A media item as the contract sends it: by `public_url` (an uploaded media record's fields may come along and are
+ * accepted; unknown extra fields from that record are ignored, not refused).
+ */
+export const mediaItemSchema = z.object({
+  id: z.string().max(100).optional(),
+  file_path: z.string().max(1024).optional(),
+  public_url: z.url({ protocol: /^https?$/ }),
+  mime_type: z.string().regex(/^[a-z]+\/[a-z0-9.+-]+$/i, "Expected a MIME type like image/jpeg"),
+  file_size: z.number().int().min(0).optional(),
+  file_name: z.string().max(255).optional(),
+});
+
+const isoDateTime = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?$/;
+
+export const createPostSchema = z
+  .strictObject({
+    profileId: z.uuid().optional(),
+    platform: platformSchema.optional(),
+    platforms: z.array(platformSchema).min(1).max(platformIds.length).optional(),
+    content: z.string().max(100_000),
+    scheduleDate: z.string().regex(isoDateTime, "Expected an ISO-8601 date-time, e.g. 2026-04-12T09:00:00Z").optional(),
+    timezone: timezoneSchema.optional(),
+    media: z.array(mediaItemSchema).max(10).default([]),
+  })
+  .superRefine((body, ctx) => {
+    if (body.platform && body.platforms) {
+      ctx.addIssue({ code: "custom", path: ["platforms"], message: "Send either platform or platforms, not both" });
+    }
+    if (!body.platform && !body.platforms) {
+      ctx.addIssue({ code: "custom", path: ["platforms"], message: "Required: the platforms to publish to" });
+    }
+    if (body.platforms && new Set(body.platforms).size !== body.platforms.length) {
+      ctx.addIssue({ code: "custom", path: ["platforms"], message: "Each platform may appear once" });
+    }
+    if (!body.content.trim() && body.media.length === 0) {
+      ctx.addIssue({ code: "custom", path: ["content"], message: "Required unless media is attached" });
+    }
+    if (body.timezone && !body.scheduleDate) {
+      ctx.addIssue({ code: "custom", path: ["timezone"], message: "Only meaningful with scheduleDate" });
+    }
+    if (body.scheduleDate && Number.isNaN(scheduleInstant(body.scheduleDate, body.timezone).getTime())) {
+      ctx.addIssue({ code: "custom", path: ["scheduleDate"], message: "Not a real date-time" });
+    }
+  });
+
+export type CreatePostInput = z.infer<typeof createPostSchema>;
+
+/** A scheduleDate without an offset is UTC, unless a timezone is given (DESIGN.md §5). */
+export function scheduleInstant(scheduleDate: string, timezone?: string): Date {
+  const hasOffset = /(Z|[+-]\d{2}:?\d{2})$/.test(scheduleDate);
+  if (hasOffset) return new Date(scheduleDate);
+  const [date, time] = scheduleDate.split("T");
+  const [y, m, d] = (date ?? "").split("-").map(Number);
+  const [hh, mm] = (time ?? "").split(":").map(Number);
+  // Reject impossible calendar dates (2026-02-30) instead of letting them roll over.
+  const probe = new Date(Date.UTC(y!, m! - 1, d!, hh!, mm!));
+  if (probe.getUTCFullYear() !== y || probe.getUTCMonth() !== m! - 1 || probe.getUTCDate() !== d || hh! > 23 || mm! > 59) {
+    return new Date(Number.NaN);
+  }
+  return fromZonedTime(scheduleDate, timezone ?? "UTC");
+}
+
+export const postStatuses = ["scheduled", "publishing", "published", "partially_published", "failed", "canceled"] as const;
+
+export const listPostsQuerySchema = z.strictObject({
+  profileId: z.uuid().optional(),
+  status: z.enum(postStatuses).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  cursor: z.string().max(200).optional(),
+});
+
+export const targetStatuses = ["pending", "publishing", "published", "failed", "canceled"] as const;
+
+export const listScheduledQuerySchema = z.strictObject({
+  profileId: z.uuid().optional(),
+  status: z.enum(targetStatuses).optional(),
+  platform: platformSchema.optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  cursor: z.string().max(200).optional(),
+});
+
+export const retryBodySchema = z.strictObject({ profileId: z.uuid().optional() });
+
+export const jobLogsQuerySchema = z.strictObject({
+  profileId: z.uuid().optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  platform: platformSchema.optional(),
+  status: z.enum(["success", "failed", "rate_limited"]).optional(),
+  postId: z.uuid().optional(),
+  cursor: z.string().max(200).optional(),
+});
+
+export const metricsQuerySchema = z.strictObject({
+  profileId: z.uuid().optional(),
+  days: z.coerce.number().int().min(1).max(90).default(30),
+  platform: platformSchema.optional(),
+});

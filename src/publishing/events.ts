@@ -1,0 +1,73 @@
+import type { Tx } from "../core/db.js";
+
+/** Lifecycle events written in the same transaction as the change they describe; the webhooks feature delivers them. */
+export type EventType = "post.scheduled" | "post.published" | "post.failed" | "post.partially_published" | "connection.needs_reconnect";
+
+interface TargetRef {
+  id: string;
+  post_id: string;
+  profile_id: string;
+  platform: string;
+}
+
+/** Writes a per-target event with the contract's payload shape ("Webhook Payload Format"). */
+export async function recordEvent(tx: Tx, type: EventType, target: TargetRef, extra: Record<string, unknown>): Promise<void> {
+  await tx`
+    insert into public.events (profile_id, event_type, post_id, target_id, payload)
+    select ${target.profile_id}, ${type}, ${target.post_id}, ${target.id},
+      jsonb_build_object(
+        'event_type', ${type}::text,
+        'timestamp', to_char(now() at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+        'profile_id', ${target.profile_id}::uuid,
+        'data', jsonb_build_object('post_id', p.id, 'target_id', ${target.id}::uuid, 'platform', ${target.platform}::text,
+                                   'content', p.content,
+                                   'published_at', to_char(t.published_at at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+                || ${tx.json(extra as never)}::jsonb)
+    from public.posts p join public.post_targets t on t.id = ${target.id}
+    where p.id = ${target.post_id}`;
+}
+
+/**
+ * A post's status derives from its targets: scheduled until its first attempt, publishing while any target is in
+ * flight or waiting to retry, then published, failed, or partially_published (some of each: visible, not hidden).
+ * Emits `post.partially_published` when a post settles that way.
+ */
+export async function refreshPostStatus(tx: Tx, postId: string): Promise<string | undefined> {
+  const [row] = await tx<{ status: string; previous: string; profile_id: string }[]>`
+    with agg as (
+      select
+        count(*) filter (where status <> 'canceled') as live,
+        count(*) filter (where status in ('pending', 'publishing')) as open,
+        count(*) filter (where status = 'published') as published,
+        count(*) filter (where attempts > 0 or status <> 'pending') as started,
+        max(published_at) as published_at
+      from public.post_targets where post_id = ${postId}
+    ), next as (
+      select case
+        when agg.live = 0 then 'canceled'
+        when agg.open > 0 and agg.started = 0 and p.scheduled_for is not null then 'scheduled'
+        when agg.open > 0 then 'publishing'
+        when agg.published = agg.live then 'published'
+        when agg.published = 0 then 'failed'
+        else 'partially_published' end as status,
+        agg.published_at
+      from agg, public.posts p where p.id = ${postId}
+    ), previous as (select status from public.posts where id = ${postId})
+    update public.posts p set status = next.status, published_at = next.published_at
+    from next, previous where p.id = ${postId}
+    returning p.status, previous.status as previous, p.profile_id`;
+  if (row && row.status === "partially_published" && row.previous !== "partially_published") {
+    await tx`
+      insert into public.events (profile_id, event_type, post_id, payload)
+      select p.profile_id, 'post.partially_published', p.id, jsonb_build_object(
+        'event_type', 'post.partially_published',
+        'timestamp', to_char(now() at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+        'profile_id', p.profile_id,
+        'data', jsonb_build_object('post_id', p.id, 'content', p.content, 'targets',
+          (select jsonb_agg(jsonb_build_object('platform', t.platform, 'status', t.status, 'external_post_id', t.external_post_id,
+                                               'error_category', t.error_category) order by t.platform)
+           from public.post_targets t where t.post_id = p.id)))
+      from public.posts p where p.id = ${postId}`;
+  }
+  return row?.status;
+}

@@ -1,0 +1,193 @@
+import { withService, type Tx } from "../core/db.js";
+import { env } from "../core/env.js";
+import { log } from "../core/log.js";
+import { liveCredentials, markNeedsReconnect } from "../connections/tokens.js";
+import type { Platform } from "../platforms/catalog.js";
+import { getAdapter } from "../platforms/registry.js";
+import { PlatformError, retryableCategories, type MediaItem, type PublishOutcome } from "../platforms/types.js";
+import { recordEvent, refreshPostStatus } from "./events.js";
+import { backoffSeconds, enqueueDueTargets } from "./schedule.js";
+
+/** How long a claim lasts; a crashed executor's target becomes pending again after it (the sweep sees to that). */
+export const LEASE_SECONDS = 120;
+/** A network still processing media after this long fails the target with `media_processing`. */
+export const MAX_PROCESSING_SECONDS = 30 * 60;
+
+interface ClaimedTarget {
+  id: string;
+  post_id: string;
+  profile_id: string;
+  platform: Platform;
+  connection_id: string | null;
+  attempts: number;
+  lease_until: Date;
+  processing_state: Record<string, unknown> | null;
+  processing_started_at: Date | null;
+  content: string;
+  media: MediaItem[];
+}
+
+/**
+ * Claims the target for one attempt with a conditional update: only a pending, due target can be claimed, so of
+ * several deliveries of the same message (or racing executors) exactly one wins and the others do nothing.
+ */
+async function claim(targetId: string): Promise<ClaimedTarget | undefined> {
+  const [row] = await withService(
+    (tx) => tx<ClaimedTarget[]>`
+      with claimed as (
+        update public.post_targets
+        set status = 'publishing',
+            -- Millisecond precision, so the value round-trips through JavaScript exactly and can fence the outcome.
+            lease_until = date_trunc('milliseconds', now() + make_interval(secs => ${LEASE_SECONDS})),
+            attempts = attempts + case when processing_state is null then 1 else 0 end
+        where id = ${targetId} and status = 'pending' and due_at <= now() + interval '2 seconds'
+        returning id, post_id, profile_id, platform, connection_id, attempts, lease_until, processing_state, processing_started_at
+      )
+      select c.*, p.content,
+        coalesce((select json_agg(json_build_object('url', m.public_url, 'mimeType', m.mime_type, 'fileName', m.file_name,
+                                                   'sizeBytes', m.file_size) order by m.sort_order)
+                  from public.post_media m where m.post_id = c.post_id), '[]'::json) as media
+      from claimed c join public.posts p on p.id = c.post_id`,
+  );
+  return row;
+}
+
+type AttemptResult = { outcome: PublishOutcome } | { error: PlatformError };
+
+async function attempt(target: ClaimedTarget): Promise<AttemptResult> {
+  try {
+    if (!target.connection_id) throw new PlatformError("auth_error", "The connection for this target was removed");
+    const credentials = await liveCredentials(target.connection_id);
+    const request = {
+      accessToken: credentials.accessToken,
+      account: { externalAccountId: credentials.externalAccountId, username: credentials.username },
+      text: target.content,
+      media: target.media,
+      settings: credentials.settings,
+    };
+    const adapter = getAdapter(target.platform);
+    if (target.processing_state) {
+      const waited = (Date.now() - (target.processing_started_at?.getTime() ?? Date.now())) / 1000;
+      if (waited > MAX_PROCESSING_SECONDS) {
+        throw new PlatformError("media_processing", `The network was still processing the media after ${Math.round(waited / 60)} minutes`);
+      }
+      return { outcome: await adapter.checkStatus(request, target.processing_state) };
+    }
+    return { outcome: await adapter.publish(request) };
+  } catch (error) {
+    if (error instanceof PlatformError) return { error };
+    log.error("publish attempt failed unexpectedly", { targetId: target.id, error });
+    return { error: new PlatformError("unknown", "Unexpected error while publishing") };
+  }
+}
+
+interface AttemptTiming {
+  startedAt: Date;
+  completedAt: Date;
+}
+
+async function writeJobLog(
+  tx: Tx,
+  t: ClaimedTarget,
+  timing: AttemptTiming,
+  fields: { status: "success" | "failed" | "rate_limited"; error?: PlatformError; willRetry: boolean; nextRetryAt: Date | null },
+) {
+  const durationMs = timing.completedAt.getTime() - timing.startedAt.getTime();
+  await tx`
+    insert into public.job_logs (profile_id, post_id, target_id, platform, job_type, status, attempt_number, started_at,
+      completed_at, duration_ms, error_message, error_category, was_rate_limited, will_retry, next_retry_at, metadata)
+    values (${t.profile_id}, ${t.post_id}, ${t.id}, ${t.platform}, ${t.processing_state ? "status_check" : "publish"},
+      ${fields.status}, ${t.attempts}, ${timing.startedAt}, ${timing.completedAt}, ${durationMs},
+      ${fields.error?.message ?? null}, ${fields.error?.category ?? null}, ${fields.error?.category === "rate_limited"},
+      ${fields.willRetry}, ${fields.nextRetryAt},
+      ${tx.json({
+        durationMs,
+        isRetry: t.attempts > 1,
+        ...(fields.error?.details.status ? { httpStatus: fields.error.details.status } : {}),
+        ...(fields.error?.details.platformCode ? { platformCode: fields.error.details.platformCode } : {}),
+      })})`;
+}
+
+/** Records the attempt's outcome in one transaction, fenced by the lease so a stale executor cannot overwrite. */
+async function settle(t: ClaimedTarget, result: AttemptResult, timing: AttemptTiming): Promise<void> {
+  await withService(async (tx) => {
+    const [held] = await tx`
+      select 1 from public.post_targets where id = ${t.id} and status = 'publishing' and lease_until = ${t.lease_until} for update`;
+    if (!held) {
+      log.warn("lease lost before the outcome was recorded", { targetId: t.id });
+      return;
+    }
+    if ("outcome" in result && result.outcome.status === "published") {
+      const { externalPostId, url } = result.outcome;
+      await tx`
+        update public.post_targets set status = 'published', external_post_id = ${externalPostId}, external_url = ${url ?? null},
+          published_at = now(), lease_until = null, processing_state = null, error_message = null, error_category = null
+        where id = ${t.id}`;
+      await writeJobLog(tx, t, timing, { status: "success", willRetry: false, nextRetryAt: null });
+      await recordEvent(tx, "post.published", t, { external_post_id: externalPostId, url: url ?? null });
+    } else if ("outcome" in result && result.outcome.status === "processing") {
+      await tx`
+        update public.post_targets set status = 'pending', lease_until = null,
+          processing_state = ${tx.json(result.outcome.state as never)},
+          processing_started_at = coalesce(processing_started_at, now()),
+          due_at = now() + make_interval(secs => ${result.outcome.checkAfterSeconds})
+        where id = ${t.id}`;
+    } else if ("error" in result) {
+      await settleFailure(tx, t, result.error, timing);
+    }
+    await refreshPostStatus(tx, t.post_id);
+  });
+}
+
+async function settleFailure(tx: Tx, t: ClaimedTarget, error: PlatformError, timing: AttemptTiming) {
+  const willRetry = retryableCategories.has(error.category) && t.attempts < env().PUBLISH_MAX_ATTEMPTS;
+  let nextRetryAt: Date | null = null;
+  if (willRetry) {
+    const waitSeconds =
+      error.category === "rate_limited" && error.details.retryAfterSeconds !== undefined
+        ? Math.max(error.details.retryAfterSeconds + 1, 1)
+        : backoffSeconds(t.attempts);
+    nextRetryAt = new Date(Date.now() + waitSeconds * 1000);
+    await tx`
+      update public.post_targets set status = 'pending', lease_until = null, due_at = ${nextRetryAt},
+        error_message = ${error.message}, error_category = ${error.category}
+      where id = ${t.id}`;
+  } else {
+    await tx`
+      update public.post_targets set status = 'failed', lease_until = null, processing_state = null,
+        error_message = ${error.message}, error_category = ${error.category}
+      where id = ${t.id}`;
+    if (error.category === "auth_error" && t.connection_id) await markNeedsReconnect(tx, t.connection_id, error.message);
+    await recordEvent(tx, "post.failed", t, { error_message: error.message, error_category: error.category, attempts: t.attempts });
+  }
+  await writeJobLog(tx, t, timing, {
+    status: error.category === "rate_limited" ? "rate_limited" : "failed",
+    error,
+    willRetry,
+    nextRetryAt,
+  });
+}
+
+export type ExecutionResult = "published" | "processing" | "retrying" | "failed" | "skipped";
+
+/**
+ * One publish attempt for one target, as the QStash callback runs it: claim (or do nothing), publish through the
+ * adapter, record the outcome and the job log, emit events, and put the next attempt on the queue. Every failure is
+ * handled here; the caller answers 2xx so QStash never retries on its own schedule.
+ */
+export async function executePublish(targetId: string): Promise<ExecutionResult> {
+  const target = await claim(targetId);
+  if (!target) return "skipped";
+  const startedAt = new Date();
+  const result = await attempt(target);
+  const timing = { startedAt, completedAt: new Date() };
+  await settle(target, result, timing);
+  if ("outcome" in result) {
+    if (result.outcome.status === "published") return "published";
+    await enqueueDueTargets([target.id]);
+    return "processing";
+  }
+  const retrying = retryableCategories.has(result.error.category) && target.attempts < env().PUBLISH_MAX_ATTEMPTS;
+  if (retrying) await enqueueDueTargets([target.id]);
+  return retrying ? "retrying" : "failed";
+}

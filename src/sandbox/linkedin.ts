@@ -1,0 +1,345 @@
+import { randomBytes } from "node:crypto";
+import type { ErrorCategory } from "../platforms/types.js";
+import { sandboxClients } from "./clients.js";
+import {
+  authorize,
+  checkAccessToken,
+  countCall,
+  createMedia,
+  empty,
+  findDuplicate,
+  findMedia,
+  handleControl,
+  htmlPage,
+  injectedFailure,
+  issueTokens,
+  json,
+  liveRefreshToken,
+  readBytes,
+  readForm,
+  readJsonObject,
+  recordPost,
+  redeemCode,
+  SandboxReply,
+  setMediaState,
+  sha256Hex,
+  sniffImage,
+  snowflakeId,
+  type Grant,
+  type NetworkHandler,
+  type SandboxContext,
+} from "./common.js";
+
+/**
+ * The LinkedIn sandbox, at the paths the adapter calls on www.linkedin.com and api.linkedin.com
+ * (reference/platforms.md §2):
+ *
+ *   GET  /oauth/v2/authorization                      consent (web flow: no PKCE), approves at once
+ *   POST /oauth/v2/accessToken                        authorization_code and refresh_token grants (client id/secret in
+ *                                                     the form; a code_verifier is refused as LinkedIn's web flow does)
+ *   GET  /v2/userinfo                                 OIDC userinfo (`sub`, `name`, `picture`, `email`)
+ *   POST /rest/posts                                  Posts API: 201, empty body, `x-restli-id: urn:li:share:<n>`
+ *   POST /rest/images?action=initializeUpload         Images API: an upload URL on this host and an image urn
+ *   PUT  /dms-uploads/<token>                         the upload URL: raw bytes, 201
+ *   GET  /rest/images/<urlencoded urn>                image status (WAITING_UPLOAD, AVAILABLE, PROCESSING, …)
+ *
+ * Every /rest call must carry `LinkedIn-Version` (a YYYYMM version in the last 12 months, else 426
+ * NONEXISTENT_VERSION; missing, 400 VERSION_MISSING) and `X-Restli-Protocol-Version: 2.0.0` (stricter than LinkedIn,
+ * which falls back to protocol 1.0, so that the adapter always sends it). Refresh tokens do not rotate: a refresh
+ * returns the same refresh token with its remaining lifetime, counted from the first consent.
+ */
+
+const NETWORK = "linkedin";
+const clients: ReadonlyMap<string, { clientId: string; clientSecret: string }> = new Map([
+  [sandboxClients.linkedin.clientId, sandboxClients.linkedin],
+]);
+
+export const linkedinSandboxConfig = {
+  accessTokenSeconds: 60 * 24 * 3600,
+  refreshTokenSeconds: 365 * 24 * 3600,
+  codeSeconds: 30 * 60,
+  duplicateWindowSeconds: 24 * 3600,
+  commentaryMaxChars: 3000,
+  imageMaxBytes: 20 * 1024 * 1024,
+  /** Versions stay active for about a year. */
+  activeVersionMonths: 12,
+  /** Posts per member per UTC day (commonly cited for Share on LinkedIn; unconfirmed). */
+  postsPerDay: 150,
+  scopes: new Set(["openid", "profile", "email", "w_member_social", "r_basicprofile", "w_organization_social", "r_organization_social", "rw_organization_admin"]),
+} as const;
+
+const personUrn = (id: string) => `urn:li:person:${id}`;
+const accountRef = (ref: string) => ref.replace(/^urn:li:person:/, "");
+
+const CODE_ERROR =
+  "Unable to retrieve access token: appid/redirect uri/code verifier does not match authorization code. Or authorization code expired. Or external member binding exists";
+
+const serviceError = (status: number, serviceErrorCode: number, code: string, message: string) => ({ status, serviceErrorCode, code, message });
+const tokenErrors = {
+  missing: { serviceErrorCode: 65604, message: "Empty oauth2_access_token", status: 401 },
+  unknown: serviceError(401, 65600, "INVALID_ACCESS_TOKEN", "Invalid access token"),
+  revoked: serviceError(401, 65601, "REVOKED_ACCESS_TOKEN", "The token used in the request has been revoked by the user"),
+  expired: serviceError(401, 65602, "EXPIRED_ACCESS_TOKEN", "The token used in the request has expired"),
+};
+const accessDenied = (resource: string) => serviceError(403, 100, "ACCESS_DENIED", `Not enough permissions to access: ${resource}`);
+const throttled = () => ({ serviceErrorCode: 101, message: "Resource level throttle limit for calls to this resource is reached.", status: 429 });
+const notFound = () => ({ status: 404, code: "NOT_FOUND", message: "No virtual resource found" });
+const inputError = (status: number, code: string, fieldPath: string, description: string) => ({
+  errorDetailType: "com.linkedin.common.error.BadRequest",
+  message: `com.linkedin.content.common.exception.BadRequestResponseException: ${description}`,
+  errorDetails: { inputErrors: [{ description, input: { inputPath: { fieldPath } }, code }] },
+  status,
+});
+const duplicateError = (original: string) => ({
+  errorDetailType: "com.linkedin.common.error.BadRequest",
+  message: `com.linkedin.content.common.exception.BadRequestResponseException: Content is a duplicate of ${original}`,
+  errorDetails: { inputErrors: [{ description: "Duplicate post is detected", input: {}, code: "DUPLICATE_POST" }] },
+  status: 422,
+});
+
+export function createLinkedInSandbox(ctx: SandboxContext): NetworkHandler {
+  async function member(req: Request, scopes: string[], resource: string): Promise<Grant> {
+    const check = await checkAccessToken(ctx, NETWORK, req);
+    if (!check.ok) throw new SandboxReply(json(401, tokenErrors[check.reason]));
+    if (scopes.some((s) => !check.grant.scopes.includes(s))) throw new SandboxReply(json(403, accessDenied(resource)));
+    return check.grant;
+  }
+
+  /** The versioned-API headers every /rest call needs. */
+  function assertVersioned(req: Request): void {
+    const version = req.headers.get("linkedin-version");
+    if (!version) {
+      throw new SandboxReply(
+        json(400, { status: 400, code: "VERSION_MISSING", message: "A version must be present. Please specify a version by adding the LinkedIn-Version header." }),
+      );
+    }
+    if (!isActiveVersion(version, ctx.now())) {
+      throw new SandboxReply(json(426, { status: 426, code: "NONEXISTENT_VERSION", message: `Requested version ${version} is not active` }));
+    }
+    if (req.headers.get("x-restli-protocol-version") !== "2.0.0") {
+      throw new SandboxReply(json(400, { status: 400, message: "X-Restli-Protocol-Version 2.0.0 is required by this sandbox" }));
+    }
+  }
+
+  async function accessToken(req: Request): Promise<Response> {
+    const form = await readForm(req, () => json(413, { error: "invalid_request", error_description: "Request too large" }));
+    const client = clients.get(form.get("client_id") ?? "");
+    if (!client || client.clientSecret !== form.get("client_secret")) {
+      return json(401, { error: "invalid_client", error_description: "Client authentication failed" });
+    }
+    const grantType = form.get("grant_type");
+    if (grantType === "authorization_code") {
+      // LinkedIn's web flow has no PKCE: a code_verifier cannot match the code, whatever it is.
+      if (form.has("code_verifier")) return json(400, { error: "invalid_request", error_description: CODE_ERROR });
+      const code = await redeemCode(ctx, NETWORK, form.get("code") ?? "");
+      if (!code || code.client_id !== client.clientId || code.redirect_uri !== form.get("redirect_uri")) {
+        return json(400, { error: "invalid_request", error_description: CODE_ERROR });
+      }
+      const issued = await issueTokens(ctx, NETWORK, code, {
+        accessTtlSeconds: linkedinSandboxConfig.accessTokenSeconds,
+        refreshTtlSeconds: linkedinSandboxConfig.refreshTokenSeconds,
+        tokenPrefix: "AQ",
+      });
+      return json(200, {
+        access_token: issued.accessToken,
+        expires_in: issued.accessExpiresIn,
+        refresh_token: issued.refreshToken,
+        refresh_token_expires_in: linkedinSandboxConfig.refreshTokenSeconds,
+        scope: code.scopes.join(","),
+        token_type: "Bearer",
+      });
+    }
+    if (grantType === "refresh_token") {
+      const refresh = await liveRefreshToken(ctx, NETWORK, form.get("refresh_token") ?? "", client.clientId);
+      if (!refresh) {
+        return json(400, { error: "invalid_request", error_description: "The provided authorization grant or refresh token is invalid, expired or revoked" });
+      }
+      const issued = await issueTokens(ctx, NETWORK, refresh, { accessTtlSeconds: linkedinSandboxConfig.accessTokenSeconds, tokenPrefix: "AQ" });
+      const remaining = refresh.expires_at ? Math.floor((refresh.expires_at.getTime() - ctx.now().getTime()) / 1000) : undefined;
+      return json(200, {
+        access_token: issued.accessToken,
+        expires_in: issued.accessExpiresIn,
+        refresh_token: refresh.token,
+        refresh_token_expires_in: remaining,
+        scope: refresh.scopes.join(","),
+        token_type: "Bearer",
+      });
+    }
+    return json(400, { error: "unsupported_grant_type", error_description: "A required parameter \"grant_type\" is missing or invalid" });
+  }
+
+  async function userinfo(req: Request): Promise<Response> {
+    const grant = await member(req, ["openid", "profile"], "userinfo.GET.NO_VERSION");
+    const [row] = await ctx.sql`select id, username, name from local_sandbox.accounts where network = ${NETWORK} and id = ${grant.account_id}`;
+    const [given, ...family] = String(row!.name).split(" ");
+    const info: Record<string, unknown> = {
+      sub: row!.id,
+      email_verified: true,
+      name: row!.name,
+      locale: { country: "US", language: "en" },
+      given_name: given,
+      family_name: family.join(" "),
+      picture: `https://media.licdn.com/dms/image/sandbox/${row!.id}/profile-displayphoto-shrink_100_100/0/`,
+    };
+    if (grant.scopes.includes("email")) info.email = `${row!.username}@sandbox.invalid`;
+    return json(200, info);
+  }
+
+  async function initializeUpload(req: Request): Promise<Response> {
+    const grant = await member(req, ["w_member_social"], "partnerApiImages.ACTION.initializeUpload");
+    if (new URL(req.url).searchParams.get("action") !== "initializeUpload") return json(400, { status: 400, message: "Unsupported action" });
+    const body = await readJsonObject(req, () => json(400, { status: 400, message: "Invalid JSON body" }));
+    const owner = (body.initializeUploadRequest as { owner?: unknown } | undefined)?.owner;
+    if (owner !== personUrn(grant.account_id)) return json(403, accessDenied("partnerApiImages.ACTION.initializeUpload"));
+    const image = `urn:li:image:C4E10AQ${randomBytes(12).toString("base64url")}`;
+    const uploadToken = randomBytes(24).toString("base64url");
+    await createMedia(ctx, NETWORK, { id: image, accountId: grant.account_id, state: "WAITING_UPLOAD", uploadToken });
+    return json(200, {
+      value: { uploadUrlExpiresAt: ctx.now().getTime() + 3600_000, uploadUrl: `${ctx.baseUrl}/dms-uploads/${uploadToken}`, image },
+    });
+  }
+
+  async function upload(req: Request, uploadToken: string): Promise<Response> {
+    const check = await checkAccessToken(ctx, NETWORK, req);
+    if (!check.ok) return json(401, tokenErrors[check.reason]);
+    const [row] = await ctx.sql<{ id: string; account_id: string; state: string }[]>`
+      select id, account_id, state from local_sandbox.media where network = ${NETWORK} and upload_token = ${uploadToken}`;
+    if (!row) return json(404, notFound());
+    if (row.account_id !== check.grant.account_id) return json(403, accessDenied("upload"));
+    if (row.state !== "WAITING_UPLOAD") return json(400, { status: 400, message: "The upload URL has already been used" });
+    const bytes = await readBytes(req, linkedinSandboxConfig.imageMaxBytes, () => json(413, { status: 413, message: "Request Entity Too Large" }));
+    // LinkedIn accepts any bytes here; an unreadable image fails in processing, visible on the image's status.
+    const image = sniffImage(bytes);
+    await setMediaState(ctx, NETWORK, [row.id], image ? "AVAILABLE" : "PROCESSING_FAILED", {
+      mimeType: image?.mimeType ?? null,
+      sizeBytes: bytes.byteLength,
+      sha256: sha256Hex(bytes),
+    });
+    return empty(201);
+  }
+
+  async function imageStatus(req: Request, encodedUrn: string): Promise<Response> {
+    const grant = await member(req, ["w_member_social"], "partnerApiImages.GET");
+    const row = await findMedia(ctx, NETWORK, decodeURIComponent(encodedUrn));
+    if (!row) return json(404, notFound());
+    if (row.account_id !== grant.account_id) return json(403, accessDenied("partnerApiImages.GET"));
+    return json(200, { owner: personUrn(row.account_id), id: row.id, status: row.state, ...(row.mime_type ? { mediaType: row.mime_type } : {}) });
+  }
+
+  async function createPost(req: Request): Promise<Response> {
+    const grant = await member(req, ["w_member_social"], "partnerApiPostsExternal.CREATE");
+    const body = await readJsonObject(req, () => json(400, { status: 400, message: "Invalid JSON body" }));
+    if (body.author !== personUrn(grant.account_id)) return json(403, accessDenied(`partnerApiPostsExternal.CREATE.${req.headers.get("linkedin-version")}`));
+    const text = typeof body.commentary === "string" ? renderLittleText(body.commentary) : "";
+    const mediaId = (body.content as { media?: { id?: unknown } } | undefined)?.media?.id;
+    const mediaIds = typeof mediaId === "string" ? [mediaId] : [];
+
+    const injected = await injectedFailure(ctx, NETWORK, grant.account_id, text);
+    if (injected) return injectedResponse(injected, mediaIds, grant.account_id);
+
+    for (const field of ["visibility", "distribution", "lifecycleState"] as const) {
+      if (body[field] === undefined) return json(422, inputError(422, "FIELD_VALUE_REQUIRED", `/${field}`, `Field /${field} is required`));
+    }
+    if (text.length > linkedinSandboxConfig.commentaryMaxChars) {
+      return json(422, inputError(422, "FIELD_VALUE_TOO_LONG", "/commentary", "Commentary is too long"));
+    }
+    const attached = [];
+    for (const id of mediaIds) {
+      const row = await findMedia(ctx, NETWORK, id);
+      if (!row || row.account_id !== grant.account_id || row.state !== "AVAILABLE") {
+        const state = row?.state ?? "not found";
+        return json(422, inputError(422, "INVALID_MEDIA_ASSET", "/content/media/id", `Media asset ${id} cannot be used (${state})`));
+      }
+      attached.push({ id: row.id, mimeType: row.mime_type, sizeBytes: row.size_bytes });
+    }
+    const daily = await countCall(ctx, NETWORK, `posts:${grant.account_id}`, linkedinSandboxConfig.postsPerDay, 24 * 3600);
+    if (daily.exceeded) return json(429, throttled());
+    const duplicate = await findDuplicate(ctx, NETWORK, grant.account_id, text, linkedinSandboxConfig.duplicateWindowSeconds);
+    if (duplicate) return json(422, duplicateError(duplicate.id));
+    const id = `urn:li:share:${snowflakeId(ctx.now())}`;
+    await recordPost(ctx, NETWORK, { id, accountId: grant.account_id, text, media: attached });
+    return empty(201, { "x-restli-id": id, "x-linkedin-id": id });
+  }
+
+  /** LinkedIn's own answer for each failure category (§0, §2.6). */
+  async function injectedResponse(category: ErrorCategory, mediaIds: string[], accountId: string): Promise<Response> {
+    switch (category) {
+      case "rate_limited":
+        return json(429, throttled());
+      case "auth_error":
+        return json(401, tokenErrors.revoked);
+      case "network_error":
+        return htmlPage(503, "Service Unavailable", "The service is temporarily unavailable.");
+      case "duplicate": {
+        const [latest] = await ctx.sql<{ id: string }[]>`
+          select id from local_sandbox.posts where network = ${NETWORK} and account_id = ${accountId} order by created_at desc limit 1`;
+        return json(422, duplicateError(latest?.id ?? `urn:li:share:${snowflakeId(ctx.now())}`));
+      }
+      case "media_error":
+      case "media_processing": {
+        const state = category === "media_error" ? "PROCESSING_FAILED" : "PROCESSING";
+        await setMediaState(ctx, NETWORK, mediaIds, state);
+        return json(422, inputError(422, "INVALID_MEDIA_ASSET", "/content/media/id", `Media asset cannot be used (${state})`));
+      }
+      case "unknown":
+        return json(400, { status: 400, message: "Unable to obtain activity" });
+    }
+  }
+
+  async function route(req: Request, path: string): Promise<Response> {
+    if (path.startsWith("/__sandbox/")) return handleControl(ctx, NETWORK, req, path.slice("/__sandbox".length), accountRef);
+    if (req.method === "GET" && path === "/oauth/v2/authorization") {
+      return authorize(ctx, req, {
+        network: NETWORK,
+        clients,
+        pkce: "ignored",
+        scopeSeparator: /[\s,+]+/,
+        knownScopes: linkedinSandboxConfig.scopes,
+        codeTtlSeconds: linkedinSandboxConfig.codeSeconds,
+        denial: { error: "user_cancelled_authorize", error_description: "The user cancelled the authorization" },
+        newAccount: (username) => ({ id: memberId(), name: `Sandbox ${username}` }),
+        errorPage: (message) => htmlPage(400, "LinkedIn", `Bummer, something went wrong. ${message}`),
+      });
+    }
+    if (req.method === "POST" && path === "/oauth/v2/accessToken") return accessToken(req);
+    if (req.method === "GET" && path === "/v2/userinfo") return userinfo(req);
+    const uploadMatch = /^\/dms-uploads\/([A-Za-z0-9_-]+)$/.exec(path);
+    if (req.method === "PUT" && uploadMatch) return upload(req, uploadMatch[1]!);
+    if (path.startsWith("/rest/")) {
+      assertVersioned(req);
+      if (req.method === "POST" && path === "/rest/posts") return createPost(req);
+      if (req.method === "POST" && path === "/rest/images") return initializeUpload(req);
+      const imageMatch = /^\/rest\/images\/([^/]+)$/.exec(path);
+      if (req.method === "GET" && imageMatch) return imageStatus(req, imageMatch[1]!);
+    }
+    return json(404, notFound());
+  }
+
+  return async (req, path) => {
+    try {
+      return await route(req, path);
+    } catch (error) {
+      if (error instanceof SandboxReply) return error.response;
+      throw error;
+    }
+  };
+}
+
+/** LinkedIn member ids (`sub`) are short opaque alphanumeric strings. */
+function memberId(): string {
+  return randomBytes(16).toString("base64").replace(/[^A-Za-z0-9]/g, "").slice(0, 10);
+}
+
+/** A YYYYMM version (optionally `.NN`) released within the last year and not in the future. */
+export function isActiveVersion(version: string, now: Date): boolean {
+  const match = /^(\d{4})(\d{2})(?:\.\d{2})?$/.exec(version);
+  if (!match) return false;
+  const months = Number(match[1]) * 12 + Number(match[2]) - 1;
+  const current = now.getUTCFullYear() * 12 + now.getUTCMonth();
+  return Number(match[2]) >= 1 && Number(match[2]) <= 12 && months <= current && current - months <= linkedinSandboxConfig.activeVersionMonths;
+}
+
+/** Little text as LinkedIn renders it: hashtag templates become `#tag`, backslash escapes are dropped. */
+export function renderLittleText(commentary: string): string {
+  return commentary.replace(/\{hashtag\|\\#\|([^}]*)\}/g, "#$1").replace(/\\(.)/gs, "$1");
+}
