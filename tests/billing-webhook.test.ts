@@ -151,7 +151,7 @@ describe("webhook: each event type", () => {
       "invoice.paid",
       "invoice.payment_failed",
     ]) {
-      expect(types, type).toContain(type);
+      expect([...types], type).toContain(type);
     }
     expect(mine.every((e) => e.status === "delivered" && e.lastResponseStatus === 200)).toBe(true);
     const stored = await t.sql`select id from public.stripe_events where id in ${t.sql(mine.map((e) => e.id))}`;

@@ -1,4 +1,6 @@
 import { randomBytes } from "node:crypto";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { Redis } from "@upstash/redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createUpstashLimiter } from "../src/core/ratelimit/upstash.js";
@@ -6,7 +8,7 @@ import { useTestHome } from "./helpers/home.js";
 import { freshWindow, limiterContract, policy } from "./helpers/limiter-contract.js";
 import { assertEnvelope } from "./helpers/security.js";
 import { startUpstashShim, redisAnswers, TEST_REDIS_URL, type UpstashShim } from "./helpers/upstash-shim.js";
-import { paidUserWithKey, signUp } from "./helpers/users.js";
+import { paidUserWithKey } from "./helpers/users.js";
 
 /**
  * The Upstash limiter against a real Redis, through a small Upstash-REST-compatible shim (tests/helpers). Where no
@@ -70,25 +72,38 @@ describe.skipIf(!redisUp)(title("Upstash limiter"), () => {
 
   limiterContract("Upstash", () => createUpstashLimiter({ url: shim.url, token: shim.token, prefix: runPrefix }));
 
-  it("lets requests through when Redis does not answer in time, with the policy's numbers", async () => {
-    const limiter = createUpstashLimiter({ url: "http://127.0.0.1:9", token: "x", prefix: runPrefix, timeoutMs: 200 });
-    const p = policy("fail_open", 3, 60_000);
-    expect(await limiter.limit(p, "a")).toMatchObject({ success: true, limit: 3, remaining: 3 });
+  it("lets requests through when Upstash does not answer in time or cannot be reached, with the policy's numbers", async () => {
+    const silent = http.createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const silentUrl = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    const closed = http.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const closedUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    try {
+      const p = policy("fail_open", 3, 60_000);
+      for (const url of [silentUrl, closedUrl]) {
+        const limiter = createUpstashLimiter({ url, token: "x", prefix: runPrefix, timeoutMs: 200 });
+        expect(await limiter.limit(p, "a")).toMatchObject({ success: true, limit: 3, remaining: 3 });
+      }
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
   });
 });
 
+/** The front-door shim starts before the home, which reads its URL from the environment it is given. */
+const homeShim = redisUp ? await startUpstashShim() : undefined;
+
 describe.skipIf(!redisUp)(title("the API with the Upstash limiter"), () => {
-  const homeEnv: Record<string, string> = { RATE_LIMIT_OVERRIDES: "api_requests=3/2s" };
-  let shim: UpstashShim;
-  beforeAll(async () => {
-    shim = await startUpstashShim();
-    homeEnv.UPSTASH_REDIS_REST_URL = shim.url;
-    homeEnv.UPSTASH_REDIS_REST_TOKEN = shim.token;
-  });
+  const shim = homeShim!;
   afterAll(async () => {
-    await shim?.close();
+    await shim.close();
   });
-  const t = useTestHome({ env: homeEnv });
+  const t = useTestHome({
+    env: { RATE_LIMIT_OVERRIDES: "api_requests=3/2s", UPSTASH_REDIS_REST_URL: shim.url, UPSTASH_REDIS_REST_TOKEN: shim.token },
+  });
 
   it("puts X-RateLimit-* on API-key responses, refuses with 429 + Retry-After, and gives the quota its count back", async () => {
     const { apiKey, user } = await paidUserWithKey(t);
@@ -127,6 +142,5 @@ describe.skipIf(!redisUp)(title("the API with the Upstash limiter"), () => {
     expect(responses.filter((r) => r.status === 429)).toHaveLength(7);
     const [usage] = await t.sql`select used from public.usage_counters where user_id = ${user.id} and metric = 'api_requests'`;
     expect(usage).toEqual({ used: 3 });
-    void signUp;
   });
 });

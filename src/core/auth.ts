@@ -4,7 +4,7 @@ import { sha256Hex } from "./crypto.js";
 import { sql, type Claims } from "./db.js";
 import { env } from "./env.js";
 import { AppError } from "./errors.js";
-import { apiQuotaLimitsJson } from "./quota.js";
+import { apiQuotaLimits } from "./quota.js";
 import { meteringOf, type ApiRequestMetering, type MeteringColumns } from "./ratelimit/limit-api-request.js";
 import { limiterBackend } from "./ratelimit/limiter.js";
 import { rateLimitPolicy } from "./ratelimit/policies.js";
@@ -83,7 +83,7 @@ export async function verifyApiKey(key: string): Promise<Caller> {
   const [row] = await sql()<KeyRow[]>`
     with k as (
       select k.id, k.user_id, k.profile_id, k.status, b.status as billing_status, b.plan,
-             ${apiQuotaLimitsJson()}::jsonb -> (coalesce(b.status, 'free') || ':' || coalesce(b.plan, 'free')) as api_quota,
+             ${sql().json(apiQuotaLimits())}::jsonb -> (coalesce(b.status, 'free') || ':' || coalesce(b.plan, 'free')) as api_quota,
              p.period_start, p.period_end
       from public.api_keys k
       left join public.billing_subscriptions b on b.user_id = k.user_id

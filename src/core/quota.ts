@@ -30,7 +30,9 @@ export function apiRequestsPerMonthLimit(plan: PlanId): number | null {
  * counted at all (for API requests: a key whose owner has no paid plan, which answers 402 instead). JSON null means
  * unlimited.
  */
-function limitsByState(limitOf: (status: string, plan: string) => number | null | undefined): string {
+export type LimitsByState = Record<string, number | null>;
+
+function limitsByState(limitOf: (status: string, plan: string) => number | null | undefined): LimitsByState {
   const entries: [string, number | null][] = [];
   for (const status of billingStatuses) {
     for (const plan of Object.keys(plans)) {
@@ -38,16 +40,16 @@ function limitsByState(limitOf: (status: string, plan: string) => number | null 
       if (limit !== undefined) entries.push([`${status}:${plan}`, limit]);
     }
   }
-  return JSON.stringify(Object.fromEntries(entries));
+  return Object.fromEntries(entries);
 }
 
-let postLimits: string | undefined;
-let apiLimits: string | undefined;
+let postLimits: LimitsByState | undefined;
+let apiLimits: LimitsByState | undefined;
 
-export const postQuotaLimitsJson = () =>
+export const postQuotaLimits = () =>
   (postLimits ??= limitsByState((status, plan) => postsPerMonthLimit(effectivePlan(status, plan))));
 
-export const apiQuotaLimitsJson = () =>
+export const apiQuotaLimits = () =>
   (apiLimits ??= limitsByState((status, plan) =>
     isPaidActive(status, plan) ? apiRequestsPerMonthLimit(effectivePlan(status, plan)) : undefined,
   ));
@@ -116,7 +118,7 @@ interface PostQuotaRow {
 export async function consumePostQuota(tx: Tx, userId: string, count = 1): Promise<QuotaStanding> {
   const [row] = await tx<PostQuotaRow[]>`
     select counted, used, quota, period_start, period_end, status, plan
-    from public.consume_post_quota(${userId}::uuid, ${count}::integer, ${postQuotaLimitsJson()}::jsonb)`;
+    from public.consume_post_quota(${userId}::uuid, ${count}::integer, ${tx.json(postQuotaLimits())}::jsonb)`;
   const standing: QuotaStanding = {
     name: "posts_per_month",
     counted: row!.counted,

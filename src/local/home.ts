@@ -198,13 +198,14 @@ export async function startLocalHome(options: LocalHomeOptions = {}): Promise<Lo
     secrets,
     fetch: fetchThrough,
     async stop() {
+      // Background work first, while the server can still answer the deliveries in flight; then the server.
+      await scheduler.stop();
+      await qstash.stop();
       if (server) {
         const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
         server.closeAllConnections();
         await closed;
       }
-      await scheduler.stop();
-      await qstash.stop();
       await emulatorSql.end({ timeout: 5 });
       await closeSql();
       if (embedded) await embedded.stop();

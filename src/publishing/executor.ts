@@ -57,23 +57,33 @@ type AttemptResult = { outcome: PublishOutcome } | { error: PlatformError };
 async function attempt(target: ClaimedTarget): Promise<AttemptResult> {
   try {
     if (!target.connection_id) throw new PlatformError("auth_error", "The connection for this target was removed");
-    const credentials = await liveCredentials(target.connection_id);
-    const request = {
-      accessToken: credentials.accessToken,
-      account: { externalAccountId: credentials.externalAccountId, username: credentials.username },
-      text: target.content,
-      media: target.media,
-      settings: credentials.settings,
-    };
-    const adapter = getAdapter(target.platform);
+    const connectionId = target.connection_id;
     if (target.processing_state) {
       const waited = (Date.now() - (target.processing_started_at?.getTime() ?? Date.now())) / 1000;
       if (waited > MAX_PROCESSING_SECONDS) {
         throw new PlatformError("media_processing", `The network was still processing the media after ${Math.round(waited / 60)} minutes`);
       }
-      return { outcome: await adapter.checkStatus(request, target.processing_state) };
     }
-    return { outcome: await adapter.publish(request) };
+    const call = async (force: boolean) => {
+      const credentials = await liveCredentials(connectionId, { force });
+      const request = {
+        accessToken: credentials.accessToken,
+        account: { externalAccountId: credentials.externalAccountId, username: credentials.username },
+        text: target.content,
+        media: target.media,
+        settings: credentials.settings,
+      };
+      const adapter = getAdapter(target.platform);
+      return target.processing_state ? adapter.checkStatus(request, target.processing_state) : adapter.publish(request);
+    };
+    try {
+      return { outcome: await call(false) };
+    } catch (error) {
+      // A token the network stopped accepting before its stated expiry: refresh once and try again. If the refresh
+      // is rejected too, the connection is marked for reconnection and the attempt fails with auth_error.
+      if (!(error instanceof PlatformError) || error.category !== "auth_error") throw error;
+      return { outcome: await call(true) };
+    }
   } catch (error) {
     if (error instanceof PlatformError) return { error };
     log.error("publish attempt failed unexpectedly", { targetId: target.id, error });

@@ -10,12 +10,22 @@ export interface Credentials {
  * Connects a sandbox account the way a user does: connect/init → the sandbox's consent page (a plain GET approves)
  * → our OAuth callback → the returnUrl with `connectionId`. Every hop is a real HTTP request to the local server.
  */
-export async function connectAccount(t: TestHome, who: Credentials, platform: string, profileId?: string): Promise<string> {
+export async function connectAccount(
+  t: TestHome,
+  who: Credentials,
+  platform: string,
+  options: { profileId?: string; sandboxUser?: string } = {},
+): Promise<string> {
+  const { profileId } = options;
+  // Each connection signs in as its own sandbox user unless told otherwise, so tests do not share accounts.
+  const sandboxUser = options.sandboxUser ?? `user-${Math.random().toString(36).slice(2, 10)}`;
   const returnUrl = "https://integrator.example/connected";
   const init = await t.call("POST", "/api/v1/connect/init", { ...who, body: { platform, returnUrl, ...(profileId ? { profileId } : {}) } });
   expect(init.status, JSON.stringify(init.body)).toBe(200);
   expect(init.body.error).toBeNull();
-  const consent = await fetch(init.body.url, { redirect: "manual" });
+  const consentUrl = new URL(init.body.url);
+  consentUrl.searchParams.set("sandbox_user", sandboxUser);
+  const consent = await fetch(consentUrl, { redirect: "manual" });
   expect(consent.status).toBe(302);
   const callback = await fetch(consent.headers.get("location")!, { redirect: "manual" });
   expect(callback.status, await callback.clone().text()).toBe(302);
@@ -35,4 +45,22 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** Calls a sandbox control endpoint (see src/sandbox/index.ts) for the account behind a connection. */
+export async function sandboxControl(t: TestHome, connectionId: string, action: string): Promise<void> {
+  const [c] = await t.sql<{ platform: string; external_account_id: string }[]>`
+    select platform, external_account_id from public.connections where id = ${connectionId}`;
+  const res = await fetch(`${t.home.url}/sandbox/${c!.platform}/__sandbox/accounts/${encodeURIComponent(c!.external_account_id)}/${action}`, {
+    method: "POST",
+  });
+  expect(res.status, await res.clone().text()).toBeLessThan(300);
+}
+
+/** Posts the sandbox network has actually published for the account behind a connection. */
+export async function sandboxPosts(t: TestHome, connectionId: string): Promise<{ id: string; text: string }[]> {
+  const [c] = await t.sql<{ platform: string; external_account_id: string }[]>`
+    select platform, external_account_id from public.connections where id = ${connectionId}`;
+  const res = await fetch(`${t.home.url}/sandbox/${c!.platform}/__sandbox/posts?account_id=${encodeURIComponent(c!.external_account_id)}`);
+  return ((await res.json()) as { posts: { id: string; text: string }[] }).posts;
 }

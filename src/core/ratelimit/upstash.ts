@@ -18,8 +18,9 @@ export interface UpstashLimiterOptions {
  * Ratelimit per policy, kept for the life of the instance (the Ratelimit's in-memory cache then answers an identifier
  * that is already blocked without calling Redis until its window resets).
  *
- * When Redis does not answer within `timeoutMs`, @upstash/ratelimit lets the request through (reason "timeout"):
- * availability over strictness. The decision is then reported with the policy's own numbers and logged.
+ * When Redis does not answer within `timeoutMs` (@upstash/ratelimit's reason "timeout") or the call fails, the request
+ * is let through: availability over strictness. The decision is then reported with the policy's own numbers and
+ * logged.
  */
 export function createUpstashLimiter(options: UpstashLimiterOptions): Limiter {
   const redis = new Redis({ url: options.url, token: options.token, retry: { retries: 1 }, enableTelemetry: false });
@@ -44,12 +45,18 @@ export function createUpstashLimiter(options: UpstashLimiterOptions): Limiter {
   return {
     backend: "upstash",
     async limit(policy, identifier, cost = 1) {
-      const r = await ratelimitFor(policy).limit(identifier, { rate: cost });
-      if (r.reason === "timeout") {
-        log.warn("rate limiter: Upstash did not answer in time; request let through", { policy: policy.name, timeoutMs: timeout });
+      const letThrough = (why: string, error?: unknown) => {
+        log.warn(`rate limiter: ${why}; request let through`, { policy: policy.name, timeoutMs: timeout, error });
         const windowEnd = (Math.floor(Date.now() / policy.windowMs) + 1) * policy.windowMs;
         return { success: true, limit: policy.limit, remaining: policy.limit, resetAt: new Date(windowEnd) };
+      };
+      let r: Awaited<ReturnType<Ratelimit["limit"]>>;
+      try {
+        r = await ratelimitFor(policy).limit(identifier, { rate: cost });
+      } catch (error) {
+        return letThrough("Upstash call failed", error);
       }
+      if (r.reason === "timeout") return letThrough("Upstash did not answer in time");
       return { success: r.success, limit: r.limit, remaining: Math.max(0, r.remaining), resetAt: new Date(r.reset) };
     },
   };
