@@ -39,7 +39,7 @@ export async function refreshPostStatus(tx: Tx, postId: string): Promise<string 
         count(*) filter (where status <> 'canceled') as live,
         count(*) filter (where status in ('pending', 'publishing')) as open,
         count(*) filter (where status = 'published') as published,
-        count(*) filter (where attempts > 0 or status <> 'pending') as started,
+        count(*) filter (where attempts > 0 or status in ('publishing', 'published', 'failed')) as started,
         max(published_at) as published_at
       from public.post_targets where post_id = ${postId}
     ), next as (
