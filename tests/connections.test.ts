@@ -16,9 +16,9 @@ describe("connections: happy paths", () => {
       expect.objectContaining({
         id,
         platform: "twitter",
-        username: expect.any(String),
-        externalAccountId: expect.any(String),
-        externalAccountName: expect.any(String),
+        username: expect.stringMatching(/^@\w+/),
+        externalAccountId: expect.stringMatching(/^\d+$/),
+        externalAccountName: expect.stringMatching(/^@\w+/),
         connectionStatus: "connected",
         capabilities: { text: true, images: true, video: false, scheduling: true, analytics: false },
         contract: {

@@ -242,3 +242,18 @@ describe("publishing survives faults: nothing twice, nothing lost", () => {
     ]);
   });
 });
+
+describe("post status under concurrency", () => {
+  it("agrees with its targets when they settle at the same moment", async () => {
+    const { apiKey } = await setup(["twitter", "linkedin"]);
+    const posts = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => post(apiKey, { platforms: ["twitter", "linkedin"], content: unique(`together ${i}`) })),
+    );
+    for (const p of posts) {
+      await settled(p.postId, "twitter");
+      await settled(p.postId, "linkedin");
+    }
+    const rows = await t.sql`select status from public.posts where id = any(${posts.map((p) => p.postId)}::uuid[])`;
+    expect(rows.map((r) => r.status)).toEqual(Array(6).fill("published"));
+  });
+});

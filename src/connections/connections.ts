@@ -1,10 +1,10 @@
-import { createHash } from "node:crypto";
 import { randomToken } from "../core/crypto.js";
 import { withService, type Tx } from "../core/db.js";
 import { env } from "../core/env.js";
 import { AppError, notFound } from "../core/errors.js";
 import { log } from "../core/log.js";
 import { catalog, type Platform } from "../platforms/catalog.js";
+import { createPkcePair } from "../platforms/oauth.js";
 import { getAdapter } from "../platforms/registry.js";
 import { PlatformError } from "../platforms/types.js";
 import { connectionColumns, type ConnectionRow } from "./serialize.js";
@@ -26,8 +26,7 @@ export async function startConnect(
   const [profile] = await tx`select id from public.profiles where id = ${input.profileId}`;
   if (!profile) throw notFound("Profile");
   const state = randomToken(24);
-  const verifier = randomToken(48);
-  const challenge = createHash("sha256").update(verifier).digest("base64url");
+  const { verifier, challenge } = createPkcePair();
   const redirectUri = callbackUrl(input.platform);
   await tx`
     insert into public.oauth_states (state, profile_id, user_id, platform, code_verifier, redirect_uri, return_url, expires_at)

@@ -62,15 +62,21 @@ export function readinessOf(c: ConnectionRow, now = new Date()): Readiness {
   };
 }
 
+/** Handles shown the way each network shows them (the contract's X example is "@handle"). */
+function displayHandle(platform: string, username: string): string {
+  return platform === "twitter" && !username.startsWith("@") ? `@${username}` : username;
+}
+
 /** The contract's connection shape ("List Connections"). */
 export function serializeConnection(c: ConnectionRow) {
   const contract = catalog[c.platform as Platform];
+  const username = displayHandle(c.platform, c.username);
   return {
     id: c.id,
     platform: c.platform,
-    username: c.username,
+    username,
     externalAccountId: c.external_account_id,
-    externalAccountName: c.display_name ?? c.username,
+    externalAccountName: c.platform === "twitter" ? username : (c.display_name ?? username),
     connectionStatus: c.status,
     avatarUrl: c.avatar_url,
     settings: c.settings,

@@ -33,6 +33,9 @@ export async function recordEvent(tx: Tx, type: EventType, target: TargetRef, ex
  * Emits `post.partially_published` when a post settles that way.
  */
 export async function refreshPostStatus(tx: Tx, postId: string): Promise<string | undefined> {
+  // Lock the post first, in its own statement: two targets settling at once then derive the status one after the
+  // other, the second seeing the first's committed outcome (otherwise both could see the other still in flight).
+  await tx`select 1 from public.posts where id = ${postId} for update`;
   const [row] = await tx<{ status: string; previous: string; profile_id: string }[]>`
     with agg as (
       select

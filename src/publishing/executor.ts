@@ -121,6 +121,9 @@ async function writeJobLog(
 /** Records the attempt's outcome in one transaction, fenced by the lease so a stale executor cannot overwrite. */
 async function settle(t: ClaimedTarget, result: AttemptResult, timing: AttemptTiming): Promise<void> {
   await withService(async (tx) => {
+    // Lock order: the post, then the target. Job logs and events reference the post (their foreign keys take a
+    // share lock on it), so taking the post first keeps two targets of one post settling at once from deadlocking.
+    await tx`select 1 from public.posts where id = ${t.post_id} for update`;
     const [held] = await tx`
       select 1 from public.post_targets where id = ${t.id} and status = 'publishing' and lease_until = ${t.lease_until} for update`;
     if (!held) {

@@ -174,6 +174,15 @@ export async function readJsonObject(req: Request, invalid: () => Response): Pro
   throw new SandboxReply(invalid());
 }
 
+/** decodeURIComponent that answers undefined for malformed input instead of throwing. */
+export function safeDecode(value: string): string | undefined {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return undefined;
+  }
+}
+
 export function bearerToken(req: Request): string | undefined {
   const match = /^Bearer\s+(\S+)$/i.exec(req.headers.get("authorization") ?? "");
   return match?.[1];
@@ -587,7 +596,7 @@ export async function handleControl(
   }
   const action = /^\/accounts\/([^/]+)\/([a-z-]+)$/.exec(path);
   if (req.method === "POST" && action) {
-    const accountId = accountRef(decodeURIComponent(action[1]!));
+    const accountId = accountRef(safeDecode(action[1]!) ?? "");
     const kinds = { "expire-access-tokens": ["access"], "revoke-refresh-tokens": ["refresh"], "revoke-all-tokens": ["access", "refresh"] };
     const verb = action[2] as keyof typeof kinds;
     if (!Object.hasOwn(kinds, verb)) return json(404, { error: `unknown control action ${action[2]}` });

@@ -20,6 +20,7 @@ import {
   readJsonObject,
   recordPost,
   redeemCode,
+  safeDecode,
   SandboxReply,
   setMediaState,
   sha256Hex,
@@ -220,7 +221,7 @@ export function createLinkedInSandbox(ctx: SandboxContext): NetworkHandler {
 
   async function imageStatus(req: Request, encodedUrn: string): Promise<Response> {
     const grant = await member(req, ["w_member_social"], "partnerApiImages.GET");
-    const row = await findMedia(ctx, NETWORK, decodeURIComponent(encodedUrn));
+    const row = await findMedia(ctx, NETWORK, safeDecode(encodedUrn) ?? "");
     if (!row) return json(404, notFound());
     if (row.account_id !== grant.account_id) return json(403, accessDenied("partnerApiImages.GET"));
     return json(200, { owner: personUrn(row.account_id), id: row.id, status: row.state, ...(row.mime_type ? { mediaType: row.mime_type } : {}) });

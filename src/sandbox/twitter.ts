@@ -4,6 +4,7 @@ import {
   authorize,
   checkAccessToken,
   consumeRefreshToken,
+  countCall,
   createMedia,
   findDuplicate,
   findMedia,
@@ -19,12 +20,12 @@ import {
   recordPost,
   redeemCode,
   revokeToken,
+  safeDecode,
   SandboxReply,
   setMediaState,
   sha256Hex,
   sniffImage,
   snowflakeId,
-  countCall,
   type Grant,
   type NetworkHandler,
   type RateWindow,
@@ -116,12 +117,19 @@ export function createTwitterSandbox(ctx: SandboxContext): NetworkHandler {
   function clientFrom(req: Request): string | undefined {
     const match = /^Basic\s+(\S+)$/i.exec(req.headers.get("authorization") ?? "");
     if (!match) return undefined;
-    const [id, secret] = Buffer.from(match[1]!, "base64").toString("utf8").split(":").map((p) => decodeURIComponent(p.replace(/\+/g, " ")));
+    // RFC 6749 §2.3.1: id and secret are form-encoded, then joined by the first colon.
+    const decoded = Buffer.from(match[1]!, "base64").toString("utf8");
+    const colon = decoded.indexOf(":");
+    if (colon < 0) return undefined;
+    const formDecode = (part: string) => safeDecode(part.replace(/\+/g, " "));
+    const id = formDecode(decoded.slice(0, colon));
+    const secret = formDecode(decoded.slice(colon + 1));
     const client = id ? clients.get(id) : undefined;
     return client && client.clientSecret === secret ? id : undefined;
   }
 
   async function token(req: Request, call: Call): Promise<Response> {
+    call.endpoint = "token";
     const clientId = clientFrom(req);
     if (!clientId) return json(401, { error: "unauthorized_client", error_description: "Missing valid authorization header" });
     await limit(call, "token", clientId);
@@ -165,6 +173,7 @@ export function createTwitterSandbox(ctx: SandboxContext): NetworkHandler {
   }
 
   async function revoke(req: Request, call: Call): Promise<Response> {
+    call.endpoint = "revoke";
     const clientId = clientFrom(req);
     if (!clientId) return json(401, { error: "unauthorized_client", error_description: "Missing valid authorization header" });
     await limit(call, "revoke", clientId);
