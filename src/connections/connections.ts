@@ -3,6 +3,7 @@ import { withService, type Tx } from "../core/db.js";
 import { env } from "../core/env.js";
 import { AppError, notFound } from "../core/errors.js";
 import { log } from "../core/log.js";
+import { assertProfileVisible } from "../profiles/profiles.js";
 import { catalog, type Platform } from "../platforms/catalog.js";
 import { createPkcePair } from "../platforms/oauth.js";
 import { getAdapter } from "../platforms/registry.js";
@@ -23,8 +24,7 @@ export async function startConnect(
   input: { userId: string; profileId: string; platform: Platform; returnUrl: string },
 ): Promise<string> {
   const adapter = getAdapter(input.platform);
-  const [profile] = await tx`select id from public.profiles where id = ${input.profileId}`;
-  if (!profile) throw notFound("Profile");
+  await assertProfileVisible(tx, input.profileId);
   const state = randomToken(24);
   const { verifier, challenge } = createPkcePair();
   const redirectUri = callbackUrl(input.platform);

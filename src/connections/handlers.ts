@@ -2,6 +2,7 @@ import { z } from "zod";
 import { route } from "../core/api.js";
 import { AppError } from "../core/errors.js";
 import { resolveProfileId } from "../core/profile-scope.js";
+import { assertProfileVisible } from "../profiles/profiles.js";
 import { catalog, platformIds, type Platform } from "../platforms/catalog.js";
 import {
   completeConnect,
@@ -55,8 +56,7 @@ export const listConnectionsHandler = route({
   handle: async ({ db, query, caller }) => {
     const profileId = resolveProfileId(caller, query.profileId);
     const rows = await db(async (tx) => {
-      const [profile] = await tx`select id from public.profiles where id = ${profileId}`;
-      if (!profile) throw new AppError("not_found", "Profile not found");
+      await assertProfileVisible(tx, profileId);
       return listConnections(tx, profileId, query.platform);
     });
     return { connections: rows.map(serializeConnection) };

@@ -1,14 +1,8 @@
 import { route } from "../core/api.js";
-import type { Tx } from "../core/db.js";
-import { AppError } from "../core/errors.js";
 import { decodeCursor, encodeCursor } from "../core/pagination.js";
 import { resolveProfileId } from "../core/profile-scope.js";
+import { assertProfileVisible } from "../profiles/profiles.js";
 import { jobLogsQuerySchema, metricsQuerySchema } from "../posts/schemas.js";
-
-async function assertProfileVisible(tx: Tx, profileId: string) {
-  const [profile] = await tx`select id from public.profiles where id = ${profileId}`;
-  if (!profile) throw new AppError("not_found", "Profile not found");
-}
 
 interface JobLogRow {
   id: string;

@@ -5,6 +5,9 @@ import { AppError } from "../core/errors.js";
 import { Reply } from "../core/http.js";
 import { decodeCursor, encodeCursor } from "../core/pagination.js";
 import { resolveProfileId } from "../core/profile-scope.js";
+import { assertProfileVisible } from "../profiles/profiles.js";
+import { consumePostQuota } from "../core/quota.js";
+import { enforceRateLimit } from "../core/ratelimit/index.js";
 import { enqueueDueTargets } from "../publishing/schedule.js";
 import { cancelTarget, createPost, getPostOrThrow, listPosts, listScheduled, requestHash, retryTarget, serializePost } from "./posts.js";
 import { createPostSchema, listPostsQuerySchema, listScheduledQuerySchema, retryBodySchema } from "./schemas.js";
@@ -66,12 +69,19 @@ export const createPostHandler = route({
     }
     const scope = { profileId, userId: caller.userId };
     const hash = requestHash({ ...body, profileId });
+    // The posting rate limit is per profile: count against it only once the caller is known to belong there.
+    if (caller.kind === "session") await db((tx) => assertProfileVisible(tx, profileId));
+    await enforceRateLimit("posts", profileId);
     const outcome = await db(async (tx) => {
       if (key) {
         const replay = await claimIdempotencyKey(tx, scope, key, hash);
         if (replay) return { replay };
       }
-      return { created: await createPost(tx, { ...body, profileId, userId: caller.userId, apiKeyId: apiKeyIdOf(caller) }) };
+      const created = await createPost(tx, { ...body, profileId, userId: caller.userId, apiKeyId: apiKeyIdOf(caller) });
+      // The profile owner's plan pays for the post; counted in this transaction, so a refused post costs nothing.
+      const [owner] = await tx<{ created_by: string }[]>`select created_by from public.profiles where id = ${profileId}`;
+      await consumePostQuota(tx, owner!.created_by, 1);
+      return { created };
     });
     if ("replay" in outcome && outcome.replay) {
       return new Reply(outcome.replay.status, outcome.replay.body, { "idempotent-replayed": "true" });
@@ -114,8 +124,7 @@ export const listPostsHandler = route({
   handle: async ({ db, query, caller }) => {
     const profileId = resolveProfileId(caller, query.profileId);
     const page = await db(async (tx) => {
-      const [profile] = await tx`select id from public.profiles where id = ${profileId}`;
-      if (!profile) throw new AppError("not_found", "Profile not found");
+      await assertProfileVisible(tx, profileId);
       return listPosts(tx, { profileId, status: query.status, limit: query.limit, before: decodeCursor(query.cursor) });
     });
     const last = page.rows.at(-1);
@@ -136,8 +145,7 @@ export const listScheduledHandler = route({
   handle: async ({ db, query, caller }) => {
     const profileId = resolveProfileId(caller, query.profileId);
     const page = await db(async (tx) => {
-      const [profile] = await tx`select id from public.profiles where id = ${profileId}`;
-      if (!profile) throw new AppError("not_found", "Profile not found");
+      await assertProfileVisible(tx, profileId);
       return listScheduled(tx, { profileId, status: query.status, platform: query.platform, limit: query.limit, before: decodeCursor(query.cursor) });
     });
     const last = page.rows.at(-1);

@@ -4,6 +4,7 @@ import { AppError, notFound } from "../core/errors.js";
 import type { Keyset } from "../core/pagination.js";
 import { readinessOf, connectionColumns, type ConnectionRow } from "../connections/serialize.js";
 import { catalog, type Platform } from "../platforms/catalog.js";
+import { assertProfileVisible } from "../profiles/profiles.js";
 import { recordEvent, refreshPostStatus } from "../publishing/events.js";
 import { checkPostRules, type RuleViolation } from "./rules.js";
 import { scheduleInstant, type CreatePostInput } from "./schemas.js";
@@ -59,8 +60,7 @@ export async function createPost(
   now = new Date(),
 ): Promise<NewPost> {
   const platforms = input.platforms ?? [input.platform!];
-  const [profile] = await tx`select id from public.profiles where id = ${input.profileId}`;
-  if (!profile) throw notFound("Profile");
+  await assertProfileVisible(tx, input.profileId);
 
   let scheduledAt: Date | null = null;
   if (input.scheduleDate) {

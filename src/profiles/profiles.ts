@@ -40,6 +40,12 @@ export async function listProfiles(tx: Tx, page: { limit: number; before?: { cre
   return { rows: rows.slice(0, page.limit), hasMore: rows.length > page.limit };
 }
 
+/** 404 unless the caller can see the profile (RLS decides: membership, and a key's own profile only). */
+export async function assertProfileVisible(tx: Tx, profileId: string): Promise<void> {
+  const [profile] = await tx`select id from public.profiles where id = ${profileId}`;
+  if (!profile) throw notFound("Profile");
+}
+
 export async function getProfileOrThrow(tx: Tx, profileId: string): Promise<ProfileRow> {
   const [row] = await tx<ProfileRow[]>`${selectProfiles(tx)} where p.id = ${profileId}`;
   if (!row) throw notFound("Profile");
