@@ -83,12 +83,19 @@ describe("billing: the upgrade and cancel flow (contract: Billing Requirement, F
       planName: "Free",
       status: "free",
       active: false,
+      entitlement: "free",
       subscribedPlan: null,
       currentPeriodEnd: null,
       cancelAtPeriodEnd: false,
       limits: { profiles: 2, postsPerMonth: 25, apiRequestsPerMonth: 0, apiKeys: false, webhooks: false },
       addOns: { extraProfiles: 0, whiteLabel: false },
-      usage: { profiles: 0 },
+      usage: {
+        profiles: 0,
+        posts: { used: 0, limit: 25 },
+        apiRequests: { used: 0, limit: 0 },
+        periodStart: expect.stringMatching(/^\d{4}-\d{2}-01T00:00:00\.000Z$/),
+        resetsAt: expect.any(String),
+      },
       hasBillingAccount: false,
     });
     const profileId = await createProfile(t, user, "First");
@@ -123,12 +130,13 @@ describe("billing: the upgrade and cancel flow (contract: Billing Requirement, F
       planName: "Starter",
       status: "active",
       active: true,
+      entitlement: "paid",
       subscribedPlan: "starter",
       currentPeriodEnd: periodEnd,
       cancelAtPeriodEnd: false,
       limits: { profiles: 10, postsPerMonth: 150, apiRequestsPerMonth: 10_000, apiKeys: true, webhooks: true },
       addOns: { extraProfiles: 0, whiteLabel: false },
-      usage: { profiles: 2 },
+      usage: expect.objectContaining({ profiles: 2 }),
       hasBillingAccount: true,
     });
     const monthAhead = Date.parse(periodEnd) - Date.now();
@@ -148,9 +156,10 @@ describe("billing: the upgrade and cancel flow (contract: Billing Requirement, F
       plan: "free",
       status: "canceled",
       active: false,
+      entitlement: "free",
       subscribedPlan: "starter",
       limits: { profiles: 2, apiKeys: false },
-      usage: { profiles: 3 },
+      usage: expect.objectContaining({ profiles: 3 }),
       hasBillingAccount: true,
     });
     const [{ profiles }] = (await t.sql`select count(*)::int as profiles from public.profiles where created_by = ${user.id}`) as any;
@@ -195,8 +204,12 @@ describe("billing: the upgrade and cancel flow (contract: Billing Requirement, F
       limits: { profiles: 12 },
       addOns: { extraProfiles: 2, whiteLabel: true },
     });
-    const [row] = await t.sql`select extra_profiles, white_label from public.billing_subscriptions where user_id = ${user.id}`;
-    expect(row).toEqual({ extra_profiles: 2, white_label: true });
+    const [row] = await t.sql`select extra_profiles, white_label, stripe_subscription_id from public.billing_subscriptions where user_id = ${user.id}`;
+    expect(row).toMatchObject({ extra_profiles: 2, white_label: true });
+
+    // A lapsed subscription grants no add-ons either: back to Free's 2 profiles.
+    await portal(user, row!.stripe_subscription_id, "cancel_now");
+    expect((await status(user)).body).toMatchObject({ plan: "free", limits: { profiles: 2 }, addOns: { extraProfiles: 0, whiteLabel: false } });
   });
 
   it("a failed renewal payment (past_due) keeps access while Stripe retries; paying restores active", async () => {
@@ -208,12 +221,29 @@ describe("billing: the upgrade and cancel flow (contract: Billing Requirement, F
     const renewed = await control(`/subscriptions/${row.stripe_subscription_id}/renew`);
     expect(renewed.status).toBe("past_due");
 
-    expect((await status(user)).body).toMatchObject({ plan: "starter", status: "past_due", active: true });
+    expect((await status(user)).body).toMatchObject({ plan: "starter", status: "past_due", active: true, entitlement: "grace" });
     expect((await t.call("GET", "/api/v1/profiles", { apiKey: key.key })).status).toBe(200);
     await createApiKey(t, user, profileId, "made while past due");
 
     await control(`/subscriptions/${row.stripe_subscription_id}/renew`); // Stripe's retry succeeds
     expect((await status(user)).body).toMatchObject({ plan: "starter", status: "active", active: true });
+  });
+});
+
+describe("billing: usage this month", () => {
+  it("subscription-status reports the API requests and posts counted this billing month", async () => {
+    const user = await signUp(t);
+    await t.sql`update public.billing_subscriptions set plan = 'starter', status = 'active' where user_id = ${user.id}`;
+    const profileId = await createProfile(t, user, "Counted");
+    const { key } = await createApiKey(t, user, profileId);
+    for (let i = 0; i < 3; i++) expect((await t.call("GET", "/api/v1/profiles", { apiKey: key })).status).toBe(200);
+    const status = await t.call("GET", "/api/billing/subscription-status", { token: user.token });
+    expect(status.body.usage).toMatchObject({
+      profiles: 1,
+      apiRequests: { used: 3, limit: 10_000 },
+      posts: { used: 0, limit: 150 },
+    });
+    expect(new Date(status.body.usage.resetsAt).getTime()).toBeGreaterThan(Date.now());
   });
 });
 

@@ -97,12 +97,16 @@ describe.skipIf(!redisUp)(title("Upstash limiter"), () => {
 const homeShim = redisUp ? await startUpstashShim() : undefined;
 
 describe.skipIf(!redisUp)(title("the API with the Upstash limiter"), () => {
-  const shim = homeShim!;
+  const shim = homeShim as UpstashShim;
   afterAll(async () => {
-    await shim.close();
+    await homeShim?.close();
   });
   const t = useTestHome({
-    env: { RATE_LIMIT_OVERRIDES: "api_requests=3/2s", UPSTASH_REDIS_REST_URL: shim.url, UPSTASH_REDIS_REST_TOKEN: shim.token },
+    env: {
+      RATE_LIMIT_OVERRIDES: "api_requests=3/2s",
+      UPSTASH_REDIS_REST_URL: homeShim?.url ?? "",
+      UPSTASH_REDIS_REST_TOKEN: homeShim?.token ?? "",
+    },
   });
 
   it("puts X-RateLimit-* on API-key responses, refuses with 429 + Retry-After, and gives the quota its count back", async () => {

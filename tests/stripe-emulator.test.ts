@@ -120,7 +120,7 @@ describe("stripe emulator: the API as stripe-node sees it", () => {
   });
 
   it("answers Stripe's validation errors: unknown parameter, missing parameter, unknown price, unknown route", async () => {
-    const base = { mode: "subscription", success_url: "https://x", line_items: [{ price: prices.starter, quantity: 1 }] } as const;
+    const base: Stripe.Checkout.SessionCreateParams = { mode: "subscription", success_url: "https://x", line_items: [{ price: prices.starter, quantity: 1 }] };
     const unknown = await stripe.checkout.sessions.create({ ...base, trial_period_days: 3 } as never).catch((e: unknown) => e);
     expect(unknown).toMatchObject({ statusCode: 400, code: "parameter_unknown", param: "trial_period_days" });
     const noUrl = await stripe.checkout.sessions.create({ ...base, success_url: undefined }).catch((e: unknown) => e);

@@ -40,14 +40,10 @@ export function effectivePlan(status: string, plan: string): PlanId {
   return isPaidActive(status, plan) && plan in plans ? (plan as PlanId) : "free";
 }
 
-/**
- * How many profiles a user may own: the plan's allowance plus any extra profile packs. Packs are items on a paid
- * subscription, so on the Free plan (including a lapsed subscription that still lists them) they add nothing.
- */
+/** How many profiles a user may own: the plan's allowance plus any extra profile packs. */
 export function profileLimit(plan: PlanId, extraProfiles: number): number | null {
   const base = plans[plan].profiles;
-  if (base === null) return null;
-  return plan === "free" ? base : base + extraProfiles * EXTRA_PROFILE_PACK_SIZE;
+  return base === null ? null : base + extraProfiles * EXTRA_PROFILE_PACK_SIZE;
 }
 
 /** The plans sold through Stripe Checkout (Free needs no Stripe at all). */
@@ -98,6 +94,14 @@ export function billingStatusFromStripe(status: string): BillingStatus {
 export function entitlementOf(status: string, plan: string): "paid" | "grace" | "free" {
   if (!isPaidActive(status, plan)) return "free";
   return status === "past_due" ? "grace" : "paid";
+}
+
+/**
+ * The add-ons a subscription grants: its items while it grants the plan (paid or grace), none once it lapses. The
+ * webhook stores what this returns, so every limit check can read the row's add-ons as they are.
+ */
+export function grantedAddOns(status: string, plan: string, items: { extraProfiles: number; whiteLabel: boolean }) {
+  return isPaidActive(status, plan) ? items : { extraProfiles: 0, whiteLabel: false };
 }
 
 /**

@@ -1,7 +1,7 @@
 import type Stripe from "stripe";
 import type { Tx } from "../core/db.js";
 import { log } from "../core/log.js";
-import { billingStatusFromStripe, type BillingStatus, type PaidPlanId } from "./plans.js";
+import { billingStatusFromStripe, grantedAddOns, type BillingStatus, type PaidPlanId } from "./plans.js";
 import { itemOfPriceId } from "./prices.js";
 
 /** The part of a billing_subscriptions row that mirrors a Stripe subscription. */
@@ -22,7 +22,7 @@ const idOf = (value: string | { id: string }): string => (typeof value === "stri
  * Reads our state out of a Stripe subscription object: the plan from the item whose price is a plan's
  * STRIPE_PRICE_ID_*, the add-ons from the other items' quantities, the period end from the items (API 2025-03-31
  * "basil" and later carry periods per item, not on the subscription). A subscription with no price we sell keeps its
- * status but counts as Free.
+ * status but counts as Free; add-ons count only while the subscription grants the plan (`grantedAddOns`).
  */
 export function subscriptionState(sub: Stripe.Subscription): SubscriptionState {
   let plan: PaidPlanId | "free" = "free";
@@ -43,15 +43,15 @@ export function subscriptionState(sub: Stripe.Subscription): SubscriptionState {
   }
   if (plan === "free") log.warn("stripe subscription has no known plan price", { subscription: sub.id, prices: sub.items.data.map((i) => i.price.id) });
   const periodEnd = planPeriodEnd ?? (periodEnds.length ? Math.max(...periodEnds) : undefined);
+  const status = billingStatusFromStripe(sub.status);
   return {
     stripeSubscriptionId: sub.id,
     stripeCustomerId: idOf(sub.customer),
-    status: billingStatusFromStripe(sub.status),
+    status,
     plan,
     currentPeriodEnd: periodEnd === undefined ? null : new Date(periodEnd * 1000),
     cancelAtPeriodEnd: sub.cancel_at_period_end,
-    extraProfiles,
-    whiteLabel,
+    ...grantedAddOns(status, plan, { extraProfiles, whiteLabel }),
   };
 }
 

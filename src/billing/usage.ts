@@ -2,10 +2,7 @@ import type { Tx } from "../core/db.js";
 import { apiRequestsPerMonthLimit } from "../core/quota.js";
 import { effectivePlan, fairUsePostsPerMonth, plans, type PlanId } from "./plans.js";
 
-/**
- * What a user has used against their plan's limits. For now it counts what exists (the profiles the user created,
- * the same count the profile limit checks); the quotas work adds this billing month's posts and API requests here.
- */
+/** The profiles a user created: the same count the profile limit checks (monthly usage is `monthlyUsage`). */
 export interface Usage {
   profiles: number;
 }

@@ -5,16 +5,6 @@ import { log } from "../core/log.js";
 import { callStripe, stripeClient, stripeWebhookSecret } from "./stripe-client.js";
 import { applySubscriptionState, lockBillingRow, subscriptionState, type SubscriptionRef } from "./subscription-sync.js";
 
-/** The events that change a subscription's state; every other event is acknowledged and recorded, nothing more. */
-export const handledEventTypes = [
-  "checkout.session.completed",
-  "customer.subscription.created",
-  "customer.subscription.updated",
-  "customer.subscription.deleted",
-  "invoice.paid",
-  "invoice.payment_failed",
-] as const;
-
 /**
  * Verifies the `Stripe-Signature` header over the exact raw body (HMAC-SHA256 with the endpoint's secret, timestamp
  * within Stripe's 5-minute tolerance) and returns the event. Anything else is a 400 and nothing is touched.
@@ -34,7 +24,11 @@ export async function verifyStripeEvent(payload: string, signature: string | nul
 const idOf = (value: string | { id: string } | null | undefined): string | null =>
   value == null ? null : typeof value === "string" ? value : value.id;
 
-/** Which subscription (and whose) an event is about, or undefined when it is not about a subscription. */
+/**
+ * Which subscription (and whose) an event is about, for the events that change one: checkout.session.completed,
+ * customer.subscription.created/updated/deleted, invoice.paid and invoice.payment_failed. Any other event is
+ * acknowledged and recorded, nothing more.
+ */
 export function subscriptionRefOf(event: Stripe.Event): SubscriptionRef | undefined {
   switch (event.type) {
     case "checkout.session.completed": {

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { startLocalHome } from "./home.js";
+import { startLocalHome, type LocalHome } from "./home.js";
 
 /**
  * `npm start`: the whole API on http://localhost:8888 (PORT to change), data kept under .data/ (AMPLIFY_DATA_DIR),
@@ -12,15 +12,39 @@ process.env.LOG_LEVEL ??= "info";
 
 const started = Date.now();
 const dataDir = path.resolve(process.env.AMPLIFY_DATA_DIR || ".data");
-const home = await startLocalHome({
+const runtimeFile = path.join(dataDir, "runtime.json");
+
+// Signal handlers go in first: Ctrl-C during start-up waits for the start to finish, then stops cleanly.
+let home: LocalHome | undefined;
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  console.log(`\n${signal}: stopping…`);
+  try {
+    await ready;
+    await rm(runtimeFile, { force: true });
+    await home?.stop();
+    console.log("stopped cleanly");
+    process.exit(0);
+  } catch (error) {
+    console.error("failed to stop cleanly:", error);
+    process.exit(1);
+  }
+}
+process.on("SIGINT", () => void shutdown("SIGINT"));
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+
+const ready = startLocalHome({
   dataDir,
   databaseUrl: process.env.DATABASE_URL || undefined,
   port: Number(process.env.PORT ?? 8888),
   log: (line) => console.log(`  ${line}`),
-});
+}).then((h) => (home = h));
+await ready;
+if (!home) throw new Error("the local home did not start");
 
 // Where local tools (npm run local:plan) find the running home.
-const runtimeFile = path.join(dataDir, "runtime.json");
 await writeFile(runtimeFile, JSON.stringify({ url: home.url, databaseUrl: home.databaseUrl, pid: process.pid }, null, 2));
 
 console.log(`
@@ -35,20 +59,3 @@ Amplify Scheduler (local home) is ready in ${((Date.now() - started) / 1000).toF
   Stop: Ctrl-C
 `);
 
-let stopping = false;
-async function shutdown(signal: string) {
-  if (stopping) return;
-  stopping = true;
-  console.log(`\n${signal}: stopping…`);
-  try {
-    await rm(runtimeFile, { force: true });
-    await home.stop();
-    console.log("stopped cleanly");
-    process.exit(0);
-  } catch (error) {
-    console.error("failed to stop cleanly:", error);
-    process.exit(1);
-  }
-}
-process.on("SIGINT", () => void shutdown("SIGINT"));
-process.on("SIGTERM", () => void shutdown("SIGTERM"));

@@ -63,7 +63,7 @@ interface StripeObject extends Json {
 class StripeFault extends Error {
   constructor(
     readonly status: number,
-    readonly type: "invalid_request_error" | "api_error" | "idempotency_error" | "card_error",
+    readonly type: "invalid_request_error" | "api_error" | "idempotency_error",
     message: string,
     readonly code?: string,
     readonly param?: string,
@@ -412,7 +412,7 @@ class StripeEmulator {
 
   private async retrieve(ctx: RequestContext, object: string, id: string, param = "id"): Promise<StripeObject> {
     const found = await this.load(ctx, object, id);
-    if (!found) throw missing(object.replace(/^.*\./, "").replace(/_/g, " "), id, param);
+    if (!found) throw missing(object, id, param);
     return found.data;
   }
 
@@ -964,7 +964,7 @@ class StripeEmulator {
       assertKnownParams(change, ["id", "price", "quantity", "deleted"]);
       const itemId = stringParam(change, "id");
       const existing = itemId ? list.data.find((it) => it.id === itemId) : undefined;
-      if (itemId && !existing) throw missing("subscription item", itemId, `items[${i}][id]`);
+      if (itemId && !existing) throw missing("subscription_item", itemId, `items[${i}][id]`);
       if (existing && change.deleted !== undefined && booleanParam(change.deleted, `items[${i}][deleted]`)) {
         list.data = list.data.filter((it) => it !== existing);
         return;
@@ -1155,7 +1155,12 @@ class StripeEmulator {
     this.assertSecretKey(req);
     const method = req.method.toUpperCase();
     const text = method === "GET" ? "" : await req.text();
-    const body = (text.trim() ? JSON.parse(text) : {}) as Json;
+    let body: Json = {};
+    try {
+      if (text.trim()) body = JSON.parse(text) as Json;
+    } catch {
+      throw new StripeFault(400, "invalid_request_error", "Control requests take a JSON body");
+    }
     if (method === "GET" && path === "/events") return this.json(200, await this.listEvents(new URL(req.url).searchParams));
     if (method === "POST" && path === "/events/hold") {
       this.holding = true;
