@@ -82,49 +82,56 @@ language sql stable set search_path = '' as $$
   select nullif((select auth.jwt()) ->> 'profile_id', '')::uuid
 $$;
 
--- True when the caller is an active member of the profile with one of the given roles (any role when null) and,
--- for an API-key request, the profile is the key's own.
+-- The profiles the caller may act on: those where they are an active member (with one of the given roles, any role
+-- when null), and for an API-key request only the key's own profile. Policies compare against it as
+-- `profile_id = any ((select public.accessible_profile_ids(...))::uuid[])`: the sub-select makes Postgres evaluate it once per
+-- statement (an InitPlan), not once per row, and the comparison can use the profile_id indexes.
+create function public.accessible_profile_ids(p_roles text[] default null) returns uuid[]
+language sql stable security definer set search_path = '' as $$
+  select coalesce(array_agg(m.profile_id), '{}'::uuid[])
+  from public.profile_members m
+  where m.user_id = (select auth.uid())
+    and m.invitation_status = 'active'
+    and (p_roles is null or m.role = any (p_roles))
+    and (public.request_profile_scope() is null or m.profile_id = public.request_profile_scope())
+$$;
+
+-- The same question for one profile, for code that asks it once (not for policies: called per row it would run
+-- once per row).
 create function public.has_profile_role(p_profile_id uuid, p_roles text[] default null) returns boolean
 language sql stable security definer set search_path = '' as $$
-  select (public.request_profile_scope() is null or public.request_profile_scope() = p_profile_id)
-     and exists (
-       select 1 from public.profile_members m
-       where m.profile_id = p_profile_id
-         and m.user_id = (select auth.uid())
-         and m.invitation_status = 'active'
-         and (p_roles is null or m.role = any (p_roles))
-     )
+  select p_profile_id = any (public.accessible_profile_ids(p_roles))
 $$;
 
 create policy "Members can view their profiles"
   on public.profiles for select to authenticated
-  using ((select public.has_profile_role(id)));
+  using (id = any ((select public.accessible_profile_ids())::uuid[]));
 
 create policy "Owners and admins can update their profiles"
   on public.profiles for update to authenticated
-  using ((select public.has_profile_role(id, array['owner', 'admin'])))
-  with check ((select public.has_profile_role(id, array['owner', 'admin'])));
+  using (id = any ((select public.accessible_profile_ids(array['owner', 'admin']))::uuid[]))
+  with check (id = any ((select public.accessible_profile_ids(array['owner', 'admin']))::uuid[]));
 
 create policy "Owners can delete their profiles"
   on public.profiles for delete to authenticated
-  using ((select public.has_profile_role(id, array['owner'])));
+  using (id = any ((select public.accessible_profile_ids(array['owner']))::uuid[]));
 
 create policy "Members can view the members of their profiles"
   on public.profile_members for select to authenticated
-  using ((select public.has_profile_role(profile_id)));
+  using (profile_id = any ((select public.accessible_profile_ids())::uuid[]));
 
 create policy "Owners can add members to their profiles"
   on public.profile_members for insert to authenticated
-  with check ((select public.has_profile_role(profile_id, array['owner'])));
+  with check (profile_id = any ((select public.accessible_profile_ids(array['owner']))::uuid[]));
 
 create policy "Owners can change members of their profiles"
   on public.profile_members for update to authenticated
-  using ((select public.has_profile_role(profile_id, array['owner'])))
-  with check ((select public.has_profile_role(profile_id, array['owner'])));
+  using (profile_id = any ((select public.accessible_profile_ids(array['owner']))::uuid[]))
+  with check (profile_id = any ((select public.accessible_profile_ids(array['owner']))::uuid[]));
 
 create policy "Owners can remove members and members can leave"
   on public.profile_members for delete to authenticated
-  using ((select public.has_profile_role(profile_id, array['owner'])) or user_id = (select auth.uid()));
+  using (profile_id = any ((select public.accessible_profile_ids(array['owner']))::uuid[]) or user_id = (select auth.uid()));
 
 -- Creating a profile makes its creator the owner in the same statement. Profiles are created by browser sessions
 -- only: an API key is scoped to one existing profile.
@@ -174,15 +181,15 @@ alter table public.api_keys enable row level security;
 
 create policy "Users can view their own keys for profiles they belong to"
   on public.api_keys for select to authenticated
-  using (user_id = (select auth.uid()) and (select public.has_profile_role(profile_id)));
+  using (user_id = (select auth.uid()) and profile_id = any ((select public.accessible_profile_ids())::uuid[]));
 
 create policy "Users can create keys for profiles they belong to"
   on public.api_keys for insert to authenticated
-  with check (user_id = (select auth.uid()) and (select public.has_profile_role(profile_id)));
+  with check (user_id = (select auth.uid()) and profile_id = any ((select public.accessible_profile_ids())::uuid[]));
 
 create policy "Users can revoke their own keys"
   on public.api_keys for update to authenticated
-  using (user_id = (select auth.uid()) and (select public.has_profile_role(profile_id)))
+  using (user_id = (select auth.uid()) and profile_id = any ((select public.accessible_profile_ids())::uuid[]))
   with check (user_id = (select auth.uid()));
 
 -- The hash never leaves the database through a user's session: users read every column but it.

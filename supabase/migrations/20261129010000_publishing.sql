@@ -28,7 +28,7 @@ alter table public.oauth_states enable row level security;
 
 create policy "Owners and admins can start connections for their profiles"
   on public.oauth_states for insert to authenticated
-  with check (user_id = (select auth.uid()) and (select public.has_profile_role(profile_id, array['owner', 'admin'])));
+  with check (user_id = (select auth.uid()) and profile_id = any ((select public.accessible_profile_ids(array['owner', 'admin']))::uuid[]));
 
 -- ---------------------------------------------------------------------------------------------------------------------
 -- Connections: one connected account on one network for one profile. Tokens are AES-256-GCM ciphertext and are not
@@ -63,16 +63,16 @@ alter table public.connections enable row level security;
 
 create policy "Members can view the connections of their profiles"
   on public.connections for select to authenticated
-  using ((select public.has_profile_role(profile_id)));
+  using (profile_id = any ((select public.accessible_profile_ids())::uuid[]));
 
 create policy "Owners and admins can change connections of their profiles"
   on public.connections for update to authenticated
-  using ((select public.has_profile_role(profile_id, array['owner', 'admin'])))
-  with check ((select public.has_profile_role(profile_id, array['owner', 'admin'])));
+  using (profile_id = any ((select public.accessible_profile_ids(array['owner', 'admin']))::uuid[]))
+  with check (profile_id = any ((select public.accessible_profile_ids(array['owner', 'admin']))::uuid[]));
 
 create policy "Owners and admins can remove connections of their profiles"
   on public.connections for delete to authenticated
-  using ((select public.has_profile_role(profile_id, array['owner', 'admin'])));
+  using (profile_id = any ((select public.accessible_profile_ids(array['owner', 'admin']))::uuid[]));
 
 revoke select, insert, update on public.connections from anon, authenticated;
 grant select (id, profile_id, platform, external_account_id, username, display_name, avatar_url, has_refresh_token, token_expires_at,
@@ -154,37 +154,37 @@ alter table public.post_targets enable row level security;
 
 create policy "Members can view the posts of their profiles"
   on public.posts for select to authenticated
-  using ((select public.has_profile_role(profile_id)));
+  using (profile_id = any ((select public.accessible_profile_ids())::uuid[]));
 
 create policy "Members can create posts in their profiles"
   on public.posts for insert to authenticated
-  with check ((select public.has_profile_role(profile_id)));
+  with check (profile_id = any ((select public.accessible_profile_ids())::uuid[]));
 
 create policy "Members can update the posts of their profiles"
   on public.posts for update to authenticated
-  using ((select public.has_profile_role(profile_id)))
-  with check ((select public.has_profile_role(profile_id)));
+  using (profile_id = any ((select public.accessible_profile_ids())::uuid[]))
+  with check (profile_id = any ((select public.accessible_profile_ids())::uuid[]));
 
 create policy "Members can view the media of their posts"
   on public.post_media for select to authenticated
-  using ((select public.has_profile_role(profile_id)));
+  using (profile_id = any ((select public.accessible_profile_ids())::uuid[]));
 
 create policy "Members can attach media to posts in their profiles"
   on public.post_media for insert to authenticated
-  with check ((select public.has_profile_role(profile_id)));
+  with check (profile_id = any ((select public.accessible_profile_ids())::uuid[]));
 
 create policy "Members can view the targets of their posts"
   on public.post_targets for select to authenticated
-  using ((select public.has_profile_role(profile_id)));
+  using (profile_id = any ((select public.accessible_profile_ids())::uuid[]));
 
 create policy "Members can create targets for posts in their profiles"
   on public.post_targets for insert to authenticated
-  with check ((select public.has_profile_role(profile_id)));
+  with check (profile_id = any ((select public.accessible_profile_ids())::uuid[]));
 
 create policy "Members can cancel or retry the targets of their posts"
   on public.post_targets for update to authenticated
-  using ((select public.has_profile_role(profile_id)))
-  with check ((select public.has_profile_role(profile_id)));
+  using (profile_id = any ((select public.accessible_profile_ids())::uuid[]))
+  with check (profile_id = any ((select public.accessible_profile_ids())::uuid[]));
 
 -- ---------------------------------------------------------------------------------------------------------------------
 -- Job logs: one row per attempt, written by the executor. Delivery metrics are computed from them.
@@ -217,7 +217,7 @@ alter table public.job_logs enable row level security;
 
 create policy "Members can view the job logs of their profiles"
   on public.job_logs for select to authenticated
-  using ((select public.has_profile_role(profile_id)));
+  using (profile_id = any ((select public.accessible_profile_ids())::uuid[]));
 
 -- ---------------------------------------------------------------------------------------------------------------------
 -- Events: every lifecycle transition, written in the same transaction as the change, for webhook delivery.
@@ -237,11 +237,11 @@ alter table public.events enable row level security;
 
 create policy "Members can view the events of their profiles"
   on public.events for select to authenticated
-  using ((select public.has_profile_role(profile_id)));
+  using (profile_id = any ((select public.accessible_profile_ids())::uuid[]));
 
 create policy "Members can record events in their profiles"
   on public.events for insert to authenticated
-  with check ((select public.has_profile_role(profile_id)));
+  with check (profile_id = any ((select public.accessible_profile_ids())::uuid[]));
 
 -- ---------------------------------------------------------------------------------------------------------------------
 -- Idempotency keys for POST /api/v1/post: the first response is kept and replayed for the same key and body.
@@ -262,11 +262,11 @@ alter table public.idempotency_keys enable row level security;
 
 create policy "Users can view their own idempotency keys"
   on public.idempotency_keys for select to authenticated
-  using (user_id = (select auth.uid()) and (select public.has_profile_role(profile_id)));
+  using (user_id = (select auth.uid()) and profile_id = any ((select public.accessible_profile_ids())::uuid[]));
 
 create policy "Users can record their own idempotency keys"
   on public.idempotency_keys for insert to authenticated
-  with check (user_id = (select auth.uid()) and (select public.has_profile_role(profile_id)));
+  with check (user_id = (select auth.uid()) and profile_id = any ((select public.accessible_profile_ids())::uuid[]));
 
 create policy "Users can complete their own idempotency keys"
   on public.idempotency_keys for update to authenticated

@@ -32,10 +32,18 @@ export default async function setup(project: TestProject) {
   }
   const template = `amplify_template_${process.pid}_${Date.now()}`;
   const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${template}`);
-  const templateUrl = new URL(serverUrl);
-  templateUrl.pathname = `/${template}`;
-  await migrate(templateUrl.toString());
+  try {
+    await admin.unsafe(`create database ${template}`);
+    const templateUrl = new URL(serverUrl);
+    templateUrl.pathname = `/${template}`;
+    await migrate(templateUrl.toString());
+  } catch (error) {
+    // A broken migration fails the run at once, leaving no server behind.
+    await admin.end();
+    if (embedded) await embedded.stop();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    throw error;
+  }
   project.provide("pgServerUrl", serverUrl);
   project.provide("pgTemplate", template);
 
