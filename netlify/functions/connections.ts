@@ -5,6 +5,7 @@ import {
   deleteConnectionHandler,
   listConnectionsHandler,
   syncConnectionHandler,
+  updateConnectionHandler,
 } from "../../src/connections/handlers.js";
 
 export default api({
@@ -12,5 +13,6 @@ export default api({
   "GET /api/connect/callback/:platform": connectCallbackHandler,
   "GET /api/v1/connections": listConnectionsHandler,
   "DELETE /api/v1/connections/:connectionId": deleteConnectionHandler,
+  "PATCH /api/v1/connections/:connectionId": updateConnectionHandler,
   "POST /api/v1/connections/:connectionId/sync": syncConnectionHandler,
 });

@@ -4,13 +4,17 @@ import { AppError } from "../core/errors.js";
 import { resolveProfileId } from "../core/profile-scope.js";
 import { assertProfileVisible } from "../profiles/profiles.js";
 import { catalog, platformIds, type Platform } from "../platforms/catalog.js";
+import { getAdapter } from "../platforms/registry.js";
 import {
+  assertCanConnect,
   completeConnect,
+  connectWithCredentials,
   deleteConnection,
   getConnectionOrThrow,
   listConnections,
   startConnect,
   syncConnection,
+  updateConnectionSettings,
 } from "./connections.js";
 import { serializeConnection } from "./serialize.js";
 
@@ -20,21 +24,34 @@ const connectInitSchema = z.strictObject({
   platform: platformSchema,
   returnUrl: z.url({ protocol: /^https?$/ }),
   profileId: z.uuid().optional(),
+  /** Networks without a consent page (Bluesky): the handle (or DID) and an app password, used once and not stored. */
+  credentials: z.strictObject({ identifier: z.string().trim().min(1).max(253), appPassword: z.string().min(1).max(128) }).optional(),
 });
 
-// POST /api/v1/connect/init — start connecting an account: returns the network's consent URL
+// POST /api/v1/connect/init — start connecting an account: returns the network's consent URL (or, for a network that
+// connects with an app password, connects it at once and returns the returnUrl with the outcome)
 export const connectInitHandler = route({
   auth: "any",
   body: connectInitSchema,
   handle: async ({ db, body, caller }) => {
     const profileId = resolveProfileId(caller, body.profileId);
-    if (!catalog[body.platform].publish.supported) {
-      throw new AppError("bad_request", `${catalog[body.platform].displayName} is not supported: ${catalog[body.platform].notes.join(" ")}`);
+    const contract = catalog[body.platform];
+    if (!contract.publish.supported) throw new AppError("bad_request", `${contract.displayName} is not supported: ${contract.notes.join(" ")}`);
+    const input = { userId: caller.userId, profileId, platform: body.platform, returnUrl: body.returnUrl };
+    if (!getAdapter(body.platform).signIn) {
+      if (body.credentials) throw fieldError("credentials", `${contract.displayName} connects through its consent page: leave out credentials`);
+      return { url: await db((tx) => startConnect(tx, input)), error: null };
     }
-    const url = await db((tx) => startConnect(tx, { userId: caller.userId, profileId, platform: body.platform, returnUrl: body.returnUrl }));
-    return { url, error: null };
+    const { credentials } = body;
+    if (!credentials) throw fieldError("credentials", `${contract.displayName} connects with a handle and an app password: send { identifier, appPassword }`);
+    await db((tx) => assertCanConnect(tx, profileId));
+    return { url: await connectWithCredentials({ ...input, credentials }), error: null };
   },
 });
+
+function fieldError(field: string, message: string): AppError {
+  return new AppError("validation_error", `Invalid field '${field}': ${message}`, { details: [{ field, message }] });
+}
 
 // GET /api/connect/callback/:platform — where the network sends the user back; redirects on to the returnUrl
 export const connectCallbackHandler = route({
@@ -69,6 +86,21 @@ export const deleteConnectionHandler = route({
   handle: async ({ db, params }) => {
     await db((tx) => deleteConnection(tx, params.connectionId!));
     return { success: true };
+  },
+});
+
+const updateConnectionSchema = z.strictObject({
+  /** Keys to set (merged into the current settings); a key set to null is removed. */
+  settings: z.record(z.string().max(64), z.unknown()),
+});
+
+// PATCH /api/v1/connections/:connectionId — change the connection's network settings (owner or admin)
+export const updateConnectionHandler = route({
+  auth: "any",
+  body: updateConnectionSchema,
+  handle: async ({ db, params, body }) => {
+    const row = await db((tx) => updateConnectionSettings(tx, params.connectionId!, body.settings));
+    return { connection: serializeConnection(row) };
   },
 });
 

@@ -39,9 +39,28 @@ interface TokenRow {
   settings: Record<string, unknown>;
 }
 
-/** Marks a connection as needing reconnection (the network rejected its authorization). */
+/**
+ * Marks a connection as needing reconnection (the network rejected its authorization). The change from connected
+ * emits `connection.needs_reconnect` in the same transaction (once: the row is locked, so a second call sees it
+ * already marked).
+ */
 export async function markNeedsReconnect(tx: Tx, connectionId: string, reason: string): Promise<void> {
-  await tx`update public.connections set status = 'needs_reconnect', last_error = ${reason} where id = ${connectionId}`;
+  await tx`
+    with previous as (
+      select id, status from public.connections where id = ${connectionId} for update
+    ), changed as (
+      update public.connections c set status = 'needs_reconnect', last_error = ${reason}
+      from previous where c.id = previous.id
+      returning c.id, c.profile_id, c.platform, c.username, c.external_account_id, previous.status as previous_status
+    )
+    insert into public.events (profile_id, event_type, payload)
+    select profile_id, 'connection.needs_reconnect', jsonb_build_object(
+      'event_type', 'connection.needs_reconnect',
+      'timestamp', to_char(now() at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+      'profile_id', profile_id,
+      'data', jsonb_build_object('connection_id', id, 'platform', platform, 'username', username,
+                                 'external_account_id', external_account_id, 'reason', ${reason}::text))
+    from changed where previous_status <> 'needs_reconnect'`;
 }
 
 /**

@@ -19,6 +19,11 @@ const envSchema = z.object({
   SUPABASE_URL: z.string().url(),
   /** Public anon key handed to browsers by GET /api/config. */
   SUPABASE_ANON_KEY: z.string().min(1),
+  /**
+   * Service-role key (or `sb_secret_…` key) for Supabase Storage: the media function signs upload URLs and removes
+   * files with it, after checking the caller itself. Only that function reads it; without it media uploads answer 503.
+   */
+  SUPABASE_SERVICE_ROLE_KEY: z.string().min(1).optional(),
   /** Legacy HS256 JWT secret. Optional when tokens are verified through JWKS only. */
   SUPABASE_JWT_SECRET: z.string().min(32).optional(),
   /** Where asymmetric signing keys are published; defaults to `${SUPABASE_URL}/auth/v1/.well-known/jwks.json`. */
@@ -53,6 +58,49 @@ const envSchema = z.object({
   TWITTER_CLIENT_SECRET: z.string().min(1).optional(),
   LINKEDIN_CLIENT_ID: z.string().min(1).optional(),
   LINKEDIN_CLIENT_SECRET: z.string().min(1).optional(),
+  /** The Instagram app (Instagram API with Instagram Login): its Instagram app id and secret, not the Meta app's. */
+  INSTAGRAM_CLIENT_ID: z.string().min(1).optional(),
+  INSTAGRAM_CLIENT_SECRET: z.string().min(1).optional(),
+  /** The Meta app (Facebook Login) publishing to Facebook Pages: its App ID and App Secret. */
+  FACEBOOK_CLIENT_ID: z.string().min(1).optional(),
+  FACEBOOK_CLIENT_SECRET: z.string().min(1).optional(),
+  /** The Threads app id and secret (Threads has its own, distinct from the Meta app's). */
+  THREADS_CLIENT_ID: z.string().min(1).optional(),
+  THREADS_CLIENT_SECRET: z.string().min(1).optional(),
+  /** Pinterest calls the OAuth client id and secret its "app id" and "app secret". */
+  PINTEREST_APP_ID: z.string().min(1).optional(),
+  PINTEREST_APP_SECRET: z.string().min(1).optional(),
+  /** A Reddit "web app" client (reddit.com/prefs/apps). */
+  REDDIT_CLIENT_ID: z.string().min(1).optional(),
+  REDDIT_CLIENT_SECRET: z.string().min(1).optional(),
+  /** Reddit requires `<platform>:<app id>:<version> (by /u/<your reddit username>)`; generic agents are throttled. */
+  REDDIT_USER_AGENT: z.string().min(10).optional(),
+  /** TikTok calls the OAuth client id its "client key". */
+  TIKTOK_CLIENT_KEY: z.string().min(1).optional(),
+  TIKTOK_CLIENT_SECRET: z.string().min(1).optional(),
+  /** Whether TikTok has audited the app; until then every post is private (SELF_ONLY) and readiness says so. */
+  TIKTOK_APP_AUDITED: z.stringbool().optional(),
+  /** Comma-separated URL prefixes verified in TikTok's portal: media under them is pulled by TikTok (PULL_FROM_URL). */
+  TIKTOK_PULL_FROM_URL_PREFIXES: z.string().optional(),
+  /** A Google OAuth client (web application) with the YouTube Data API v3 enabled on its project. */
+  YOUTUBE_CLIENT_ID: z.string().min(1).optional(),
+  YOUTUBE_CLIENT_SECRET: z.string().min(1).optional(),
+  /** Whether the Google API project passed YouTube's audit; until then uploads are locked private and readiness says so. */
+  YOUTUBE_PROJECT_AUDITED: z.stringbool().optional(),
+
+  // --- outbound webhooks ------------------------------------------------------------------------------------------
+  /**
+   * Relaxes the SSRF guard to accept endpoint URLs on loopback addresses (127.0.0.0/8, ::1, `localhost`), over
+   * `http` too, so a receiver on the developer's machine works. Private, link-local and metadata addresses stay
+   * refused. Off in the cloud; the local home turns it on.
+   */
+  WEBHOOK_ALLOW_LOOPBACK: z.stringbool().default(false),
+  /** A delivery succeeds only with a 2xx within this many seconds (Svix / Standard Webhooks: 15). */
+  WEBHOOK_TIMEOUT_SECONDS: z.coerce.number().min(0.1).max(30).default(15),
+  /** First retry delay; each next one is 4× longer (10 s, 40 s, 2.7 min, 10.7 min, … capped at 24 h), ±20% jitter. */
+  WEBHOOK_RETRY_BASE_SECONDS: z.coerce.number().min(0).default(10),
+  /** An endpoint whose deliveries have all failed for this long is disabled (a success resets it; default 5 days). */
+  WEBHOOK_DISABLE_AFTER_SECONDS: z.coerce.number().min(1).default(432_000),
 
   // --- billing (Stripe; the local home serves an emulator of the endpoints we call) -------------------------------
   STRIPE_SECRET_KEY: z.string().min(1).optional(),

@@ -1,15 +1,18 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import type http from "node:http";
+import os from "node:os";
 import path from "node:path";
 import { SignJWT } from "jose";
 import postgres from "postgres";
 import { closeSql } from "../core/db.js";
 import { env, resetEnvForTests } from "../core/env.js";
+import { mediaBucket } from "../media/limits.js";
 import { createSandboxPlatforms } from "../sandbox/index.js";
 import { createAuthEmulator } from "./auth-emulator.js";
 import { createQStashEmulator } from "./qstash-emulator.js";
+import { createStorageEmulator } from "./storage-emulator.js";
 import { createStripeEmulator } from "./stripe-emulator.js";
 import { startEmbeddedPostgres, type RunningPostgres } from "./embedded-postgres.js";
 import { migrate } from "./migrate.js";
@@ -96,6 +99,8 @@ export interface LocalHome {
   serviceRoleKey: string;
   databaseUrl: string;
   secrets: LocalSecrets;
+  /** Where the Storage emulator keeps uploaded files. */
+  storageDir: string;
   /** Sends a request through the same router the HTTP server uses, without a socket. */
   fetch: FetchHandler;
   stop(): Promise<void>;
@@ -118,6 +123,10 @@ export async function startLocalHome(options: LocalHomeOptions = {}): Promise<Lo
   await migrate(databaseUrl, say);
 
   const secrets = options.secrets ?? (await loadOrCreateSecrets(dataDir));
+  // Uploaded files live beside the home's data (`npm start`: .data/storage). A home on a database it was handed,
+  // with no data directory of its own (the tests), gets a temporary one, removed when it stops.
+  const keepsData = options.dataDir !== undefined || process.env.AMPLIFY_DATA_DIR !== undefined || !options.databaseUrl;
+  const storageDir = keepsData ? path.join(dataDir, "storage") : await mkdtemp(path.join(os.tmpdir(), "amplify-storage-"));
   const requestedPort = options.port === undefined ? 8888 : options.port;
   // The URL is known before the server listens only for a fixed port; port 0 is resolved below.
   let url = requestedPort ? `http://localhost:${requestedPort}` : "http://localhost";
@@ -138,6 +147,7 @@ export async function startLocalHome(options: LocalHomeOptions = {}): Promise<Lo
     DATABASE_URL: databaseUrl,
     SUPABASE_URL: url,
     SUPABASE_ANON_KEY: anonKey,
+    SUPABASE_SERVICE_ROLE_KEY: serviceRoleKey,
     SUPABASE_JWT_SECRET: secrets.jwtSecret,
     ENCRYPTION_KEY: secrets.encryptionKey,
     APP_URL: options.appUrl ?? url,
@@ -156,6 +166,8 @@ export async function startLocalHome(options: LocalHomeOptions = {}): Promise<Lo
     STRIPE_PRICE_ID_UNLIMITED: localStripePrices.unlimited,
     STRIPE_PRICE_ID_EXTRA_PROFILE: localStripePrices.extra_profile,
     STRIPE_PRICE_ID_WHITE_LABEL: localStripePrices.white_label,
+    // A webhook receiver on the developer's own machine (http://localhost:3000/webhook) is the local use case.
+    WEBHOOK_ALLOW_LOOPBACK: process.env.WEBHOOK_ALLOW_LOOPBACK || "true",
     ...options.env,
   });
   resetEnvForTests();
@@ -184,8 +196,9 @@ export async function startLocalHome(options: LocalHomeOptions = {}): Promise<Lo
     baseUrl: url,
     prices: { ...localStripePrices },
   });
+  const storage = createStorageEmulator({ root: storageDir, jwtSecret: secrets.jwtSecret, buckets: [mediaBucket] });
   handler = createLocalHandler({
-    mounts: { "/auth/v1": auth, "/qstash": qstash.handler, "/sandbox": sandbox, "/v1": stripe, "/stripe": stripe },
+    mounts: { "/auth/v1": auth, "/storage/v1": storage, "/qstash": qstash.handler, "/sandbox": sandbox, "/v1": stripe, "/stripe": stripe },
   });
   qstash.start();
   const scheduler = startScheduler(await scheduledFunctions(), env().SWEEP_INTERVAL_SECONDS, url);
@@ -196,6 +209,7 @@ export async function startLocalHome(options: LocalHomeOptions = {}): Promise<Lo
     serviceRoleKey,
     databaseUrl,
     secrets,
+    storageDir,
     fetch: fetchThrough,
     async stop() {
       // Background work first, while the server can still answer the deliveries in flight; then the server.
@@ -209,6 +223,7 @@ export async function startLocalHome(options: LocalHomeOptions = {}): Promise<Lo
       await emulatorSql.end({ timeout: 5 });
       await closeSql();
       if (embedded) await embedded.stop();
+      if (!keepsData) await rm(storageDir, { recursive: true, force: true });
     },
   };
 }

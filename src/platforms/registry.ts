@@ -3,8 +3,16 @@ import { AppError } from "../core/errors.js";
 import { log } from "../core/log.js";
 import { sandboxClients } from "../sandbox/clients.js";
 import { catalog, type Platform } from "./catalog.js";
+import { createFacebookAdapter, facebookHosts } from "./facebook.js";
+import { createInstagramAdapter, instagramHosts } from "./instagram.js";
 import { createLinkedInAdapter, linkedinHosts } from "./linkedin.js";
+import { createThreadsAdapter, threadsHosts } from "./threads.js";
 import { createTwitterAdapter, twitterHosts } from "./twitter.js";
+import { createTikTokAdapter, tiktokHosts, tiktokOptionsFromEnv } from "./tiktok.js";
+import { createYouTubeAdapter, youtubeHosts, youtubeOptionsFromEnv } from "./youtube.js";
+import { blueskyHosts, createBlueskyAdapter } from "./bluesky.js";
+import { createPinterestAdapter, pinterestHosts } from "./pinterest.js";
+import { createRedditAdapter, redditHosts } from "./reddit.js";
 import type { AdapterConfig, PlatformAdapter } from "./types.js";
 
 /**
@@ -33,6 +41,51 @@ const factories = {
     create: createLinkedInAdapter,
     hosts: linkedinHosts,
     credentials: (e) => ({ clientId: e.LINKEDIN_CLIENT_ID, clientSecret: e.LINKEDIN_CLIENT_SECRET, names: "LINKEDIN_CLIENT_ID, LINKEDIN_CLIENT_SECRET" }),
+  },
+  instagram: {
+    // instagramHosts also carries the code-exchange host (`tokenBaseUrl`), which the spread in adapterConfig passes on.
+    create: createInstagramAdapter,
+    hosts: instagramHosts,
+    credentials: (e) => ({ clientId: e.INSTAGRAM_CLIENT_ID, clientSecret: e.INSTAGRAM_CLIENT_SECRET, names: "INSTAGRAM_CLIENT_ID, INSTAGRAM_CLIENT_SECRET" }),
+  },
+  facebook: {
+    create: createFacebookAdapter,
+    hosts: facebookHosts,
+    credentials: (e) => ({ clientId: e.FACEBOOK_CLIENT_ID, clientSecret: e.FACEBOOK_CLIENT_SECRET, names: "FACEBOOK_CLIENT_ID, FACEBOOK_CLIENT_SECRET" }),
+  },
+  threads: {
+    create: createThreadsAdapter,
+    hosts: threadsHosts,
+    credentials: (e) => ({ clientId: e.THREADS_CLIENT_ID, clientSecret: e.THREADS_CLIENT_SECRET, names: "THREADS_CLIENT_ID, THREADS_CLIENT_SECRET" }),
+  },
+  tiktok: {
+    // App audit status and verified pull-from-URL prefixes come from the environment (sandbox: an audited app).
+    create: (config) => createTikTokAdapter(config, tiktokOptionsFromEnv(env())),
+    hosts: tiktokHosts,
+    credentials: (e) => ({ clientId: e.TIKTOK_CLIENT_KEY, clientSecret: e.TIKTOK_CLIENT_SECRET, names: "TIKTOK_CLIENT_KEY, TIKTOK_CLIENT_SECRET" }),
+  },
+  youtube: {
+    // youtubeHosts also carries Google's token host (`tokenBaseUrl`), which the spread in adapterConfig passes on.
+    create: (config) => createYouTubeAdapter({ ...config, ...youtubeOptionsFromEnv(env()) }),
+    hosts: youtubeHosts,
+    credentials: (e) => ({ clientId: e.YOUTUBE_CLIENT_ID, clientSecret: e.YOUTUBE_CLIENT_SECRET, names: "YOUTUBE_CLIENT_ID, YOUTUBE_CLIENT_SECRET" }),
+  },
+  pinterest: {
+    create: createPinterestAdapter,
+    hosts: pinterestHosts,
+    credentials: (e) => ({ clientId: e.PINTEREST_APP_ID, clientSecret: e.PINTEREST_APP_SECRET, names: "PINTEREST_APP_ID, PINTEREST_APP_SECRET" }),
+  },
+  reddit: {
+    // Reddit requires a descriptive User-Agent naming the app and its developer (REDDIT_USER_AGENT).
+    create: (config) => createRedditAdapter({ ...config, userAgent: env().REDDIT_USER_AGENT }),
+    hosts: redditHosts,
+    credentials: (e) => ({ clientId: e.REDDIT_CLIENT_ID, clientSecret: e.REDDIT_CLIENT_SECRET, names: "REDDIT_CLIENT_ID, REDDIT_CLIENT_SECRET" }),
+  },
+  bluesky: {
+    // Users sign in with an app password: there is no OAuth client to configure, so nothing can be missing.
+    create: createBlueskyAdapter,
+    hosts: blueskyHosts,
+    credentials: () => ({ clientId: "bluesky", clientSecret: "none", names: "" }),
   },
 } satisfies Partial<Record<Platform, AdapterFactory>>;
 

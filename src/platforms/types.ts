@@ -124,6 +124,33 @@ export interface PlatformAdapter {
   publish(request: PublishRequest): Promise<PublishOutcome>;
   /** Follows a `processing` outcome; adapters that never return one answer with a PlatformError("unknown"). */
   checkStatus(request: PublishRequest, state: Record<string, unknown>): Promise<PublishOutcome>;
+  /**
+   * Optional: checks settings that already passed `settingsSchema` against the account they are for, from the
+   * `AccountInfo.metadata` stored at the last connect or sync (e.g. Pinterest: the board must be one of the account's
+   * boards). Returns one issue per wrong field, an empty list when they fit. Networks whose settings do not depend on
+   * the account leave it out.
+   */
+  checkSettings?(settings: Record<string, unknown>, account: { metadata: Record<string, unknown> }): SettingsIssue[];
+  /**
+   * Present only on networks whose users connect with credentials they create on the network (Bluesky app passwords)
+   * instead of an OAuth consent page. `POST /api/v1/connect/init` then takes `credentials` and calls this instead of
+   * sending the user to `authorizeUrl`; the tokens are stored exactly like exchanged codes, and `refresh`/`getAccount`
+   * work as for every network. Throws PlatformError("auth_error") when the network refuses the credentials. Such
+   * adapters have no consent page: their `authorizeUrl` and `exchangeCode` throw.
+   */
+  signIn?(credentials: AccountCredentials): Promise<OAuthTokens>;
+}
+
+/** What a user gives to connect a network without an OAuth consent page (Bluesky: handle or DID, and an app password). */
+export interface AccountCredentials {
+  identifier: string;
+  appPassword: string;
+}
+
+/** A setting that does not fit the account (`field` is the setting's key, e.g. `boardId`). */
+export interface SettingsIssue {
+  field: string;
+  message: string;
 }
 
 /** Where an adapter finds its network and who it is to that network. */

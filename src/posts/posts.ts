@@ -3,9 +3,12 @@ import type { Tx } from "../core/db.js";
 import { AppError, notFound } from "../core/errors.js";
 import type { Keyset } from "../core/pagination.js";
 import { readinessOf, connectionColumns, type ConnectionRow } from "../connections/serialize.js";
+import { mediaSizeViolations } from "../media/limits.js";
+import { mediaForAttaching } from "../media/media.js";
+import { assertUploadedAsDeclared } from "../media/verify.js";
 import { catalog, type Platform } from "../platforms/catalog.js";
 import { assertProfileVisible } from "../profiles/profiles.js";
-import { recordEvent, refreshPostStatus } from "../publishing/events.js";
+import { refreshPostStatus } from "../publishing/events.js";
 import { checkPostRules, type RuleViolation } from "./rules.js";
 import { scheduleInstant, type CreatePostInput } from "./schemas.js";
 
@@ -77,11 +80,26 @@ export async function createPost(
     }
   }
 
-  const media = input.media.map((m) => ({ mimeType: m.mime_type.toLowerCase() }));
-  const violations = checkPostRules({ platforms, content: input.content, media, scheduled: scheduledAt !== null });
+  // Uploaded media (by id) must be this profile's; its type, URL and size come from its record, not the request.
+  const uploaded = await mediaForAttaching(tx, input.profileId, input.media.flatMap((m) => (m.id ? [m.id] : [])));
+  const media = input.media.map((m) => {
+    const record = m.id ? uploaded.get(m.id) : undefined;
+    if (record) {
+      const { id: mediaId, file_path: filePath, public_url: publicUrl, mime_type: mimeType, file_name: fileName } = record;
+      return { record, mediaId, filePath, publicUrl, mimeType, fileSize: Number(record.file_size), fileName };
+    }
+    // Without an id the schema requires public_url and mime_type.
+    const fileSize = m.file_size ?? null;
+    return { record, mediaId: null, filePath: m.file_path ?? null, publicUrl: m.public_url!, mimeType: m.mime_type!.toLowerCase(), fileSize, fileName: m.file_name ?? null };
+  });
+  const violations = [
+    ...checkPostRules({ platforms, content: input.content, media, scheduled: scheduledAt !== null }),
+    ...mediaSizeViolations(platforms, media),
+  ];
   if (violations.length) throw ruleError(violations);
   const { chosen, violations: accountViolations } = await connectionsFor(tx, input.profileId, platforms);
   if (accountViolations.length) throw ruleError(accountViolations);
+  for (const m of media) if (m.record) await assertUploadedAsDeclared(m.record);
 
   const [post] = await tx<{ id: string }[]>`
     insert into public.posts (profile_id, content, status, scheduled_for, created_by, api_key_id)
@@ -89,11 +107,10 @@ export async function createPost(
             ${input.userId}, ${input.apiKeyId ?? null})
     returning id`;
   const postId = post!.id;
-  for (const [i, m] of input.media.entries()) {
+  for (const [i, m] of media.entries()) {
     await tx`
       insert into public.post_media (post_id, profile_id, media_id, file_path, public_url, mime_type, file_size, file_name, sort_order)
-      values (${postId}, ${input.profileId}, ${m.id && /^[0-9a-f-]{36}$/i.test(m.id) ? m.id : null}, ${m.file_path ?? null},
-              ${m.public_url}, ${m.mime_type.toLowerCase()}, ${m.file_size ?? null}, ${m.file_name ?? null}, ${i})`;
+      values (${postId}, ${input.profileId}, ${m.mediaId}, ${m.filePath}, ${m.publicUrl}, ${m.mimeType}, ${m.fileSize}, ${m.fileName}, ${i})`;
   }
   const targets = await tx<{ id: string; platform: Platform }[]>`
     insert into public.post_targets (post_id, profile_id, platform, connection_id, scheduled_for, due_at)
@@ -102,9 +119,7 @@ export async function createPost(
     returning id, platform`;
   if (scheduledAt) {
     for (const t of targets) {
-      await recordEvent(tx, "post.scheduled", { id: t.id, post_id: postId, profile_id: input.profileId, platform: t.platform }, {
-        scheduled_at: scheduledAt.toISOString(),
-      });
+      await tx`select public.record_scheduled_event(${t.id})`;
     }
   }
   return { postId, targetIds: targets.map((t) => t.id), scheduledAt, platforms };

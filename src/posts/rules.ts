@@ -44,8 +44,13 @@ export function weightedLength(text: string): number {
   return length;
 }
 
+const graphemes = new Intl.Segmenter("en", { granularity: "grapheme" });
+
+/** Text length as each network counts it: X in weighted characters, Bluesky in graphemes, others in code points. */
 export function textLength(platform: Platform, text: string): number {
-  return platform === "twitter" ? weightedLength(text) : [...text].length;
+  if (platform === "twitter") return weightedLength(text);
+  if (platform === "bluesky") return [...graphemes.segment(text)].length;
+  return [...text].length;
 }
 
 function mediaKind(mimeType: string): "image" | "video" | "other" {

@@ -6,17 +6,24 @@ import { timezoneSchema } from "../profiles/schemas.js";
 export const platformSchema = z.enum(platformIds);
 
 /**
- * A media item as the contract sends it: by `public_url` (an uploaded media record's fields may come along and are
- * accepted; unknown extra fields from that record are ignored, not refused).
+ * A media item as the contract sends it: uploaded media by `id` (from POST /api/v1/media/upload-url; the rest of its
+ * record may come along and is ignored: the stored record is the truth), or any file by `public_url` and
+ * `mime_type`. Unknown extra fields from that record are ignored, not refused.
  */
-export const mediaItemSchema = z.object({
-  id: z.string().max(100).optional(),
-  file_path: z.string().max(1024).optional(),
-  public_url: z.url({ protocol: /^https?$/ }),
-  mime_type: z.string().regex(/^[a-z]+\/[a-z0-9.+-]+$/i, "Expected a MIME type like image/jpeg"),
-  file_size: z.number().int().min(0).optional(),
-  file_name: z.string().max(255).optional(),
-});
+export const mediaItemSchema = z
+  .object({
+    id: z.uuid("Expected the id of uploaded media (from POST /api/v1/media/upload-url)").optional(),
+    file_path: z.string().max(1024).optional(),
+    public_url: z.url({ protocol: /^https?$/ }).optional(),
+    mime_type: z.string().regex(/^[a-z]+\/[a-z0-9.+-]+$/i, "Expected a MIME type like image/jpeg").optional(),
+    file_size: z.number().int().min(0).optional(),
+    file_name: z.string().max(255).optional(),
+  })
+  .superRefine((m, ctx) => {
+    if (m.id !== undefined) return;
+    if (m.public_url === undefined) ctx.addIssue({ code: "custom", path: ["public_url"], message: "Required unless id names uploaded media" });
+    if (m.mime_type === undefined) ctx.addIssue({ code: "custom", path: ["mime_type"], message: "Required with public_url" });
+  });
 
 const isoDateTime = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?$/;
 

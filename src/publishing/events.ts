@@ -1,7 +1,13 @@
 import type { Tx } from "../core/db.js";
 
 /** Lifecycle events written in the same transaction as the change they describe; the webhooks feature delivers them. */
-export type EventType = "post.scheduled" | "post.published" | "post.failed" | "post.partially_published" | "connection.needs_reconnect";
+export type EventType =
+  | "post.scheduled"
+  | "post.published"
+  | "post.failed"
+  | "post.partially_published"
+  | "connection.needs_reconnect"
+  | "webhook.endpoint_disabled";
 
 interface TargetRef {
   id: string;
@@ -60,17 +66,7 @@ export async function refreshPostStatus(tx: Tx, postId: string): Promise<string 
     from next, previous where p.id = ${postId}
     returning p.status, previous.status as previous, p.profile_id`;
   if (row && row.status === "partially_published" && row.previous !== "partially_published") {
-    await tx`
-      insert into public.events (profile_id, event_type, post_id, payload)
-      select p.profile_id, 'post.partially_published', p.id, jsonb_build_object(
-        'event_type', 'post.partially_published',
-        'timestamp', to_char(now() at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-        'profile_id', p.profile_id,
-        'data', jsonb_build_object('post_id', p.id, 'content', p.content, 'targets',
-          (select jsonb_agg(jsonb_build_object('platform', t.platform, 'status', t.status, 'external_post_id', t.external_post_id,
-                                               'error_category', t.error_category) order by t.platform)
-           from public.post_targets t where t.post_id = p.id)))
-      from public.posts p where p.id = ${postId}`;
+    await tx`select public.record_partial_event(${postId})`;
   }
   return row?.status;
 }

@@ -52,7 +52,8 @@ async function claim(targetId: string): Promise<ClaimedTarget | undefined> {
   return row;
 }
 
-type AttemptResult = { outcome: PublishOutcome } | { error: PlatformError };
+/** `permanent`: retrying cannot help (the bounded wait for processing ran out). */
+type AttemptResult = { outcome: PublishOutcome } | { error: PlatformError; permanent?: boolean };
 
 async function attempt(target: ClaimedTarget): Promise<AttemptResult> {
   try {
@@ -61,7 +62,8 @@ async function attempt(target: ClaimedTarget): Promise<AttemptResult> {
     if (target.processing_state) {
       const waited = (Date.now() - (target.processing_started_at?.getTime() ?? Date.now())) / 1000;
       if (waited > MAX_PROCESSING_SECONDS) {
-        throw new PlatformError("media_processing", `The network was still processing the media after ${Math.round(waited / 60)} minutes`);
+        const message = `The network was still processing the media after ${Math.round(waited / 60)} minutes`;
+        return { error: new PlatformError("media_processing", message), permanent: true };
       }
     }
     const call = async (force: boolean) => {
@@ -119,8 +121,8 @@ async function writeJobLog(
 }
 
 /** Records the attempt's outcome in one transaction, fenced by the lease so a stale executor cannot overwrite. */
-async function settle(t: ClaimedTarget, result: AttemptResult, timing: AttemptTiming): Promise<void> {
-  await withService(async (tx) => {
+async function settle(t: ClaimedTarget, result: AttemptResult, timing: AttemptTiming): Promise<boolean> {
+  return withService(async (tx) => {
     // Lock order: the post, then the target. Job logs and events reference the post (their foreign keys take a
     // share lock on it), so taking the post first keeps two targets of one post settling at once from deadlocking.
     await tx`select 1 from public.posts where id = ${t.post_id} for update`;
@@ -128,8 +130,9 @@ async function settle(t: ClaimedTarget, result: AttemptResult, timing: AttemptTi
       select 1 from public.post_targets where id = ${t.id} and status = 'publishing' and lease_until = ${t.lease_until} for update`;
     if (!held) {
       log.warn("lease lost before the outcome was recorded", { targetId: t.id });
-      return;
+      return false;
     }
+    let willRetry = false;
     if ("outcome" in result && result.outcome.status === "published") {
       const { externalPostId, url } = result.outcome;
       await tx`
@@ -146,39 +149,56 @@ async function settle(t: ClaimedTarget, result: AttemptResult, timing: AttemptTi
           due_at = now() + make_interval(secs => ${result.outcome.checkAfterSeconds})
         where id = ${t.id}`;
     } else if ("error" in result) {
-      await settleFailure(tx, t, result.error, timing);
+      willRetry = await settleFailure(tx, t, result, timing);
     }
     await refreshPostStatus(tx, t.post_id);
+    return willRetry;
   });
 }
 
-async function settleFailure(tx: Tx, t: ClaimedTarget, error: PlatformError, timing: AttemptTiming) {
-  const willRetry = retryableCategories.has(error.category) && t.attempts < env().PUBLISH_MAX_ATTEMPTS;
+/**
+ * Records a failed attempt and decides what comes next. A failed status check of media still processing counts as
+ * an attempt too (so following a network that never finishes is bounded); after a transient failure the check is
+ * repeated, after any other the next attempt publishes from scratch.
+ */
+async function settleFailure(
+  tx: Tx,
+  t: ClaimedTarget,
+  { error, permanent = false }: { error: PlatformError; permanent?: boolean },
+  timing: AttemptTiming,
+): Promise<boolean> {
+  const wasCheck = t.processing_state !== null;
+  const attempts = wasCheck ? t.attempts + 1 : t.attempts;
+  const willRetry = !permanent && retryableCategories.has(error.category) && attempts < env().PUBLISH_MAX_ATTEMPTS;
+  const keepState = wasCheck && willRetry && (error.category === "network_error" || error.category === "rate_limited");
   let nextRetryAt: Date | null = null;
   if (willRetry) {
     const waitSeconds =
       error.category === "rate_limited" && error.details.retryAfterSeconds !== undefined
         ? Math.max(error.details.retryAfterSeconds + 1, 1)
-        : backoffSeconds(t.attempts);
+        : backoffSeconds(attempts);
     nextRetryAt = new Date(Date.now() + waitSeconds * 1000);
     await tx`
-      update public.post_targets set status = 'pending', lease_until = null, due_at = ${nextRetryAt},
+      update public.post_targets set status = 'pending', lease_until = null, due_at = ${nextRetryAt}, attempts = ${attempts},
+        processing_state = ${keepState ? tx`processing_state` : null},
+        processing_started_at = ${keepState ? tx`processing_started_at` : null},
         error_message = ${error.message}, error_category = ${error.category}
       where id = ${t.id}`;
   } else {
     await tx`
-      update public.post_targets set status = 'failed', lease_until = null, processing_state = null,
+      update public.post_targets set status = 'failed', lease_until = null, attempts = ${attempts}, processing_state = null,
         error_message = ${error.message}, error_category = ${error.category}
       where id = ${t.id}`;
     if (error.category === "auth_error" && t.connection_id) await markNeedsReconnect(tx, t.connection_id, error.message);
-    await recordEvent(tx, "post.failed", t, { error_message: error.message, error_category: error.category, attempts: t.attempts });
+    await recordEvent(tx, "post.failed", t, { error_message: error.message, error_category: error.category, attempts });
   }
-  await writeJobLog(tx, t, timing, {
+  await writeJobLog(tx, { ...t, attempts }, timing, {
     status: error.category === "rate_limited" ? "rate_limited" : "failed",
     error,
     willRetry,
     nextRetryAt,
   });
+  return willRetry;
 }
 
 export type ExecutionResult = "published" | "processing" | "retrying" | "failed" | "skipped";
@@ -194,13 +214,12 @@ export async function executePublish(targetId: string): Promise<ExecutionResult>
   const startedAt = new Date();
   const result = await attempt(target);
   const timing = { startedAt, completedAt: new Date() };
-  await settle(target, result, timing);
+  const willRetry = await settle(target, result, timing);
   if ("outcome" in result) {
     if (result.outcome.status === "published") return "published";
     await enqueueDueTargets([target.id]);
     return "processing";
   }
-  const retrying = retryableCategories.has(result.error.category) && target.attempts < env().PUBLISH_MAX_ATTEMPTS;
-  if (retrying) await enqueueDueTargets([target.id]);
-  return retrying ? "retrying" : "failed";
+  if (willRetry) await enqueueDueTargets([target.id]);
+  return willRetry ? "retrying" : "failed";
 }

@@ -27,15 +27,28 @@ export function backoffSeconds(attempt: number, random = Math.random): number {
  */
 export async function enqueueDueTargets(targetIds: string[] | "all-due", limit = 500): Promise<number> {
   return withService(async (tx) => {
-    const due = await tx<{ id: string; due_at: Date; attempts: number; queued_for: Date | null }[]>`
+    const only = targetIds === "all-due" ? tx`true` : tx`id = any(${targetIds}::uuid[])`;
+    // Two index-backed reads, so a backlog already on the queue is never scanned again (that would make draining
+    // it quadratic): targets with no message for their due time yet, then messages sent long ago that never
+    // arrived. Both lock what they take; concurrent sweeps skip each other's rows.
+    const fresh = await tx<DueRow[]>`
       select id, due_at, attempts, queued_for from public.post_targets
-      where status = 'pending'
-        and ${targetIds === "all-due" ? tx`true` : tx`id = any(${targetIds}::uuid[])`}
+      where status = 'pending' and queued_for is distinct from due_at and ${only}
         and due_at <= now() + make_interval(secs => ${LOOKAHEAD_SECONDS})
-        and (queued_for is distinct from due_at or queued_at < now() - interval '15 minutes')
       order by due_at
       limit ${limit}
       for update skip locked`;
+    const stale =
+      fresh.length < limit
+        ? await tx<DueRow[]>`
+            select id, due_at, attempts, queued_for from public.post_targets
+            where status = 'pending' and queued_for = due_at and queued_at < now() - interval '15 minutes' and ${only}
+              and due_at <= now() + make_interval(secs => ${LOOKAHEAD_SECONDS})
+            order by queued_at
+            limit ${limit - fresh.length}
+            for update skip locked`
+        : [];
+    const due = [...fresh, ...stale];
     if (!due.length) return 0;
     await enqueue(
       due.map((t) => ({
@@ -52,4 +65,11 @@ export async function enqueueDueTargets(targetIds: string[] | "all-due", limit =
     await tx`update public.post_targets set queued_for = due_at, queued_at = now() where id = any(${due.map((t) => t.id)}::uuid[])`;
     return due.length;
   });
+}
+
+interface DueRow {
+  id: string;
+  due_at: Date;
+  attempts: number;
+  queued_for: Date | null;
 }

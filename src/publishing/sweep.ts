@@ -1,10 +1,13 @@
 import { withService } from "../core/db.js";
 import { log } from "../core/log.js";
+import { dispatchWebhookDeliveries } from "../webhooks/dispatch.js";
 import { enqueueDueTargets } from "./schedule.js";
 
 export interface SweepResult {
   recovered: number;
   enqueued: number;
+  /** Webhook deliveries put on the queue (first attempts, and anything a worker left behind). */
+  webhookDeliveries: number;
 }
 
 const BATCH = 500;
@@ -30,5 +33,6 @@ export async function sweep(budgetMs = 20_000): Promise<SweepResult> {
     enqueued += n;
     if (n < BATCH) break;
   }
-  return { recovered: recovered.length, enqueued };
+  const webhookDeliveries = await dispatchWebhookDeliveries(Math.max(0, budgetMs - (Date.now() - started)));
+  return { recovered: recovered.length, enqueued, webhookDeliveries };
 }

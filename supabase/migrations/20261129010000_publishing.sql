@@ -145,7 +145,10 @@ create table public.post_targets (
 create index post_targets_post_id_idx on public.post_targets (post_id);
 create index post_targets_profile_id_idx on public.post_targets (profile_id, created_at desc);
 create index post_targets_connection_id_idx on public.post_targets (connection_id);
-create index post_targets_due_idx on public.post_targets (due_at) where status = 'pending';
+-- The sweep's two reads: pending targets with no message for their due time yet, and messages sent long ago.
+create index post_targets_unqueued_due_idx on public.post_targets (due_at)
+  where status = 'pending' and queued_for is distinct from due_at;
+create index post_targets_queued_idx on public.post_targets (queued_at) where status = 'pending' and queued_for = due_at;
 create index post_targets_lease_idx on public.post_targets (lease_until) where status = 'publishing';
 
 alter table public.posts enable row level security;
@@ -239,9 +242,49 @@ create policy "Members can view the events of their profiles"
   on public.events for select to authenticated
   using (profile_id = any ((select public.accessible_profile_ids())::uuid[]));
 
-create policy "Members can record events in their profiles"
-  on public.events for insert to authenticated
-  with check (profile_id = any ((select public.accessible_profile_ids())::uuid[]));
+-- Nobody writes events directly but the service connection (they are signed and delivered to webhooks, so a forged
+-- one must be impossible). A user's own transaction records the two events it can cause through these functions,
+-- which build the payload from the rows themselves.
+create function public.record_scheduled_event(p_target_id uuid) returns void
+language plpgsql security definer set search_path = '' as $$
+begin
+  insert into public.events (profile_id, event_type, post_id, target_id, payload)
+  select t.profile_id, 'post.scheduled', p.id, t.id, jsonb_build_object(
+    'event_type', 'post.scheduled',
+    'timestamp', to_char(now() at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+    'profile_id', t.profile_id,
+    'data', jsonb_build_object('post_id', p.id, 'target_id', t.id, 'platform', t.platform, 'content', p.content,
+                               'published_at', null,
+                               'scheduled_at', to_char(t.scheduled_for at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')))
+  from public.post_targets t join public.posts p on p.id = t.post_id
+  where t.id = p_target_id and t.status = 'pending' and t.scheduled_for is not null
+    and ((select auth.uid()) is null or t.profile_id = any (public.accessible_profile_ids()));
+  if not found then
+    raise exception 'no scheduled target % visible to the caller', p_target_id using errcode = '42501';
+  end if;
+end;
+$$;
+
+create function public.record_partial_event(p_post_id uuid) returns void
+language plpgsql security definer set search_path = '' as $$
+begin
+  insert into public.events (profile_id, event_type, post_id, payload)
+  select p.profile_id, 'post.partially_published', p.id, jsonb_build_object(
+    'event_type', 'post.partially_published',
+    'timestamp', to_char(now() at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+    'profile_id', p.profile_id,
+    'data', jsonb_build_object('post_id', p.id, 'content', p.content, 'targets',
+      (select jsonb_agg(jsonb_build_object('platform', t.platform, 'status', t.status, 'external_post_id', t.external_post_id,
+                                           'error_category', t.error_category) order by t.platform)
+       from public.post_targets t where t.post_id = p.id)))
+  from public.posts p
+  where p.id = p_post_id and p.status = 'partially_published'
+    and ((select auth.uid()) is null or p.profile_id = any (public.accessible_profile_ids()));
+end;
+$$;
+
+revoke execute on function public.record_scheduled_event(uuid), public.record_partial_event(uuid) from public, anon;
+grant execute on function public.record_scheduled_event(uuid), public.record_partial_event(uuid) to authenticated;
 
 -- ---------------------------------------------------------------------------------------------------------------------
 -- Idempotency keys for POST /api/v1/post: the first response is kept and replayed for the same key and body.

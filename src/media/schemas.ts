@@ -1,0 +1,28 @@
+import { z } from "zod";
+import { isMediaType, mediaTypeIds, normalizeMimeType, type MediaType } from "./limits.js";
+
+const controlCharacters = /[\u0000-\u001f\u007f]/;
+
+export const uploadUrlSchema = z.strictObject({
+  profileId: z.uuid().optional(),
+  fileName: z
+    .string()
+    .trim()
+    .min(1)
+    .max(255)
+    .refine((name) => !controlCharacters.test(name), "Must not contain control characters"),
+  contentType: z
+    .string()
+    .max(255)
+    .transform(normalizeMimeType)
+    .refine(isMediaType, { error: (issue) => `Unsupported media type '${String(issue.input)}'; send one of ${mediaTypeIds.join(", ")}` })
+    .transform((value) => value as MediaType),
+  fileSize: z.number().int().min(1, "Must be at least 1 byte").max(Number.MAX_SAFE_INTEGER),
+});
+
+export type UploadUrlInput = z.infer<typeof uploadUrlSchema>;
+
+export const deleteMediaSchema = z.strictObject({
+  profileId: z.uuid().optional(),
+  filePath: z.string().min(1).max(1024),
+});

@@ -1,0 +1,421 @@
+import { z } from "zod";
+import { createHttpClient, excerpt, type HttpResponse } from "./http.js";
+import { catalog } from "./catalog.js";
+import { classifyGraphError } from "./meta-graph.js";
+import {
+  PlatformError,
+  type ErrorCategory,
+  type AccountInfo,
+  type AdapterConfig,
+  type MediaItem,
+  type OAuthTokens,
+  type PlatformAdapter,
+  type PublishOutcome,
+  type PublishRequest,
+  type SettingsIssue,
+} from "./types.js";
+
+/**
+ * Facebook Pages adapter (reference/platforms.md §3 and §5). Consent on www.facebook.com (`/{v}/dialog/oauth`, no
+ * PKCE), then on graph.facebook.com: the code for a short-lived user token, that for a long-lived one
+ * (`fb_exchange_token`, about 60 days), the granted permissions (`/me/permissions`) and the Pages with their Page
+ * access tokens (`/me/accounts`). Posts go out as the Page, with its token: text to `/{page-id}/feed`, one photo to
+ * `/{page-id}/photos` by `url`, one video to `/{page-id}/videos` by `file_url`. Meta fetches the media itself, and a
+ * video finishes later: publish answers `processing` and `checkStatus` follows `GET /{video-id}?fields=status`.
+ *
+ * What the connection stores. A Page token obtained from a long-lived user token does not expire, so it is what
+ * publishing uses, and the connection's access token is a *Page credential*: every granted Page's token plus the
+ * long-lived user token (which `getAccount` needs for the Page list and the permissions), packed into one opaque
+ * string that is encrypted at rest like any token. That lets the connection's settings (`pageId`) switch to another
+ * granted Page without a new consent. The refresh token is the long-lived user token: a refresh exchanges it for a
+ * new one (the old one keeps working until it expires) and reads the Pages and their tokens again. The credential
+ * has no expiry of its own (the Page tokens have none); the user token's 60 days only bound when a refresh works.
+ */
+
+export const facebookHosts = { apiBaseUrl: "https://graph.facebook.com", authBaseUrl: "https://www.facebook.com" } as const;
+
+/** The Graph API version every call names (each lives about two years; v21.0 or later is required here). */
+export const FACEBOOK_GRAPH_VERSION = "v24.0";
+
+export const facebookLimits = {
+  /** Meta asks for photos under 4 MB; 10 MB is the hard cap third parties quote (unconfirmed). */
+  photoMaxBytes: 10 * 1024 * 1024,
+  /** Pages of `/me/accounts` followed (100 Pages each). */
+  maxAccountPages: 10,
+} as const;
+
+/** Seconds before each successive check of a processing video; the last value repeats. */
+export const videoCheckSeconds = [1, 2, 5, 10, 20, 30, 60] as const;
+
+/** The Page task needed to publish as the Page. */
+export const CREATE_CONTENT_TASK = "CREATE_CONTENT";
+
+// --- Facebook's own error codes (§5.3), on top of the Graph codes meta-graph.ts classifies -------------------------
+
+/**
+ * Media Meta could not take, beyond the codes shared with Instagram: 324 missing or invalid image file, 389 video
+ * could not be fetched from its URL, 6000/6001 video upload problems; subcode 2061006 invalid URL.
+ */
+const FACEBOOK_MEDIA_CODES = new Set([324, 389, 6000, 6001]);
+const FACEBOOK_MEDIA_SUBCODES = new Set([2061006]);
+/** Identity confirmation required before publishing (4854002): only the person can fix it, then reconnect. */
+const FACEBOOK_AUTH_SUBCODES = new Set([4854002]);
+/** Facebook's service-unavailable subcodes. */
+const FACEBOOK_UNAVAILABLE_SUBCODES = new Set([1363047, 1609010]);
+
+const errorCodesSchema = z.object({ error: z.object({ code: z.coerce.number().optional(), error_subcode: z.coerce.number().optional() }) });
+
+// --- response shapes -----------------------------------------------------------------------------------------------
+
+const tokenSchema = z.object({ access_token: z.string().min(1), token_type: z.string().optional(), expires_in: z.coerce.number().optional() });
+const permissionsSchema = z.object({ data: z.array(z.object({ permission: z.string(), status: z.string() })) });
+const pictureSchema = z.object({ data: z.object({ url: z.string().optional() }).optional() }).optional();
+const accountPageSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  username: z.string().optional(),
+  access_token: z.string().optional(),
+  tasks: z.array(z.string()).optional(),
+  picture: pictureSchema,
+});
+const accountsSchema = z.object({
+  data: z.array(accountPageSchema),
+  paging: z.object({ next: z.string().optional() }).optional(),
+});
+const meSchema = z.object({ id: z.string(), name: z.string().optional(), username: z.string().optional(), picture: pictureSchema });
+const createdSchema = z.object({ id: z.string(), post_id: z.string().optional() });
+const phaseSchema = z
+  .object({
+    status: z.string().optional(),
+    publish_status: z.string().optional(),
+    errors: z.array(z.object({ code: z.number().optional(), message: z.string().optional() })).optional(),
+  })
+  .optional();
+const videoStatusSchema = z.object({
+  id: z.string().optional(),
+  permalink_url: z.string().optional(),
+  status: z.object({
+    video_status: z.string(),
+    uploading_phase: phaseSchema,
+    processing_phase: phaseSchema,
+    publishing_phase: phaseSchema,
+  }),
+});
+const processingStateSchema = z.object({ videoId: z.string().min(1), pageId: z.string().min(1), checks: z.number().int().min(0) });
+
+/** The connection's settings: which granted Page to publish as (default: the first Page that allows it). */
+export const facebookSettingsSchema = z.strictObject({
+  pageId: z.string().regex(/^\d+$/, "A Facebook Page id (digits)").optional(),
+});
+
+// --- the Page credential -------------------------------------------------------------------------------------------
+
+export interface PageCredential {
+  /** The long-lived user token. */
+  userToken: string;
+  /** Every granted Page's token, in the order Meta listed the Pages. */
+  pages: { id: string; token: string }[];
+}
+
+const CREDENTIAL_PREFIX = "fbpages1.";
+const credentialWireSchema = z.object({ u: z.string().min(1), p: z.array(z.tuple([z.string().min(1), z.string().min(1)])) });
+
+export function encodePageCredential(credential: PageCredential): string {
+  const wire = { u: credential.userToken, p: credential.pages.map((p) => [p.id, p.token]) };
+  return `${CREDENTIAL_PREFIX}${Buffer.from(JSON.stringify(wire)).toString("base64url")}`;
+}
+
+/** The credential this adapter stored, or undefined for anything else. */
+export function decodePageCredential(value: string): PageCredential | undefined {
+  if (!value.startsWith(CREDENTIAL_PREFIX)) return undefined;
+  try {
+    const parsed = credentialWireSchema.safeParse(JSON.parse(Buffer.from(value.slice(CREDENTIAL_PREFIX.length), "base64url").toString("utf8")));
+    if (!parsed.success) return undefined;
+    return { userToken: parsed.data.u, pages: parsed.data.p.map(([id, token]) => ({ id, token })) };
+  } catch {
+    return undefined;
+  }
+}
+
+function credentialOrThrow(value: string): PageCredential {
+  const credential = decodePageCredential(value);
+  if (!credential) throw new PlatformError("auth_error", "The stored Facebook credential is not a Page credential: reconnect the account");
+  return credential;
+}
+
+/** What the connection's metadata records about one granted Page (never its token). */
+export interface FacebookPageInfo {
+  id: string;
+  name: string;
+  username?: string;
+  tasks: string[];
+  /** The user may publish as the Page: Meta gave a Page token and the CREATE_CONTENT task (when it lists tasks). */
+  canPublish: boolean;
+}
+
+/** The granted Pages recorded in a connection's metadata (as of its last connect or sync), or undefined. */
+export function facebookPagesOf(metadata: Record<string, unknown>): FacebookPageInfo[] | undefined {
+  const pages = metadata.pages;
+  if (!Array.isArray(pages)) return undefined;
+  return pages.filter((p): p is FacebookPageInfo => typeof p === "object" && p !== null && typeof (p as FacebookPageInfo).id === "string");
+}
+
+type Context = "api" | "media" | "token";
+
+export interface FacebookAdapterOptions {
+  /** Graph API version, e.g. "v24.0" (default FACEBOOK_GRAPH_VERSION). */
+  graphVersion?: string;
+}
+
+export function createFacebookAdapter(config: AdapterConfig, options: FacebookAdapterOptions = {}): PlatformAdapter {
+  const http = createHttpClient({ service: "Facebook", fetch: config.fetch, timeoutMs: config.timeoutMs });
+  const now = config.now ?? (() => new Date());
+  const version = options.graphVersion ?? FACEBOOK_GRAPH_VERSION;
+  const graphBase = `${config.apiBaseUrl.replace(/\/$/, "")}/${version}`;
+  const graph = (path: string) => new URL(`${graphBase}${path}`);
+  const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+  const apiOrigin = new URL(config.apiBaseUrl).origin;
+
+  async function get<T>(url: URL, token: string, schema: z.ZodType<T>, context: Context = "api"): Promise<T> {
+    const res = await http.request({ url, headers: bearer(token) });
+    const parsed = res.ok ? schema.safeParse(res.json) : undefined;
+    if (!parsed?.success) throw classifyFacebookError(res, context, now());
+    return parsed.data;
+  }
+
+  /** `GET /oauth/access_token`: the code grant, or `fb_exchange_token` for a long-lived user token. */
+  async function accessToken(params: Record<string, string>): Promise<{ token: string; expiresIn?: number }> {
+    const url = graph("/oauth/access_token");
+    for (const [key, value] of Object.entries({ ...params, client_id: config.clientId, client_secret: config.clientSecret })) {
+      url.searchParams.set(key, value);
+    }
+    const res = await http.request({ url });
+    const parsed = res.ok ? tokenSchema.safeParse(res.json) : undefined;
+    if (!parsed?.success) throw classifyFacebookError(res, "token", now());
+    return { token: parsed.data.access_token, expiresIn: parsed.data.expires_in };
+  }
+
+  async function grantedPermissions(userToken: string): Promise<{ granted: string[]; declined: string[] }> {
+    const body = await get(graph("/me/permissions"), userToken, permissionsSchema);
+    return {
+      granted: body.data.filter((p) => p.status === "granted").map((p) => p.permission),
+      declined: body.data.filter((p) => p.status === "declined").map((p) => p.permission),
+    };
+  }
+
+  /** Every Page the user granted, following `paging.next` (on Meta's own host only: it carries the token). */
+  async function grantedPages(userToken: string): Promise<z.infer<typeof accountPageSchema>[]> {
+    let url: URL | undefined = graph("/me/accounts");
+    url.searchParams.set("fields", "id,name,username,access_token,tasks,picture{url}");
+    url.searchParams.set("limit", "100");
+    const pages: z.infer<typeof accountPageSchema>[] = [];
+    for (let i = 0; url && i < facebookLimits.maxAccountPages; i++) {
+      const body: z.infer<typeof accountsSchema> = await get(url, userToken, accountsSchema);
+      pages.push(...body.data);
+      const next: URL | undefined = body.paging?.next ? new URL(body.paging.next) : undefined;
+      url = next && next.origin === apiOrigin ? next : undefined;
+    }
+    return pages;
+  }
+
+  /** Tokens for a fresh long-lived user token: the Page credential, the user token to refresh with, the permissions. */
+  async function tokensFor(longLived: { token: string; expiresIn?: number }): Promise<OAuthTokens> {
+    const [permissions, pages] = await Promise.all([grantedPermissions(longLived.token), grantedPages(longLived.token)]);
+    const credential: PageCredential = {
+      userToken: longLived.token,
+      pages: pages.filter((p) => p.access_token).map((p) => ({ id: p.id, token: p.access_token! })),
+    };
+    return {
+      accessToken: encodePageCredential(credential),
+      refreshToken: longLived.token,
+      refreshTokenExpiresAt: longLived.expiresIn ? new Date(now().getTime() + longLived.expiresIn * 1000) : undefined,
+      scopes: permissions.granted,
+    };
+  }
+
+  function pageTokenOrThrow(credential: PageCredential, pageId: string): string {
+    const page = credential.pages.find((p) => p.id === pageId);
+    if (!page) {
+      throw new PlatformError("auth_error", `Facebook Page ${pageId} was not granted to this connection: reconnect and select it`);
+    }
+    return page.token;
+  }
+
+  function settingsOrThrow(settings: Record<string, unknown>): z.infer<typeof facebookSettingsSchema> {
+    const parsed = facebookSettingsSchema.safeParse(settings);
+    if (!parsed.success) throw new PlatformError("unknown", `Invalid Facebook connection settings: ${parsed.error.issues[0]?.message ?? "invalid"}`);
+    return parsed.data;
+  }
+
+  async function post(pageToken: string, path: string, form: Record<string, string | undefined>, context: Context) {
+    const res = await http.request({ method: "POST", url: graph(path), form, headers: bearer(pageToken) });
+    const parsed = res.ok ? createdSchema.safeParse(res.json) : undefined;
+    if (!parsed?.success) throw classifyFacebookError(res, context, now());
+    return parsed.data;
+  }
+
+  async function publishMedia(pageId: string, pageToken: string, text: string, item: MediaItem): Promise<PublishOutcome> {
+    const mimeType = item.mimeType.toLowerCase();
+    if (!catalog.facebook.publish.supportedMediaTypes.includes(mimeType)) {
+      throw new PlatformError("media_error", `Facebook Pages take ${catalog.facebook.publish.supportedMediaTypes.join(", ")}, not ${item.mimeType}`);
+    }
+    if (mimeType.startsWith("image/")) {
+      if (item.sizeBytes !== undefined && item.sizeBytes !== null && item.sizeBytes > facebookLimits.photoMaxBytes) {
+        throw new PlatformError("media_error", `Facebook photos must be at most ${facebookLimits.photoMaxBytes} bytes`);
+      }
+      const photo = await post(pageToken, `/${pageId}/photos`, { url: item.url, caption: text || undefined, published: "true" }, "media");
+      const id = photo.post_id ?? photo.id;
+      return { status: "published", externalPostId: id, url: postUrl(id) };
+    }
+    if (mimeType.startsWith("video/")) {
+      const video = await post(pageToken, `/${pageId}/videos`, { file_url: item.url, description: text || undefined, published: "true" }, "media");
+      return { status: "processing", checkAfterSeconds: videoCheckSeconds[0], state: { videoId: video.id, pageId, checks: 0 } };
+    }
+    throw new PlatformError("media_error", `Facebook publishes photos and videos, not ${item.mimeType}`);
+  }
+
+  return {
+    platform: "facebook",
+    settingsSchema: facebookSettingsSchema,
+
+    authorizeUrl({ state, redirectUri, scopes }) {
+      const url = new URL(`${config.authBaseUrl.replace(/\/$/, "")}/${version}/dialog/oauth`);
+      url.searchParams.set("client_id", config.clientId);
+      url.searchParams.set("redirect_uri", redirectUri);
+      url.searchParams.set("state", state);
+      url.searchParams.set("response_type", "code");
+      url.searchParams.set("scope", scopes.join(","));
+      return url.toString();
+    },
+
+    async exchangeCode({ code, redirectUri }) {
+      const short = await accessToken({ code, redirect_uri: redirectUri });
+      return tokensFor(await accessToken({ grant_type: "fb_exchange_token", fb_exchange_token: short.token }));
+    },
+
+    async refresh(userToken) {
+      return tokensFor(await accessToken({ grant_type: "fb_exchange_token", fb_exchange_token: userToken }));
+    },
+
+    async getAccount(credentialValue): Promise<AccountInfo> {
+      const credential = credentialOrThrow(credentialValue);
+      const [listed, permissions] = await Promise.all([grantedPages(credential.userToken), grantedPermissions(credential.userToken)]);
+      const tokenFor = new Set(credential.pages.map((p) => p.id));
+      const pages: FacebookPageInfo[] = listed.map((p) => {
+        const tasks = p.tasks ?? [];
+        return {
+          id: p.id,
+          name: p.name,
+          ...(p.username ? { username: p.username } : {}),
+          tasks,
+          canPublish: tokenFor.has(p.id) && (p.tasks === undefined || tasks.includes(CREATE_CONTENT_TASK)),
+        };
+      });
+      const permissionFacts = { grantedPermissions: permissions.granted, declinedPermissions: permissions.declined };
+      const chosen = pages.find((p) => p.canPublish) ?? pages.find((p) => tokenFor.has(p.id));
+      if (!chosen) {
+        // No Page to publish as: the connection is the user, and its readiness says a Page is missing.
+        const fields = graph("/me");
+        fields.searchParams.set("fields", "id,name,picture{url}");
+        const user = await get(fields, credential.userToken, meSchema);
+        return {
+          externalAccountId: user.id,
+          username: user.name ?? user.id,
+          displayName: user.name,
+          avatarUrl: user.picture?.data?.url,
+          metadata: { kind: "user", pageId: null, pages, userId: user.id, ...permissionFacts },
+        };
+      }
+      // The Page's own token answers /me with the Page: this also proves the token works.
+      const fields = graph("/me");
+      fields.searchParams.set("fields", "id,name,username,picture{url}");
+      const page = await get(fields, pageTokenOrThrow(credential, chosen.id), meSchema);
+      return {
+        externalAccountId: page.id,
+        username: page.username ?? page.name ?? page.id,
+        displayName: page.name,
+        avatarUrl: page.picture?.data?.url,
+        metadata: { kind: "page", pageId: page.id, pageName: page.name ?? chosen.name, pages, ...permissionFacts },
+      };
+    },
+
+    checkSettings(settings, account): SettingsIssue[] {
+      const pageId = settings.pageId;
+      if (typeof pageId !== "string") return [];
+      const pages = facebookPagesOf(account.metadata);
+      if (!pages) return [{ field: "pageId", message: "The connection's Pages are not known yet: sync the connection first" }];
+      const page = pages.find((p) => p.id === pageId);
+      if (!page) return [{ field: "pageId", message: `Page ${pageId} was not granted to this connection: reconnect and select it at consent` }];
+      if (!page.canPublish) return [{ field: "pageId", message: `You cannot publish as ${page.name}: it needs the CREATE_CONTENT task on the Page` }];
+      return [];
+    },
+
+    async publish(request: PublishRequest): Promise<PublishOutcome> {
+      const credential = credentialOrThrow(request.accessToken);
+      const pageId = settingsOrThrow(request.settings).pageId ?? request.account.externalAccountId;
+      const pageToken = pageTokenOrThrow(credential, pageId);
+      if (request.media.length > 1) throw new PlatformError("media_error", "Facebook adapter publishes one photo or one video per post");
+      const [item] = request.media;
+      if (item) return publishMedia(pageId, pageToken, request.text, item);
+      const created = await post(pageToken, `/${pageId}/feed`, { message: request.text, published: "true" }, "api");
+      return { status: "published", externalPostId: created.id, url: postUrl(created.id) };
+    },
+
+    async checkStatus(request, rawState): Promise<PublishOutcome> {
+      const state = processingStateSchema.safeParse(rawState);
+      if (!state.success) throw new PlatformError("unknown", "Facebook publishes text and photos synchronously: there is no video to check");
+      const { videoId, pageId, checks } = state.data;
+      const pageToken = pageTokenOrThrow(credentialOrThrow(request.accessToken), pageId);
+      const url = graph(`/${videoId}`);
+      url.searchParams.set("fields", "status,permalink_url");
+      const video = await get(url, pageToken, videoStatusSchema, "media");
+      const status = video.status;
+      const phases = [status.uploading_phase, status.processing_phase, status.publishing_phase];
+      const failed = phases.find((p) => p?.status === "error");
+      if (status.video_status === "error" || status.video_status === "expired" || failed) {
+        const cause = failed?.errors?.[0];
+        const why = cause?.message ? `: ${excerpt(cause.message)}` : ` (${status.video_status})`;
+        throw new PlatformError("media_error", `Facebook could not process video ${videoId}${why}`, {
+          platformCode: cause?.code !== undefined ? String(cause.code) : status.video_status,
+        });
+      }
+      const published = status.publishing_phase?.status === "complete" || status.publishing_phase?.publish_status === "published";
+      if (status.video_status === "ready" && published) {
+        return { status: "published", externalPostId: videoId, url: videoUrl(pageId, videoId, video.permalink_url) };
+      }
+      const next = videoCheckSeconds[Math.min(checks + 1, videoCheckSeconds.length - 1)]!;
+      return { status: "processing", checkAfterSeconds: next, state: { videoId, pageId, checks: checks + 1 } };
+    },
+  };
+}
+
+/** `{page-id}_{post-id}` opens on www.facebook.com as is. */
+function postUrl(id: string): string {
+  return `https://www.facebook.com/${id}`;
+}
+
+function videoUrl(pageId: string, videoId: string, permalink: string | undefined): string {
+  if (permalink?.startsWith("https://")) return permalink;
+  if (permalink?.startsWith("/")) return `https://www.facebook.com${permalink}`;
+  return `https://www.facebook.com/${pageId}/videos/${videoId}/`;
+}
+
+/**
+ * Classifies a Graph API answer from its parsed `error.code` and `error_subcode` (§3, §5.3), never from the message:
+ * Facebook's own media codes (324, 389, 6000, 6001; subcode 2061006) → media_error, identity confirmation (4854002) →
+ * auth_error, its service-unavailable subcodes → network_error; everything Meta's products share (tokens 190,
+ * permissions 10/200–299, throttling 4/17/32/613/80001 with the reset from `X-Business-Use-Case-Usage`, duplicates
+ * 506/368/1366051, media 352/1366046/2069019, transient 1/2) as classifyGraphError does.
+ */
+export function classifyFacebookError(res: HttpResponse, context: Context, now: Date): PlatformError {
+  const service = context === "media" ? "Facebook media call" : context === "token" ? "Facebook token endpoint" : "Facebook";
+  const shared = classifyGraphError(res, service, now, context === "token" ? "token" : "api");
+  const parsed = res.ok ? undefined : errorCodesSchema.safeParse(res.json);
+  if (!parsed?.success) return shared;
+  const { code, error_subcode: subcode } = parsed.data.error;
+  const as = (category: ErrorCategory) => new PlatformError(category, shared.message, shared.details);
+  if ((code !== undefined && FACEBOOK_MEDIA_CODES.has(code)) || (subcode !== undefined && FACEBOOK_MEDIA_SUBCODES.has(subcode))) return as("media_error");
+  if (subcode !== undefined && FACEBOOK_AUTH_SUBCODES.has(subcode)) return as("auth_error");
+  if (subcode !== undefined && FACEBOOK_UNAVAILABLE_SUBCODES.has(subcode)) return as("network_error");
+  return shared;
+}

@@ -1,0 +1,176 @@
+import { z } from "zod";
+import { createHttpClient } from "./http.js";
+import { classifyGraphError, containerPublisher, mediaKind, scopeList, toLongLivedTokens, type ContainerStatus } from "./meta-graph.js";
+import { PlatformError, type AccountInfo, type AdapterConfig, type PlatformAdapter, type PublishRequest } from "./types.js";
+
+/**
+ * Instagram adapter: the Instagram API with Instagram Login (Business Login for Instagram; reference/platforms.md §3,
+ * §4), for professional (business or creator) accounts, without a Facebook Page.
+ *
+ * Consent on www.instagram.com; the code is exchanged on api.instagram.com for a short-lived token (1 h), which is
+ * exchanged on graph.instagram.com for a long-lived one (60 days). There is no refresh token: the long-lived token is
+ * refreshed with itself while valid (`refresh_access_token`), so it doubles as the connection's refresh token.
+ *
+ * Publishing is the container flow (`/{ig-user-id}/media` → status → `/{ig-user-id}/media_publish`): a JPEG image, or
+ * a video published as a reel. Meta downloads the media from its public URL itself. No PKCE: neither flow uses it.
+ */
+
+/** Consent, API and the short-lived token endpoint live on three hosts; a sandbox serves all three at one base URL. */
+export const instagramHosts = {
+  apiBaseUrl: "https://graph.instagram.com",
+  authBaseUrl: "https://www.instagram.com",
+  tokenBaseUrl: "https://api.instagram.com",
+} as const;
+/** Graph API version (each lives about two years; keep it current). */
+export const INSTAGRAM_GRAPH_VERSION = "v24.0";
+
+export const instagramLimits = {
+  captionMaxChars: 2200,
+  /** Instagram documents JPEG as the only image format for publishing. */
+  imageTypes: ["image/jpeg"],
+  videoTypes: ["video/mp4", "video/quicktime"],
+} as const;
+
+/** Account types as `GET /me?fields=account_type` reports them; only professional accounts can publish. */
+export const professionalAccountTypes: ReadonlySet<string> = new Set(["BUSINESS", "MEDIA_CREATOR"]);
+
+export const instagramSettingsSchema = z.object({
+  /** Reels also appear in the profile's main feed (Instagram's default). */
+  shareReelsToFeed: z.boolean().optional(),
+});
+
+const shortLivedSchema = z.object({ access_token: z.string().min(1), user_id: z.union([z.string(), z.number()]).optional(), permissions: z.unknown().optional() });
+/** Business Login documents the answer wrapped in `data: [...]`; older docs and clients show it flat. Both are read. */
+const shortLivedAnswerSchema = z.union([z.object({ data: z.array(shortLivedSchema).min(1) }), shortLivedSchema]);
+const meSchema = z.object({
+  id: z.string(),
+  user_id: z.union([z.string(), z.number()]).optional(),
+  username: z.string(),
+  name: z.string().optional(),
+  account_type: z.string().optional(),
+  profile_picture_url: z.string().optional(),
+});
+const containerStatusSchema = z.object({ status_code: z.enum(["IN_PROGRESS", "FINISHED", "PUBLISHED", "ERROR", "EXPIRED"]), status: z.string().optional() });
+
+const SERVICE = "Instagram";
+
+export interface InstagramAdapterConfig extends AdapterConfig {
+  /** Base URL of the code exchange (`instagramHosts.tokenBaseUrl`); defaults to `authBaseUrl` (the sandbox serves both). */
+  tokenBaseUrl?: string;
+}
+
+export function createInstagramAdapter(config: InstagramAdapterConfig): PlatformAdapter {
+  const http = createHttpClient({ service: SERVICE, fetch: config.fetch, timeoutMs: config.timeoutMs });
+  const now = config.now ?? (() => new Date());
+  const api = (path: string) => `${config.apiBaseUrl.replace(/\/$/, "")}${path}`;
+  const auth = (path: string) => `${config.authBaseUrl.replace(/\/$/, "")}${path}`;
+  const tokenBase = (config.tokenBaseUrl ?? config.authBaseUrl).replace(/\/$/, "");
+
+  /** graph.instagram.com's token endpoints: `access_token` (exchange) and `refresh_access_token` (refresh). */
+  async function longLived(path: string, query: Record<string, string>, scopes: string[]) {
+    const url = new URL(api(path));
+    for (const [key, value] of Object.entries(query)) url.searchParams.set(key, value);
+    const res = await http.request({ url });
+    if (!res.ok) throw classifyGraphError(res, SERVICE, now(), "token");
+    return toLongLivedTokens(res, SERVICE, now(), scopes);
+  }
+
+  const publisher = containerPublisher(
+    http,
+    {
+      service: SERVICE,
+      version: `/${INSTAGRAM_GRAPH_VERSION}`,
+      createEdge: "media",
+      publishEdge: "media_publish",
+      textField: "caption",
+      statusFields: "status_code,status",
+      readStatus(body) {
+        const parsed = containerStatusSchema.safeParse(body);
+        return parsed.success ? { status: parsed.data.status_code as ContainerStatus, detail: parsed.data.status } : undefined;
+      },
+      containerParams,
+    },
+    { apiBaseUrl: config.apiBaseUrl, now },
+  );
+
+  return {
+    platform: "instagram",
+    settingsSchema: instagramSettingsSchema,
+
+    authorizeUrl({ state, redirectUri, scopes }) {
+      const url = new URL(auth("/oauth/authorize"));
+      url.searchParams.set("client_id", config.clientId);
+      url.searchParams.set("redirect_uri", redirectUri);
+      url.searchParams.set("response_type", "code");
+      url.searchParams.set("scope", scopes.join(","));
+      url.searchParams.set("state", state);
+      return url.toString();
+    },
+
+    async exchangeCode({ code, redirectUri }) {
+      const res = await http.request({
+        url: `${tokenBase}/oauth/access_token`,
+        form: { client_id: config.clientId, client_secret: config.clientSecret, grant_type: "authorization_code", redirect_uri: redirectUri, code },
+      });
+      if (!res.ok) throw classifyGraphError(res, SERVICE, now(), "token");
+      const parsed = shortLivedAnswerSchema.safeParse(res.json);
+      if (!parsed.success) throw new PlatformError("unknown", `${SERVICE} token endpoint answered ${res.status} without an access token`, { status: res.status });
+      const short = "data" in parsed.data ? parsed.data.data[0]! : parsed.data;
+      const scopes = scopeList(short.permissions) ?? [];
+      return longLived("/access_token", { grant_type: "ig_exchange_token", client_secret: config.clientSecret, access_token: short.access_token }, scopes);
+    },
+
+    refresh(longLivedToken) {
+      return longLived("/refresh_access_token", { grant_type: "ig_refresh_token", access_token: longLivedToken }, []);
+    },
+
+    async getAccount(accessToken): Promise<AccountInfo> {
+      const url = new URL(api(`/${INSTAGRAM_GRAPH_VERSION}/me`));
+      url.searchParams.set("fields", "user_id,username,name,account_type,profile_picture_url");
+      const res = await http.request({ url, headers: { authorization: `Bearer ${accessToken}` } });
+      const parsed = res.ok ? meSchema.safeParse(res.json) : undefined;
+      if (!parsed?.success) throw classifyGraphError(res, SERVICE, now());
+      const me = parsed.data;
+      const accountType = me.account_type?.toUpperCase();
+      return {
+        // The professional account's id is what /{ig-user-id}/media takes; `id` is the app-scoped user id.
+        externalAccountId: String(me.user_id ?? me.id),
+        username: me.username,
+        displayName: me.name,
+        avatarUrl: me.profile_picture_url,
+        metadata: {
+          ...(accountType ? { accountType } : {}),
+          professional: accountType === undefined ? null : professionalAccountTypes.has(accountType),
+          appScopedUserId: me.id,
+        },
+      };
+    },
+
+    publish: publisher.publish,
+    checkStatus: publisher.checkStatus,
+  };
+}
+
+/** One JPEG image, or one video published as a reel; the post text is the caption. */
+function containerParams(request: PublishRequest): Record<string, string> {
+  if (request.media.length === 0) throw new PlatformError("media_error", "Instagram needs an image or a video to publish");
+  if (request.media.length > 1) throw new PlatformError("media_error", "Instagram publishing takes one image or one video per post");
+  const item = request.media[0]!;
+  const type = item.mimeType.toLowerCase();
+  const settings = instagramSettingsSchema.safeParse(request.settings);
+  const caption = request.text;
+  if (mediaKind(type) === "image") {
+    if (!(instagramLimits.imageTypes as readonly string[]).includes(type)) {
+      throw new PlatformError("media_error", `Instagram publishes JPEG images only, not ${item.mimeType}`);
+    }
+    return { image_url: item.url, caption };
+  }
+  if (mediaKind(type) === "video") {
+    if (!(instagramLimits.videoTypes as readonly string[]).includes(type)) {
+      throw new PlatformError("media_error", `Instagram publishes MP4 or MOV videos only, not ${item.mimeType}`);
+    }
+    const shareToFeed = settings.success ? (settings.data.shareReelsToFeed ?? true) : true;
+    return { media_type: "REELS", video_url: item.url, caption, share_to_feed: String(shareToFeed) };
+  }
+  throw new PlatformError("media_error", `Instagram cannot publish ${item.mimeType}`);
+}

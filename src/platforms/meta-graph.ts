@@ -1,0 +1,346 @@
+import { z } from "zod";
+import { excerpt, retryAfterHeader, type HttpClient, type HttpResponse } from "./http.js";
+import { PlatformError, type ErrorCategory, type OAuthTokens, type PlatformAdapter, type PublishOutcome, type PublishRequest } from "./types.js";
+
+/**
+ * What Instagram and Threads share as Meta Graph APIs (reference/platforms.md §3): the error envelope and its
+ * classification by `error.code` / `error_subcode` (never by the HTTP status or the message), the rate-limit reset
+ * from the usage headers, long-lived tokens that are refreshed with themselves, and the container publishing flow
+ * (create a container from a public media URL → its status → publish it).
+ */
+
+// --- errors ---------------------------------------------------------------------------------------------------------
+
+const graphErrorSchema = z.object({
+  error: z.object({
+    message: z.string().optional(),
+    type: z.string().optional(),
+    code: z.coerce.number().optional(),
+    error_subcode: z.coerce.number().optional(),
+    is_transient: z.boolean().optional(),
+    error_user_title: z.string().optional(),
+    error_user_msg: z.string().optional(),
+    fbtrace_id: z.string().optional(),
+  }),
+});
+
+/** api.instagram.com's token endpoint answers in an older shape: `{error_type, code, error_message}`. */
+const legacyErrorSchema = z.object({ error_type: z.string(), code: z.coerce.number().optional(), error_message: z.string().optional() });
+
+interface GraphError {
+  code?: number;
+  subcode?: number;
+  type?: string;
+  transient?: boolean;
+  message?: string;
+}
+
+function parseGraphError(json: unknown): GraphError | undefined {
+  const graph = graphErrorSchema.safeParse(json);
+  if (graph.success) {
+    const e = graph.data.error;
+    return { code: e.code, subcode: e.error_subcode, type: e.type, transient: e.is_transient, message: e.error_user_msg ?? e.message };
+  }
+  const legacy = legacyErrorSchema.safeParse(json);
+  if (legacy.success) return { code: legacy.data.code, type: legacy.data.error_type, message: legacy.data.error_message };
+  return undefined;
+}
+
+/** Token invalid, expired (subcode 463), password changed (460), app removed (458)…; 102 session; 2500 no token. */
+const AUTH_CODES = new Set([190, 102, 2500]);
+/** Pages publishing authorization required: only the person can fix it, by reconnecting after confirming. */
+const AUTH_SUBCODES = new Set([1404078]);
+/** App (4), user (17), page (32), custom (613) and business-use-case (80001 Pages, 80002 Instagram, 80006) limits. */
+const THROTTLE_CODES = new Set([4, 17, 32, 613, 80001, 80002, 80006]);
+/** Instagram's publishing limit (100 posts per 24 h), answered with code 9. */
+const THROTTLE_SUBCODES = new Set([2207042]);
+const PUBLISH_SPAM_CODE = 9;
+/** "Media ID is not available": the container is not finished yet. */
+const NOT_READY = { code: 9007, subcode: 2207027 };
+const DUPLICATE_CODES = new Set([506, 368]);
+const DUPLICATE_SUBCODES = new Set([1366051]);
+/** Media that could not be fetched, read or accepted (download timeout, too large, format, aspect ratio, …). */
+const MEDIA_CODES = new Set([9004, 36000, 36001, 36003, 352]);
+const MEDIA_SUBCODES = new Set([
+  2207003, 2207004, 2207005, 2207006, 2207008, 2207009, 2207020, 2207023, 2207026, 2207028, 2207032, 2207052, 2207053, 2207057,
+  2207077, 2207082, 1366046, 2069019,
+]);
+/** "An unknown error has occurred" (1) and "An unexpected error has occurred. Please retry" (2). */
+const TRANSIENT_CODES = new Set([1, 2]);
+
+function isPermission(code: number | undefined): boolean {
+  return code === 10 || (code !== undefined && code >= 200 && code <= 299);
+}
+
+export type GraphContext = "api" | "token";
+
+/**
+ * Classifies a Graph answer from `error.code` and `error_subcode` (§3, §4.3, §6.3): invalid or expired tokens and
+ * missing permissions → auth_error (reconnecting fixes them); throttling codes and the publishing limit →
+ * rate_limited, with the reset from the usage headers; 9007/2207027 → media_processing; 506/368 → duplicate; media
+ * codes → media_error; codes 1 and 2, `is_transient` and 5xx without an envelope → network_error; the rest → unknown.
+ * At a token endpoint every refusal of the grant (bad code, bad secret, wrong redirect) is an auth_error.
+ */
+export function classifyGraphError(res: HttpResponse, service: string, now: Date, context: GraphContext = "api"): PlatformError {
+  const status = res.status;
+  const e = parseGraphError(res.json);
+  const code = e?.code;
+  const subcode = e?.subcode;
+  const platformCode = code === undefined ? undefined : subcode === undefined ? String(code) : `${code}/${subcode}`;
+  const detail = excerpt(e?.message);
+  const message = `${service} answered ${status}${detail ? `: ${detail}` : ""}`;
+  const details = { status, platformCode };
+  const fail = (category: ErrorCategory, extra: { retryAfterSeconds?: number } = {}) => new PlatformError(category, message, { ...details, ...extra });
+
+  if (res.ok) return new PlatformError("unknown", `${service} answered ${status} with an unexpected body`, details);
+  if (!e) {
+    if (status === 429) return fail("rate_limited", { retryAfterSeconds: graphRetryAfterSeconds(res.headers, now) });
+    if (status >= 500) return fail("network_error");
+    if (context === "token" && status >= 400 && status < 500) return fail("auth_error");
+    return fail("unknown");
+  }
+  if ((code !== undefined && AUTH_CODES.has(code)) || (subcode !== undefined && AUTH_SUBCODES.has(subcode)) || isPermission(code)) {
+    return fail("auth_error");
+  }
+  const throttled =
+    (code !== undefined && THROTTLE_CODES.has(code)) || (subcode !== undefined && THROTTLE_SUBCODES.has(subcode)) || code === PUBLISH_SPAM_CODE;
+  if (throttled || status === 429) return fail("rate_limited", { retryAfterSeconds: graphRetryAfterSeconds(res.headers, now) });
+  if (code === NOT_READY.code && (subcode === undefined || subcode === NOT_READY.subcode)) return fail("media_processing");
+  if ((code !== undefined && DUPLICATE_CODES.has(code)) || (subcode !== undefined && DUPLICATE_SUBCODES.has(subcode))) return fail("duplicate");
+  if ((code !== undefined && MEDIA_CODES.has(code)) || (subcode !== undefined && MEDIA_SUBCODES.has(subcode))) return fail("media_error");
+  if ((code !== undefined && TRANSIENT_CODES.has(code)) || e.transient === true || status >= 500) {
+    return context === "token" && status < 500 ? fail("auth_error") : fail("network_error");
+  }
+  if (context === "token" && status >= 400 && status < 500) return fail("auth_error");
+  return fail("unknown");
+}
+
+const bucUsageSchema = z.record(z.string(), z.array(z.object({ estimated_time_to_regain_access: z.coerce.number().optional() }).loose()));
+
+/**
+ * When a throttled caller may try again: the largest `estimated_time_to_regain_access` (minutes) in
+ * `X-Business-Use-Case-Usage`, else `Retry-After`. `X-App-Usage` carries percentages only, so it says nothing here.
+ */
+export function graphRetryAfterSeconds(headers: Headers, now: Date): number | undefined {
+  const raw = headers.get("x-business-use-case-usage");
+  if (raw) {
+    try {
+      const parsed = bucUsageSchema.safeParse(JSON.parse(raw));
+      if (parsed.success) {
+        const minutes = Object.values(parsed.data)
+          .flat()
+          .map((entry) => entry.estimated_time_to_regain_access ?? 0);
+        const longest = Math.max(0, ...minutes);
+        if (longest > 0) return longest * 60;
+      }
+    } catch {
+      // a malformed header is no information
+    }
+  }
+  return retryAfterHeader(headers, now);
+}
+
+// --- tokens ---------------------------------------------------------------------------------------------------------
+
+const longLivedTokenSchema = z.object({ access_token: z.string().min(1), token_type: z.string().optional(), expires_in: z.coerce.number().positive() });
+
+/**
+ * A long-lived token (60 days) from `access_token` (exchange) or `refresh_access_token` (refresh). Meta has no refresh
+ * token: a long-lived token is refreshed with itself while it is still valid, so it is returned as `refreshToken` too
+ * (an expired one cannot be refreshed, and the refresh fails with auth_error: the person must reconnect).
+ */
+export function toLongLivedTokens(res: HttpResponse, service: string, now: Date, scopes: string[]): OAuthTokens {
+  const parsed = longLivedTokenSchema.safeParse(res.json);
+  if (!parsed.success) {
+    throw new PlatformError("unknown", `${service} token endpoint answered ${res.status} without a long-lived token`, { status: res.status });
+  }
+  const token = parsed.data.access_token;
+  return { accessToken: token, refreshToken: token, expiresAt: new Date(now.getTime() + parsed.data.expires_in * 1000), scopes };
+}
+
+/** Scopes as Meta reports them: a comma-separated string or an array. */
+export function scopeList(value: unknown): string[] | undefined {
+  if (typeof value === "string") return value.split(/[\s,]+/).filter(Boolean);
+  if (Array.isArray(value)) return value.filter((v): v is string => typeof v === "string");
+  return undefined;
+}
+
+// --- containers -----------------------------------------------------------------------------------------------------
+
+export type ContainerStatus = "IN_PROGRESS" | "FINISHED" | "PUBLISHED" | "ERROR" | "EXPIRED";
+
+/** How one Meta product names the pieces of the container flow. */
+export interface ContainerDialect {
+  service: string;
+  /** The Graph version path prefix, e.g. `/v24.0`. */
+  version: string;
+  /** `POST /{user}/<createEdge>` creates a container; `GET /{user}/<createEdge>` lists published media. */
+  createEdge: string;
+  /** `POST /{user}/<publishEdge>?creation_id=` publishes a finished container. */
+  publishEdge: string;
+  /** The field that carries the post's text on a published media object (`caption`, `text`). */
+  textField: string;
+  /** The fields to ask a container for, and how to read its status from the answer. */
+  statusFields: string;
+  readStatus(body: unknown): { status: ContainerStatus; detail?: string } | undefined;
+  /** The container's parameters for this post; throws PlatformError("media_error") for media the network refuses. */
+  containerParams(request: PublishRequest): Record<string, string>;
+}
+
+const stateSchema = z.object({ containerId: z.string().min(1), polls: z.number().int().min(0), createdAt: z.string() });
+type ContainerState = z.infer<typeof stateSchema>;
+
+const idSchema = z.object({ id: z.string().min(1) });
+const permalinkSchema = z.object({ permalink: z.string().url().optional() });
+const recentMediaSchema = z.object({ data: z.array(z.object({ id: z.string(), permalink: z.string().optional(), timestamp: z.string().optional() }).catchall(z.unknown())) });
+
+/** The longest wait between two status checks; the first check is 1 s after the container is created, then 2, 4, 8… */
+export const MAX_CHECK_INTERVAL_SECONDS = 60;
+
+export function checkAfterSeconds(polls: number): number {
+  return Math.min(MAX_CHECK_INTERVAL_SECONDS, 2 ** Math.max(0, polls - 1));
+}
+
+/**
+ * The container flow as `publish` and `checkStatus` (§4.2, §6.2). `publish` creates the container and looks at it
+ * once: finished media (images, text) are published in the same call; media still processing (video) come back as
+ * `processing`, and the executor calls `checkStatus` through the queue until the container is finished, failed or the
+ * bounded wait is over. Nothing here waits in a loop.
+ *
+ * Publishing is not idempotent, and Meta warns that a publish answered with a transient error (code 2) may still have
+ * gone out. So a publish that gets no answer or a transient error is not retried blindly: the outcome is
+ * `processing`, and the next check reads the container, whose `PUBLISHED` status says whether the post exists (then
+ * the post is looked up among the account's recent media) or not (then it is published again).
+ */
+export function containerPublisher(
+  http: HttpClient,
+  dialect: ContainerDialect,
+  options: { apiBaseUrl: string; now: () => Date },
+): Pick<PlatformAdapter, "publish" | "checkStatus"> {
+  const graph = (path: string) => `${options.apiBaseUrl.replace(/\/$/, "")}${dialect.version}${path}`;
+  const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+  const fail = (res: HttpResponse) => classifyGraphError(res, dialect.service, options.now());
+  const userPath = (request: PublishRequest) => `/${encodeURIComponent(request.account.externalAccountId)}`;
+
+  const processing = (state: ContainerState): PublishOutcome => ({
+    status: "processing",
+    checkAfterSeconds: checkAfterSeconds(state.polls),
+    state: { ...state },
+  });
+
+  async function published(request: PublishRequest, mediaId: string, permalink?: string): Promise<PublishOutcome> {
+    if (permalink) return { status: "published", externalPostId: mediaId, url: permalink };
+    // The post exists now: a failure to read its permalink must not turn into an error (a retry would post it twice).
+    const url = new URL(graph(`/${encodeURIComponent(mediaId)}`));
+    url.searchParams.set("fields", "permalink");
+    const res = await http.request({ url, headers: bearer(request.accessToken) }).catch(() => undefined);
+    const parsed = res?.ok ? permalinkSchema.safeParse(res.json) : undefined;
+    const link = parsed?.success ? parsed.data.permalink : undefined;
+    return link ? { status: "published", externalPostId: mediaId, url: link } : { status: "published", externalPostId: mediaId };
+  }
+
+  async function readContainer(request: PublishRequest, containerId: string) {
+    const url = new URL(graph(`/${encodeURIComponent(containerId)}`));
+    url.searchParams.set("fields", dialect.statusFields);
+    const res = await http.request({ url, headers: bearer(request.accessToken) });
+    const status = res.ok ? dialect.readStatus(res.json) : undefined;
+    if (!status) throw fail(res);
+    return status;
+  }
+
+  async function publishContainer(request: PublishRequest, state: ContainerState): Promise<PublishOutcome> {
+    let res: HttpResponse;
+    try {
+      res = await http.request({
+        method: "POST",
+        url: graph(`${userPath(request)}/${dialect.publishEdge}`),
+        form: { creation_id: state.containerId },
+        headers: bearer(request.accessToken),
+      });
+    } catch (error) {
+      if (error instanceof PlatformError && error.category === "network_error") return processing(state);
+      throw error;
+    }
+    const parsed = res.ok ? idSchema.safeParse(res.json) : undefined;
+    if (parsed?.success) return published(request, parsed.data.id);
+    // A success without an id says nothing certain either: the container's status will.
+    if (res.ok) return processing(state);
+    const error = fail(res);
+    // Not ready after all, or an answer that leaves it open whether the post went out: look at the container again.
+    if (error.category === "media_processing" || error.category === "network_error") return processing(state);
+    throw error;
+  }
+
+  /** The container says it was published (an earlier answer was lost): find the post among the recent media. */
+  async function findPublished(request: PublishRequest, state: ContainerState): Promise<PublishOutcome> {
+    const url = new URL(graph(`${userPath(request)}/${dialect.createEdge}`));
+    url.searchParams.set("fields", `id,${dialect.textField},permalink,timestamp`);
+    url.searchParams.set("limit", "25");
+    const res = await http.request({ url, headers: bearer(request.accessToken) });
+    const parsed = res.ok ? recentMediaSchema.safeParse(res.json) : undefined;
+    if (!parsed?.success) throw fail(res);
+    const since = Date.parse(state.createdAt) - 60_000;
+    const match = parsed.data.data.find(
+      // An empty caption is left out of the answer.
+      (m) => (m[dialect.textField] ?? "") === request.text && (m.timestamp === undefined || metaTime(m.timestamp) >= since),
+    );
+    // Listed a moment later than the container flips: look again on the next check.
+    return match ? published(request, match.id, match.permalink) : processing(state);
+  }
+
+  async function advance(request: PublishRequest, previous: ContainerState): Promise<PublishOutcome> {
+    const state = { ...previous, polls: previous.polls + 1 };
+    const { status, detail } = await readContainer(request, state.containerId);
+    const why = detail ? `: ${excerpt(detail)}` : "";
+    switch (status) {
+      case "IN_PROGRESS":
+        return processing(state);
+      case "FINISHED":
+        return publishContainer(request, state);
+      case "PUBLISHED":
+        return findPublished(request, state);
+      case "ERROR":
+        throw new PlatformError("media_error", `${dialect.service} could not process the media of container ${state.containerId}${why}`, {
+          platformCode: status,
+        });
+      case "EXPIRED":
+        throw new PlatformError("media_error", `${dialect.service} container ${state.containerId} expired before it was published`, {
+          platformCode: status,
+        });
+    }
+  }
+
+  return {
+    async publish(request) {
+      const params = dialect.containerParams(request);
+      const res = await http.request({
+        method: "POST",
+        url: graph(`${userPath(request)}/${dialect.createEdge}`),
+        form: params,
+        headers: bearer(request.accessToken),
+      });
+      const parsed = res.ok ? idSchema.safeParse(res.json) : undefined;
+      if (!parsed?.success) throw fail(res);
+      return advance(request, { containerId: parsed.data.id, polls: 0, createdAt: options.now().toISOString() });
+    },
+
+    async checkStatus(request, raw) {
+      const parsed = stateSchema.safeParse(raw);
+      if (!parsed.success) throw new PlatformError("unknown", `${dialect.service}: no container to check in this processing state`);
+      return advance(request, parsed.data);
+    },
+  };
+}
+
+/** Meta timestamps come as `2026-08-01T12:00:00+0000`, which not every parser reads. */
+function metaTime(value: string): number {
+  return Date.parse(value.replace(/([+-]\d{2})(\d{2})$/, "$1:$2"));
+}
+
+/** A media item's kind from its MIME type. */
+export function mediaKind(mimeType: string): "image" | "video" | "other" {
+  const type = mimeType.toLowerCase();
+  if (type.startsWith("image/")) return "image";
+  if (type.startsWith("video/")) return "video";
+  return "other";
+}

@@ -1,0 +1,213 @@
+import { z } from "zod";
+import { createHttpClient, excerpt, retryAfterHeader, type HttpResponse } from "./http.js";
+import { basicAuthorization, tokenEndpointError, toOAuthTokens } from "./oauth.js";
+import {
+  PlatformError,
+  type AccountInfo,
+  type AdapterConfig,
+  type PlatformAdapter,
+  type PublishOutcome,
+  type PublishRequest,
+  type SettingsIssue,
+} from "./types.js";
+
+/**
+ * Pinterest API v5 adapter (reference/platforms.md §9): OAuth on www.pinterest.com (comma-separated scopes, no PKCE)
+ * with the token endpoint on api.pinterest.com (HTTP Basic client auth), the account from `GET /v5/user_account` and
+ * its boards from `GET /v5/boards` (listed into `AccountInfo.metadata.boards`), and image pins through `POST /v5/pins`
+ * with `media_source.source_type = image_url`: Pinterest fetches the image itself, so nothing is downloaded here.
+ *
+ * Every pin goes to a board: the connection's `boardId` setting (its default board), which must be one of the
+ * account's boards. Until it is set the connection's readiness says so.
+ */
+
+export const pinterestHosts = { apiBaseUrl: "https://api.pinterest.com", authBaseUrl: "https://www.pinterest.com" } as const;
+
+export const pinterestLimits = {
+  descriptionMaxChars: 800,
+  linkMaxChars: 2048,
+  /** Images: BMP/JPEG/PNG/TIFF/GIF/WEBP up to 20 MB (the size is unconfirmed). */
+  imageMaxBytes: 20 * 1024 * 1024,
+  /** Boards listed per page (the API's maximum) and pages read at most when listing an account's boards. */
+  boardPageSize: 250,
+  boardPagesMax: 4,
+} as const;
+
+/**
+ * Pinterest's error codes the adapter acts on (the `code` of `{code, message}`; pinterest/api-description v5):
+ * 8 rate limit; 2 authentication failed; 29 not permitted (a missing scope on a 401); 233/235 image too small or
+ * broken; 40 board not found.
+ */
+export const PINTEREST_CODES = { rateLimited: 8, authenticationFailed: 2, notPermitted: 29, imageTooSmall: 233, imageBroken: 235, boardNotFound: 40 } as const;
+const MEDIA_CODES: ReadonlySet<number> = new Set([PINTEREST_CODES.imageTooSmall, PINTEREST_CODES.imageBroken]);
+
+/** The connection's settings: the default board every pin goes to. Unset until the user chooses one. */
+export const pinterestSettingsSchema = z.strictObject({
+  boardId: z.string().regex(/^\d+$/, "A Pinterest board id (digits only)").optional(),
+});
+
+const errorSchema = z.object({ code: z.number().optional(), message: z.string().optional() });
+const accountSchema = z.object({
+  id: z.string().optional(),
+  username: z.string().min(1),
+  account_type: z.string().optional(),
+  profile_image: z.string().optional(),
+  business_name: z.string().nullish(),
+});
+const boardsPageSchema = z.object({
+  items: z.array(z.object({ id: z.string(), name: z.string(), privacy: z.string().optional() })),
+  bookmark: z.string().nullish(),
+});
+const pinSchema = z.object({ id: z.string().min(1) });
+
+export interface PinterestBoard {
+  id: string;
+  name: string;
+  privacy?: string;
+}
+
+export function createPinterestAdapter(config: AdapterConfig): PlatformAdapter {
+  const http = createHttpClient({ service: "Pinterest", fetch: config.fetch, timeoutMs: config.timeoutMs });
+  const now = config.now ?? (() => new Date());
+  const api = (path: string) => `${config.apiBaseUrl.replace(/\/$/, "")}${path}`;
+  const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+  const clientAuth = basicAuthorization(config.clientId, config.clientSecret);
+
+  async function token(form: Record<string, string>) {
+    const res = await http.request({ url: api("/v5/oauth/token"), form, headers: { authorization: clientAuth } });
+    if (!res.ok) throw tokenEndpointError(res, "Pinterest", now());
+    return toOAuthTokens(res, "Pinterest", now());
+  }
+
+  /** Every board of the account, following `bookmark` for at most `boardPagesMax` pages. */
+  async function listBoards(accessToken: string): Promise<PinterestBoard[]> {
+    const boards: PinterestBoard[] = [];
+    let bookmark: string | undefined;
+    for (let page = 0; page < pinterestLimits.boardPagesMax; page++) {
+      const url = new URL(api("/v5/boards"));
+      url.searchParams.set("page_size", String(pinterestLimits.boardPageSize));
+      if (bookmark) url.searchParams.set("bookmark", bookmark);
+      const res = await http.request({ url, headers: bearer(accessToken) });
+      const parsed = res.ok ? boardsPageSchema.safeParse(res.json) : undefined;
+      if (!parsed?.success) throw classifyPinterestError(res, now());
+      boards.push(...parsed.data.items.map((b) => ({ id: b.id, name: b.name, ...(b.privacy ? { privacy: b.privacy } : {}) })));
+      bookmark = parsed.data.bookmark ?? undefined;
+      if (!bookmark) break;
+    }
+    return boards;
+  }
+
+  return {
+    platform: "pinterest",
+    settingsSchema: pinterestSettingsSchema,
+
+    authorizeUrl({ state, redirectUri, scopes }) {
+      const url = new URL(`${config.authBaseUrl.replace(/\/$/, "")}/oauth/`);
+      url.searchParams.set("client_id", config.clientId);
+      url.searchParams.set("redirect_uri", redirectUri);
+      url.searchParams.set("response_type", "code");
+      url.searchParams.set("scope", scopes.join(","));
+      url.searchParams.set("state", state);
+      return url.toString();
+    },
+
+    exchangeCode({ code, redirectUri }) {
+      return token({ grant_type: "authorization_code", code, redirect_uri: redirectUri });
+    },
+
+    refresh(refreshToken) {
+      return token({ grant_type: "refresh_token", refresh_token: refreshToken });
+    },
+
+    async getAccount(accessToken): Promise<AccountInfo> {
+      const res = await http.request({ url: api("/v5/user_account"), headers: bearer(accessToken) });
+      const parsed = res.ok ? accountSchema.safeParse(res.json) : undefined;
+      if (!parsed?.success) throw classifyPinterestError(res, now());
+      const account = parsed.data;
+      const boards = await listBoards(accessToken);
+      return {
+        externalAccountId: account.id ?? account.username,
+        username: account.username,
+        displayName: account.business_name ?? account.username,
+        avatarUrl: account.profile_image,
+        metadata: { accountType: account.account_type ?? null, boards },
+      };
+    },
+
+    checkSettings(settings, account): SettingsIssue[] {
+      const parsed = pinterestSettingsSchema.safeParse(settings);
+      const boardId = parsed.success ? parsed.data.boardId : undefined;
+      if (!boardId) return [];
+      const boards = boardsOf(account.metadata);
+      if (!boards) return [{ field: "boardId", message: "The account's boards are not known yet: sync the connection first" }];
+      if (boards.some((b) => b.id === boardId)) return [];
+      return [{ field: "boardId", message: `Board ${boardId} is not one of this Pinterest account's boards (as of its last sync)` }];
+    },
+
+    async publish(request: PublishRequest): Promise<PublishOutcome> {
+      const settings = pinterestSettingsSchema.safeParse(request.settings);
+      const boardId = settings.success ? settings.data.boardId : undefined;
+      if (!boardId) throw new PlatformError("unknown", "No default board is set on this Pinterest connection");
+      const [item, ...more] = request.media;
+      if (!item || more.length || !item.mimeType.toLowerCase().startsWith("image/")) {
+        throw new PlatformError("media_error", "A Pinterest pin needs exactly one image");
+      }
+      if (item.sizeBytes !== undefined && item.sizeBytes > pinterestLimits.imageMaxBytes) {
+        throw new PlatformError("media_error", `Pinterest accepts images up to ${pinterestLimits.imageMaxBytes} bytes`);
+      }
+      const body: Record<string, unknown> = {
+        board_id: boardId,
+        description: request.text,
+        media_source: { source_type: "image_url", url: item.url },
+      };
+      const link = firstLink(request.text);
+      if (link) body.link = link;
+      const res = await http.request({ method: "POST", url: api("/v5/pins"), json: body, headers: bearer(request.accessToken) });
+      const parsed = res.status === 201 ? pinSchema.safeParse(res.json) : undefined;
+      if (!parsed?.success) throw classifyPinterestError(res, now());
+      const id = parsed.data.id;
+      return { status: "published", externalPostId: id, url: `https://www.pinterest.com/pin/${id}/` };
+    },
+
+    async checkStatus() {
+      throw new PlatformError("unknown", "Pinterest creates image pins synchronously: there is no processing state to check");
+    },
+  };
+}
+
+/** The boards listed in a connection's metadata, or undefined when they were never listed. */
+export function boardsOf(metadata: Record<string, unknown>): PinterestBoard[] | undefined {
+  const boards = metadata.boards;
+  if (!Array.isArray(boards)) return undefined;
+  return boards.filter((b): b is PinterestBoard => typeof b === "object" && b !== null && typeof (b as PinterestBoard).id === "string");
+}
+
+/** The pin's destination: the first http(s) URL of the text, without trailing punctuation, when it fits the limit. */
+export function firstLink(text: string): string | undefined {
+  const match = /\bhttps?:\/\/[^\s<>"]+/i.exec(text);
+  const url = match?.[0].replace(/[.,;:!?)\]'"]+$/, "");
+  return url && url.length <= pinterestLimits.linkMaxChars && URL.canParse(url) ? url : undefined;
+}
+
+/**
+ * Classifies a Pinterest answer from its status and `code` (§9.4): 401 → auth_error (an expired or revoked token, or
+ * code 29 for a missing scope); 429 or code 8 → rate_limited (Pinterest documents no reset header; `Retry-After` is
+ * used when sent); 5xx → network_error; codes 233/235 (image too small, broken or unreachable as an image) →
+ * media_error; the rest, including 404 code 40 (the board no longer exists) → unknown.
+ */
+export function classifyPinterestError(res: HttpResponse, now: Date): PlatformError {
+  const status = res.status;
+  const parsed = errorSchema.safeParse(res.json);
+  const code = parsed.success ? parsed.data.code : undefined;
+  const detail = parsed.success ? excerpt(parsed.data.message) : undefined;
+  const message = `Pinterest answered ${status}${detail ? `: ${detail}` : ""}`;
+  const details = { status, platformCode: code === undefined ? undefined : String(code) };
+  if (res.ok) return new PlatformError("unknown", `Pinterest answered ${status} with an unexpected body`, details);
+  if (status === 401) return new PlatformError("auth_error", message, details);
+  if (status === 429 || code === PINTEREST_CODES.rateLimited) {
+    return new PlatformError("rate_limited", message, { ...details, retryAfterSeconds: retryAfterHeader(res.headers, now) });
+  }
+  if (status >= 500) return new PlatformError("network_error", message, details);
+  if (code !== undefined && MEDIA_CODES.has(code)) return new PlatformError("media_error", message, details);
+  return new PlatformError("unknown", message, details);
+}

@@ -1,0 +1,237 @@
+import { z } from "zod";
+import { createHttpClient, excerpt, retryAfterHeader, type HttpResponse } from "./http.js";
+import { basicAuthorization, tokenEndpointError, toOAuthTokens } from "./oauth.js";
+import {
+  PlatformError,
+  type AccountInfo,
+  type AdapterConfig,
+  type ErrorCategory,
+  type PlatformAdapter,
+  type PublishOutcome,
+  type PublishRequest,
+} from "./types.js";
+
+/**
+ * Reddit adapter (reference/platforms.md §10): OAuth on www.reddit.com with `duration=permanent` (so a refresh token
+ * comes back) and HTTP Basic client auth on the token endpoint; the API on oauth.reddit.com: `GET /api/v1/me` and
+ * self posts through `POST /api/submit` (`kind=self`) to the subreddit in the connection's settings.
+ *
+ * Reddit answers most submit failures with HTTP 200 and `json.errors` (`[CODE, message, field]`), so the body is
+ * parsed before the status is trusted. Every call carries the descriptive User-Agent Reddit requires; generic agents
+ * are throttled or blocked.
+ */
+
+export const redditHosts = { apiBaseUrl: "https://oauth.reddit.com", authBaseUrl: "https://www.reddit.com" } as const;
+
+/** `<platform>:<app id>:<version> (by /u/<reddit username>)`, as Reddit's API rules ask; REDDIT_USER_AGENT overrides it. */
+export const DEFAULT_REDDIT_USER_AGENT = "web:amplify-scheduler:1.0.0 (by /u/amplify-scheduler)";
+
+export const redditLimits = {
+  titleMaxChars: 300,
+  textMaxChars: 40_000,
+} as const;
+
+/** Submit error codes with a category of their own; every other code (SUBREDDIT_NOEXIST, NO_SELFS, …) is `unknown`. */
+const SUBMIT_ERROR_CATEGORIES: Readonly<Record<string, ErrorCategory>> = {
+  RATELIMIT: "rate_limited",
+  QUOTA_FILLED: "rate_limited",
+  ALREADY_SUB: "duplicate",
+};
+/** QUOTA_FILLED says "try again in an hour" and carries no number. */
+const QUOTA_FILLED_WAIT_SECONDS = 3600;
+
+const subredditName = z
+  .string()
+  .trim()
+  .transform((name) => name.replace(/^\/?r\//i, ""))
+  .pipe(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_]{2,20}$/, "A subreddit name: 3 to 21 letters, digits or underscores"));
+
+/** The connection's settings: where posts go, and the optional flags every post to it gets. */
+export const redditSettingsSchema = z.strictObject({
+  subreddit: subredditName.optional(),
+  flairId: z.string().min(1).max(64).optional(),
+  nsfw: z.boolean().optional(),
+  spoiler: z.boolean().optional(),
+});
+
+const meSchema = z.object({
+  id: z.string().min(1),
+  name: z.string().min(1),
+  icon_img: z.string().optional(),
+  is_suspended: z.boolean().optional(),
+});
+const submitSchema = z.object({
+  json: z.object({
+    errors: z.array(z.array(z.unknown())).default([]),
+    ratelimit: z.number().optional(),
+    data: z.object({ id: z.string().optional(), name: z.string().optional(), url: z.string().optional() }).optional(),
+  }),
+});
+type SubmitBody = z.infer<typeof submitSchema>["json"];
+
+export function createRedditAdapter(config: AdapterConfig & { userAgent?: string }): PlatformAdapter {
+  const http = createHttpClient({ service: "Reddit", fetch: config.fetch, timeoutMs: config.timeoutMs });
+  const now = config.now ?? (() => new Date());
+  const userAgent = config.userAgent ?? DEFAULT_REDDIT_USER_AGENT;
+  const api = (path: string) => `${config.apiBaseUrl.replace(/\/$/, "")}${path}`;
+  const auth = (path: string) => `${config.authBaseUrl.replace(/\/$/, "")}${path}`;
+  const headers = (accessToken: string) => ({ authorization: `bearer ${accessToken}`, "user-agent": userAgent });
+
+  async function token(form: Record<string, string>) {
+    const res = await http.request({
+      url: auth("/api/v1/access_token"),
+      form,
+      headers: { authorization: basicAuthorization(config.clientId, config.clientSecret), "user-agent": userAgent },
+    });
+    if (!res.ok) throw tokenEndpointError(res, "Reddit", now());
+    return toOAuthTokens(res, "Reddit", now());
+  }
+
+  return {
+    platform: "reddit",
+    settingsSchema: redditSettingsSchema,
+
+    authorizeUrl({ state, redirectUri, scopes }) {
+      const url = new URL(auth("/api/v1/authorize"));
+      url.searchParams.set("client_id", config.clientId);
+      url.searchParams.set("response_type", "code");
+      url.searchParams.set("state", state);
+      url.searchParams.set("redirect_uri", redirectUri);
+      url.searchParams.set("duration", "permanent");
+      url.searchParams.set("scope", scopes.join(" "));
+      return url.toString();
+    },
+
+    exchangeCode({ code, redirectUri }) {
+      return token({ grant_type: "authorization_code", code, redirect_uri: redirectUri });
+    },
+
+    refresh(refreshToken) {
+      return token({ grant_type: "refresh_token", refresh_token: refreshToken });
+    },
+
+    async getAccount(accessToken): Promise<AccountInfo> {
+      const res = await http.request({ url: api("/api/v1/me"), headers: headers(accessToken) });
+      const parsed = res.ok ? meSchema.safeParse(res.json) : undefined;
+      if (!parsed?.success) throw classifyRedditError(res, now());
+      const me = parsed.data;
+      return {
+        externalAccountId: me.id,
+        username: me.name,
+        displayName: `u/${me.name}`,
+        avatarUrl: me.icon_img ? me.icon_img.replace(/&amp;/g, "&") : undefined,
+        metadata: { suspended: me.is_suspended ?? false },
+      };
+    },
+
+    async publish(request: PublishRequest): Promise<PublishOutcome> {
+      const settings = redditSettingsSchema.safeParse(request.settings);
+      const subreddit = settings.success ? settings.data.subreddit : undefined;
+      if (!settings.success || !subreddit) throw new PlatformError("unknown", "No subreddit is set on this Reddit connection");
+      if (request.media.length) throw new PlatformError("media_error", "The Reddit adapter publishes self (text) posts only");
+      const { title, body } = splitTitle(request.text);
+      const res = await http.request({
+        method: "POST",
+        url: api("/api/submit"),
+        form: {
+          api_type: "json",
+          kind: "self",
+          sr: subreddit,
+          title,
+          text: body,
+          sendreplies: "true",
+          flair_id: settings.data.flairId,
+          nsfw: settings.data.nsfw === undefined ? undefined : String(settings.data.nsfw),
+          spoiler: settings.data.spoiler === undefined ? undefined : String(settings.data.spoiler),
+        },
+        headers: headers(request.accessToken),
+      });
+      const parsed = res.ok ? submitSchema.safeParse(res.json) : undefined;
+      if (!parsed?.success) throw classifyRedditError(res, now());
+      const submitted = parsed.data.json;
+      if (submitted.errors.length) throw classifySubmitErrors(submitted, res.status);
+      const name = submitted.data?.name ?? (submitted.data?.id ? `t3_${submitted.data.id}` : undefined);
+      if (!name) throw new PlatformError("unknown", "Reddit accepted the post without saying its id", { status: res.status });
+      return { status: "published", externalPostId: name, url: submitted.data?.url };
+    },
+
+    async checkStatus() {
+      throw new PlatformError("unknown", "Reddit publishes self posts synchronously: there is no processing state to check");
+    },
+  };
+}
+
+/**
+ * A self post's title and body from one text: the first non-empty line is the title and the rest the body. A first
+ * line longer than Reddit's 300-character title is cut at a word (with "…") and the whole text becomes the body.
+ */
+export function splitTitle(text: string): { title: string; body: string } {
+  const trimmed = text.trim();
+  const newline = trimmed.indexOf("\n");
+  const first = (newline < 0 ? trimmed : trimmed.slice(0, newline)).trim();
+  const rest = newline < 0 ? "" : trimmed.slice(newline + 1).trim();
+  const chars = [...first];
+  if (chars.length <= redditLimits.titleMaxChars) return { title: first, body: rest };
+  const cut = chars.slice(0, redditLimits.titleMaxChars - 1).join("");
+  const atWord = cut.replace(/\s+\S*$/, "");
+  return { title: `${atWord.length > cut.length / 2 ? atWord : cut}…`, body: trimmed };
+}
+
+/**
+ * Classifies the `json.errors` of a submit (the code is the first element of each `[CODE, message, field]`):
+ * RATELIMIT and QUOTA_FILLED → rate_limited, waiting `json.ratelimit` seconds (Reddit's own number) or else the
+ * duration its message states; ALREADY_SUB → duplicate; anything else → unknown.
+ */
+export function classifySubmitErrors(submitted: SubmitBody, status: number): PlatformError {
+  const errors = submitted.errors.map(([code, message, field]) => ({
+    code: typeof code === "string" ? code : "UNKNOWN",
+    message: typeof message === "string" ? message : "",
+    field: typeof field === "string" ? field : undefined,
+  }));
+  const first = errors.find((e) => SUBMIT_ERROR_CATEGORIES[e.code]) ?? errors[0]!;
+  const category = SUBMIT_ERROR_CATEGORIES[first.code] ?? "unknown";
+  const detail = excerpt(errors.map((e) => `${e.code}: ${e.message}${e.field ? ` (${e.field})` : ""}`).join("; "));
+  const details = { status, platformCode: first.code };
+  if (category !== "rate_limited") return new PlatformError(category, `Reddit refused the post: ${detail}`, details);
+  const stated = submitted.ratelimit !== undefined ? Math.ceil(submitted.ratelimit) : statedWaitSeconds(first.message);
+  const retryAfterSeconds = Math.max(1, stated ?? (first.code === "QUOTA_FILLED" ? QUOTA_FILLED_WAIT_SECONDS : 60));
+  return new PlatformError("rate_limited", `Reddit refused the post: ${detail}`, { ...details, retryAfterSeconds });
+}
+
+/** The wait a RATELIMIT message states ("try again in 9 minutes.", "Take a break for 14 minutes", "… 30 seconds"). */
+export function statedWaitSeconds(message: string): number | undefined {
+  const match = /(\d+)\s*(second|minute|hour)s?\b/i.exec(message);
+  if (!match) return undefined;
+  const unit = { second: 1, minute: 60, hour: 3600 }[match[2]!.toLowerCase() as "second" | "minute" | "hour"];
+  return Number(match[1]) * unit;
+}
+
+/**
+ * Classifies a Reddit answer that is not a well-formed 200: 401 → auth_error; 403 whose `WWW-Authenticate` names
+ * `invalid_token` or `insufficient_scope` → auth_error (another 403 is a banned or private subreddit: unknown); 429 →
+ * rate_limited until `X-Ratelimit-Reset` (seconds from now, not an epoch) or `Retry-After`; 5xx → network_error;
+ * anything else → unknown.
+ */
+export function classifyRedditError(res: HttpResponse, now: Date): PlatformError {
+  const status = res.status;
+  const body = res.json as { message?: unknown; error?: unknown } | undefined;
+  const detail = excerpt(typeof body?.message === "string" ? body.message : undefined);
+  const message = `Reddit answered ${status}${detail ? `: ${detail}` : ""}`;
+  const challenge = /error="([a-z_]+)"/.exec(res.headers.get("www-authenticate") ?? "")?.[1];
+  const details = { status, platformCode: challenge ?? (body?.error !== undefined ? String(body.error) : undefined) };
+  if (res.ok) return new PlatformError("unknown", `Reddit answered ${status} with an unexpected body`, details);
+  if (status === 401) return new PlatformError("auth_error", message, details);
+  if (status === 403 && (challenge === "invalid_token" || challenge === "insufficient_scope")) {
+    return new PlatformError("auth_error", message, details);
+  }
+  if (status === 429) return new PlatformError("rate_limited", message, { ...details, retryAfterSeconds: redditRetryAfterSeconds(res.headers, now) });
+  if (status >= 500) return new PlatformError("network_error", message, details);
+  return new PlatformError("unknown", message, details);
+}
+
+/** `X-Ratelimit-Reset` is the number of seconds until the window ends. */
+export function redditRetryAfterSeconds(headers: Headers, now: Date): number | undefined {
+  const reset = Number(headers.get("x-ratelimit-reset"));
+  if (headers.get("x-ratelimit-reset") !== null && Number.isFinite(reset) && reset >= 0) return Math.max(1, Math.ceil(reset));
+  return retryAfterHeader(headers, now);
+}

@@ -1,0 +1,138 @@
+import { z } from "zod";
+import { catalog } from "./catalog.js";
+import { createHttpClient } from "./http.js";
+import { classifyGraphError, containerPublisher, mediaKind, scopeList, toLongLivedTokens, type ContainerStatus } from "./meta-graph.js";
+import { PlatformError, type AccountInfo, type AdapterConfig, type PlatformAdapter, type PublishRequest } from "./types.js";
+
+/**
+ * Threads adapter (reference/platforms.md §3, §6): consent on threads.net with the Threads app's id (not the Meta
+ * app's), the code exchanged on graph.threads.net for a short-lived token (1 h) and that for a long-lived one (60
+ * days), refreshed with itself while valid (`refresh_access_token`): it doubles as the connection's refresh token.
+ *
+ * Publishing is the container flow (`/{user}/threads` → status → `/{user}/threads_publish`) for text, one image or one
+ * video; Meta downloads the media from its public URL itself. No PKCE.
+ */
+
+export const threadsHosts = { apiBaseUrl: "https://graph.threads.net", authBaseUrl: "https://threads.net" } as const;
+export const THREADS_API_VERSION = "v1.0";
+
+export const threadsLimits = {
+  textMaxChars: 500,
+  imageTypes: ["image/jpeg", "image/png"],
+  videoTypes: ["video/mp4", "video/quicktime"],
+} as const;
+
+export const threadsSettingsSchema = z.object({
+  /** Who can reply to the connection's posts (Threads' default: everyone). */
+  replyControl: z.enum(["everyone", "accounts_you_follow", "mentioned_only"]).optional(),
+});
+
+const shortLivedSchema = z.object({
+  access_token: z.string().min(1),
+  user_id: z.union([z.string(), z.number()]).optional(),
+  permissions: z.unknown().optional(),
+  scope: z.unknown().optional(),
+});
+const meSchema = z.object({ id: z.string(), username: z.string(), name: z.string().optional(), threads_profile_picture_url: z.string().optional() });
+const containerStatusSchema = z.object({
+  status: z.enum(["IN_PROGRESS", "FINISHED", "PUBLISHED", "ERROR", "EXPIRED"]),
+  error_message: z.string().optional(),
+});
+
+const SERVICE = "Threads";
+
+export function createThreadsAdapter(config: AdapterConfig): PlatformAdapter {
+  const http = createHttpClient({ service: SERVICE, fetch: config.fetch, timeoutMs: config.timeoutMs });
+  const now = config.now ?? (() => new Date());
+  const api = (path: string) => `${config.apiBaseUrl.replace(/\/$/, "")}${path}`;
+  const auth = (path: string) => `${config.authBaseUrl.replace(/\/$/, "")}${path}`;
+
+  async function longLived(path: string, query: Record<string, string>, scopes: string[]) {
+    const url = new URL(api(path));
+    for (const [key, value] of Object.entries(query)) url.searchParams.set(key, value);
+    const res = await http.request({ url });
+    if (!res.ok) throw classifyGraphError(res, SERVICE, now(), "token");
+    return toLongLivedTokens(res, SERVICE, now(), scopes);
+  }
+
+  const publisher = containerPublisher(
+    http,
+    {
+      service: SERVICE,
+      version: `/${THREADS_API_VERSION}`,
+      createEdge: "threads",
+      publishEdge: "threads_publish",
+      textField: "text",
+      statusFields: "status,error_message",
+      readStatus(body) {
+        const parsed = containerStatusSchema.safeParse(body);
+        return parsed.success ? { status: parsed.data.status as ContainerStatus, detail: parsed.data.error_message } : undefined;
+      },
+      containerParams,
+    },
+    { apiBaseUrl: config.apiBaseUrl, now },
+  );
+
+  return {
+    platform: "threads",
+    settingsSchema: threadsSettingsSchema,
+
+    authorizeUrl({ state, redirectUri, scopes }) {
+      const url = new URL(auth("/oauth/authorize"));
+      url.searchParams.set("client_id", config.clientId);
+      url.searchParams.set("redirect_uri", redirectUri);
+      url.searchParams.set("scope", scopes.join(","));
+      url.searchParams.set("response_type", "code");
+      url.searchParams.set("state", state);
+      return url.toString();
+    },
+
+    async exchangeCode({ code, redirectUri }) {
+      const res = await http.request({
+        url: api("/oauth/access_token"),
+        form: { client_id: config.clientId, client_secret: config.clientSecret, code, grant_type: "authorization_code", redirect_uri: redirectUri },
+      });
+      if (!res.ok) throw classifyGraphError(res, SERVICE, now(), "token");
+      const parsed = shortLivedSchema.safeParse(res.json);
+      if (!parsed.success) throw new PlatformError("unknown", `${SERVICE} token endpoint answered ${res.status} without an access token`, { status: res.status });
+      // The answer names no permissions: consent grants what was asked, and the adapter always asks the catalog's.
+      const scopes = scopeList(parsed.data.permissions) ?? scopeList(parsed.data.scope) ?? catalog.threads.scopes;
+      return longLived("/access_token", { grant_type: "th_exchange_token", client_secret: config.clientSecret, access_token: parsed.data.access_token }, scopes);
+    },
+
+    refresh(longLivedToken) {
+      return longLived("/refresh_access_token", { grant_type: "th_refresh_token", access_token: longLivedToken }, []);
+    },
+
+    async getAccount(accessToken): Promise<AccountInfo> {
+      const url = new URL(api(`/${THREADS_API_VERSION}/me`));
+      url.searchParams.set("fields", "id,username,name,threads_profile_picture_url");
+      const res = await http.request({ url, headers: { authorization: `Bearer ${accessToken}` } });
+      const parsed = res.ok ? meSchema.safeParse(res.json) : undefined;
+      if (!parsed?.success) throw classifyGraphError(res, SERVICE, now());
+      const me = parsed.data;
+      return { externalAccountId: me.id, username: me.username, displayName: me.name, avatarUrl: me.threads_profile_picture_url };
+    },
+
+    publish: publisher.publish,
+    checkStatus: publisher.checkStatus,
+  };
+}
+
+/** Text alone, or text with one JPEG/PNG image or one MP4/MOV video. */
+function containerParams(request: PublishRequest): Record<string, string> {
+  if (request.media.length > 1) throw new PlatformError("media_error", "Threads publishing takes one image or one video per post");
+  const settings = threadsSettingsSchema.safeParse(request.settings);
+  const common: Record<string, string> = { text: request.text };
+  if (settings.success && settings.data.replyControl) common.reply_control = settings.data.replyControl;
+  const item = request.media[0];
+  if (!item) return { media_type: "TEXT", ...common };
+  const type = item.mimeType.toLowerCase();
+  if (mediaKind(type) === "image" && (threadsLimits.imageTypes as readonly string[]).includes(type)) {
+    return { media_type: "IMAGE", image_url: item.url, ...common };
+  }
+  if (mediaKind(type) === "video" && (threadsLimits.videoTypes as readonly string[]).includes(type)) {
+    return { media_type: "VIDEO", video_url: item.url, ...common };
+  }
+  throw new PlatformError("media_error", `Threads publishes JPEG or PNG images and MP4 or MOV videos, not ${item.mimeType}`);
+}

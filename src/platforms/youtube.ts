@@ -1,0 +1,432 @@
+import { addDays, startOfDay } from "date-fns";
+import { fromZonedTime, toZonedTime } from "date-fns-tz";
+import { z } from "zod";
+import type { Env } from "../core/env.js";
+import { createHttpClient, excerpt, retryAfterHeader, type HttpResponse } from "./http.js";
+import { tokenEndpointError, toOAuthTokens } from "./oauth.js";
+import { sniffVideo } from "./sniff-video.js";
+import {
+  PlatformError,
+  type AccountInfo,
+  type AdapterConfig,
+  type MediaItem,
+  type PlatformAdapter,
+  type PublishOutcome,
+  type PublishRequest,
+} from "./types.js";
+
+/**
+ * YouTube Data API v3 adapter (reference/platforms.md §8): Google OAuth 2.0 (consent on accounts.google.com with
+ * `access_type=offline` for a refresh token and PKCE S256; tokens on oauth2.googleapis.com), the channel from
+ * `channels.list?mine=true`, and one video per post through the resumable `videos.insert`: a session POST with the
+ * metadata answers a `Location`, the bytes are PUT there in chunks (308 Resume Incomplete with `Range` until the last
+ * one, 200/201 with the video resource after it; a 5xx mid-way is resumed from what Google reports having). The video
+ * id exists at once, but it is only live once processed: `videos.list?part=status,processingDetails` is followed
+ * through the queue with `checkStatus` until it is processed, failed or rejected.
+ *
+ * The first line of the post text is the title (≤ 100 characters), the whole text the description (≤ 5,000 bytes);
+ * YouTube refuses `<` and `>` in both, so they are replaced by look-alike angle quotes.
+ */
+
+export const youtubeHosts = {
+  apiBaseUrl: "https://www.googleapis.com",
+  authBaseUrl: "https://accounts.google.com",
+  /** Google's token endpoint lives on a third host. */
+  tokenBaseUrl: "https://oauth2.googleapis.com",
+} as const;
+
+export const youtubeLimits = {
+  titleMaxChars: 100,
+  descriptionMaxBytes: 5000,
+  /**
+   * The largest video this server downloads and re-uploads within one publish attempt. YouTube takes up to 256 GB;
+   * bigger files need a background function that streams them (the resumable protocol allows resuming across calls).
+   */
+  videoMaxBytes: 64 * 1024 * 1024,
+  /** Resumable chunks must be multiples of 256 KiB (except the last). */
+  chunkUnitBytes: 256 * 1024,
+  defaultChunkBytes: 8 * 1024 * 1024,
+  /** How many times an interrupted upload is resumed within one attempt. */
+  maxResumes: 3,
+  transferTimeoutMs: 60_000,
+} as const;
+
+/** A connection's YouTube settings. */
+export const youtubeSettingsSchema = z.object({
+  privacyStatus: z.enum(["public", "unlisted", "private"]).default("public"),
+  /** YouTube's video category ("22" is People & Blogs, the default on youtube.com). */
+  categoryId: z.string().regex(/^\d{1,3}$/).default("22"),
+  /** COPPA: whether the videos are made for kids (YouTube requires the answer). */
+  madeForKids: z.boolean().default(false),
+  notifySubscribers: z.boolean().default(true),
+  tags: z.array(z.string().min(1).max(100)).max(50).default([]),
+});
+export type YouTubeSettings = z.infer<typeof youtubeSettingsSchema>;
+
+export interface YouTubeAdapterConfig extends AdapterConfig {
+  /** Base URL of the token endpoint (`youtubeHosts.tokenBaseUrl`); defaults to `authBaseUrl` (the sandbox serves both). */
+  tokenBaseUrl?: string;
+  /**
+   * Whether the Google API project passed YouTube's compliance audit. Videos uploaded by unaudited projects (created
+   * after 2020-07-28) are locked to private whatever was asked; the connection's readiness says so.
+   */
+  projectAudited?: boolean;
+  /** Resumable chunk size (rounded to 256 KiB); tests lower it to exercise 308 Resume Incomplete. */
+  chunkBytes?: number;
+}
+
+/** YouTube's options from the environment. The sandbox's registered client belongs to an unaudited project. */
+export function youtubeOptionsFromEnv(e: Env): Pick<YouTubeAdapterConfig, "projectAudited"> {
+  return { projectAudited: e.PLATFORM_SANDBOX_URL ? false : (e.YOUTUBE_PROJECT_AUDITED ?? false) };
+}
+
+const CHECK_SCHEDULE_SECONDS = [2, 3, 5, 10, 20, 30, 60];
+const checkAfter = (checks: number) => CHECK_SCHEDULE_SECONDS[Math.min(checks, CHECK_SCHEDULE_SECONDS.length - 1)]!;
+
+/** Google's error envelope (`{ error: { code, message, errors: [{ domain, reason, message }], status } }`). */
+const googleErrorSchema = z.object({
+  error: z.object({
+    code: z.number().optional(),
+    message: z.string().optional(),
+    status: z.string().optional(),
+    errors: z.array(z.object({ domain: z.string().optional(), reason: z.string().optional(), message: z.string().optional() })).optional(),
+  }),
+});
+
+const channelsSchema = z.object({
+  items: z
+    .array(
+      z.object({
+        id: z.string().min(1),
+        snippet: z
+          .object({
+            title: z.string().optional(),
+            customUrl: z.string().optional(),
+            thumbnails: z.object({ default: z.object({ url: z.string() }).optional() }).optional(),
+          })
+          .optional(),
+        status: z.object({ longUploadsStatus: z.string().optional(), privacyStatus: z.string().optional() }).optional(),
+      }),
+    )
+    .default([]),
+});
+const videoResourceSchema = z.object({
+  id: z.string().min(1),
+  status: z.object({ privacyStatus: z.string().optional(), uploadStatus: z.string().optional() }).optional(),
+});
+const videoListSchema = z.object({
+  items: z
+    .array(
+      z.object({
+        id: z.string(),
+        status: z
+          .object({
+            uploadStatus: z.string().optional(),
+            failureReason: z.string().optional(),
+            rejectionReason: z.string().optional(),
+            privacyStatus: z.string().optional(),
+          })
+          .optional(),
+        processingDetails: z.object({ processingStatus: z.string().optional(), processingFailureReason: z.string().optional() }).optional(),
+      }),
+    )
+    .default([]),
+});
+const processingStateSchema = z.object({ videoId: z.string().min(1), checks: z.number().int().min(0).default(0) });
+
+type Context = "api" | "upload";
+
+export function createYouTubeAdapter(config: YouTubeAdapterConfig): PlatformAdapter {
+  const http = createHttpClient({ service: "YouTube", fetch: config.fetch, timeoutMs: config.timeoutMs });
+  const now = config.now ?? (() => new Date());
+  const api = (path: string) => `${config.apiBaseUrl.replace(/\/$/, "")}${path}`;
+  const auth = (path: string) => `${config.authBaseUrl.replace(/\/$/, "")}${path}`;
+  const tokenUrl = `${(config.tokenBaseUrl ?? config.authBaseUrl).replace(/\/$/, "")}/token`;
+  const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+  const projectAudited = config.projectAudited ?? false;
+  const unit = youtubeLimits.chunkUnitBytes;
+  const chunkBytes = Math.max(unit, Math.floor((config.chunkBytes ?? youtubeLimits.defaultChunkBytes) / unit) * unit);
+  // The session URL comes from Google's answer and receives the member's token: it must be Google's own.
+  const apiOrigin = new URL(config.apiBaseUrl).origin;
+  const isTrustedSessionUrl = (url: URL) =>
+    url.origin === apiOrigin || (url.protocol === "https:" && (url.hostname === "googleapis.com" || url.hostname.endsWith(".googleapis.com")));
+
+  async function token(form: Record<string, string>, requestedScopes?: string[]) {
+    const res = await http.request({ url: tokenUrl, form: { ...form, client_id: config.clientId, client_secret: config.clientSecret } });
+    if (!res.ok) throw tokenEndpointError(res, "Google", now());
+    return toOAuthTokens(res, "Google", now(), requestedScopes);
+  }
+
+  /** Starts a resumable session: the metadata now, the bytes to the returned `Location`. */
+  async function startSession(accessToken: string, settings: YouTubeSettings, body: unknown, size: number, mimeType: string): Promise<URL> {
+    const url = new URL(api("/upload/youtube/v3/videos"));
+    url.searchParams.set("uploadType", "resumable");
+    url.searchParams.set("part", "snippet,status");
+    url.searchParams.set("notifySubscribers", String(settings.notifySubscribers));
+    const res = await http.request({
+      method: "POST",
+      url,
+      json: body,
+      headers: {
+        ...bearer(accessToken),
+        "content-type": "application/json; charset=UTF-8",
+        "x-upload-content-length": String(size),
+        "x-upload-content-type": mimeType,
+      },
+    });
+    const location = res.headers.get("location");
+    if (!res.ok || !location) throw classifyYouTubeError(res, "api", now());
+    const session = new URL(location, url);
+    if (!isTrustedSessionUrl(session)) throw new PlatformError("media_error", `YouTube returned an upload session on an unexpected host (${session.host})`);
+    return session;
+  }
+
+  /**
+   * PUTs the bytes in chunks. After each 308 the next chunk starts where Google's `Range` says it got to (which may be
+   * less than was sent); a 5xx is answered by probing the session (`bytes *\/total`) and resuming, a bounded number
+   * of times. Returns the video resource from the final answer.
+   */
+  async function sendBytes(session: URL, accessToken: string, bytes: Uint8Array, mimeType: string): Promise<z.infer<typeof videoResourceSchema>> {
+    const total = bytes.byteLength;
+    let offset = 0;
+    let resumes = 0;
+    // Each turn either moves `offset` forward or spends a resume, so the loop ends.
+    for (let turn = 0; turn < Math.ceil(total / unit) + youtubeLimits.maxResumes + 1; turn++) {
+      const end = Math.min(offset + chunkBytes, total);
+      const res = await http
+        .request({
+          method: "PUT",
+          url: session,
+          body: bytes.subarray(offset, end),
+          headers: { ...bearer(accessToken), "content-type": mimeType, "content-range": `bytes ${offset}-${end - 1}/${total}` },
+          timeoutMs: youtubeLimits.transferTimeoutMs,
+        })
+        .catch((error: unknown) => {
+          if (error instanceof PlatformError && error.category === "network_error" && resumes < youtubeLimits.maxResumes) return undefined;
+          throw error;
+        });
+      if (res && (res.status === 200 || res.status === 201)) {
+        const video = videoResourceSchema.safeParse(res.json);
+        if (!video.success) throw new PlatformError("unknown", `YouTube answered ${res.status} to the upload without a video id`, { status: res.status });
+        return video.data;
+      }
+      if (res?.status === 308) {
+        offset = receivedUpTo(res.headers);
+        continue;
+      }
+      if (res && !(res.status >= 500 && resumes < youtubeLimits.maxResumes)) throw classifyYouTubeError(res, "upload", now());
+      resumes++;
+      const probe = await http.request({ method: "PUT", url: session, headers: { ...bearer(accessToken), "content-range": `bytes */${total}` } });
+      if (probe.status === 200 || probe.status === 201) {
+        const video = videoResourceSchema.safeParse(probe.json);
+        if (video.success) return video.data;
+      }
+      if (probe.status !== 308) throw classifyYouTubeError(probe, "upload", now());
+      offset = receivedUpTo(probe.headers);
+    }
+    throw new PlatformError("network_error", "YouTube upload did not complete within its resume budget");
+  }
+
+  return {
+    platform: "youtube",
+    settingsSchema: youtubeSettingsSchema,
+
+    authorizeUrl({ state, codeChallenge, redirectUri, scopes }) {
+      const url = new URL(auth("/o/oauth2/v2/auth"));
+      url.searchParams.set("client_id", config.clientId);
+      url.searchParams.set("redirect_uri", redirectUri);
+      url.searchParams.set("response_type", "code");
+      url.searchParams.set("scope", scopes.join(" "));
+      // A refresh token is only issued for offline access, and again on a later consent only with prompt=consent.
+      url.searchParams.set("access_type", "offline");
+      url.searchParams.set("prompt", "consent");
+      url.searchParams.set("include_granted_scopes", "true");
+      url.searchParams.set("state", state);
+      url.searchParams.set("code_challenge", codeChallenge);
+      url.searchParams.set("code_challenge_method", "S256");
+      return url.toString();
+    },
+
+    exchangeCode({ code, codeVerifier, redirectUri }) {
+      return token({ grant_type: "authorization_code", code, redirect_uri: redirectUri, code_verifier: codeVerifier });
+    },
+
+    refresh(refreshToken) {
+      return token({ grant_type: "refresh_token", refresh_token: refreshToken });
+    },
+
+    async getAccount(accessToken): Promise<AccountInfo> {
+      const url = new URL(api("/youtube/v3/channels"));
+      url.searchParams.set("part", "snippet,status");
+      url.searchParams.set("mine", "true");
+      const res = await http.request({ url, headers: bearer(accessToken) });
+      const parsed = res.ok ? channelsSchema.safeParse(res.json) : undefined;
+      if (!parsed?.success) throw classifyYouTubeError(res, "api", now());
+      const channel = parsed.data.items[0];
+      if (!channel) {
+        throw new PlatformError("auth_error", "This Google account has no YouTube channel: create one, then connect again", {
+          status: res.status,
+          platformCode: "youtubeSignupRequired",
+        });
+      }
+      return {
+        externalAccountId: channel.id,
+        username: channel.snippet?.customUrl ?? channel.snippet?.title ?? channel.id,
+        displayName: channel.snippet?.title,
+        avatarUrl: channel.snippet?.thumbnails?.default?.url,
+        metadata: {
+          channelId: channel.id,
+          ...(channel.snippet?.customUrl ? { customUrl: channel.snippet.customUrl } : {}),
+          ...(channel.status?.longUploadsStatus ? { longUploadsStatus: channel.status.longUploadsStatus } : {}),
+          uploadsForcedPrivate: !projectAudited,
+        },
+      };
+    },
+
+    async publish(request: PublishRequest): Promise<PublishOutcome> {
+      const settings = parseSettings(request.settings);
+      const item = singleVideo(request.media);
+      const media = await http.download(item.url, { maxBytes: youtubeLimits.videoMaxBytes, timeoutMs: youtubeLimits.transferTimeoutMs });
+      const video = sniffVideo(media.bytes);
+      if (!video) throw new PlatformError("media_error", "The media is not a video file YouTube can read (MP4, MOV or WebM)");
+      const { title, description } = titleAndDescription(request.text, item.fileName);
+      const body = {
+        snippet: { title, description, categoryId: settings.categoryId, ...(settings.tags.length ? { tags: settings.tags } : {}) },
+        status: { privacyStatus: settings.privacyStatus, selfDeclaredMadeForKids: settings.madeForKids, embeddable: true },
+      };
+      const session = await startSession(request.accessToken, settings, body, media.bytes.byteLength, video.mimeType);
+      const uploaded = await sendBytes(session, request.accessToken, media.bytes, video.mimeType);
+      return { status: "processing", checkAfterSeconds: checkAfter(0), state: { videoId: uploaded.id, checks: 0 } };
+    },
+
+    async checkStatus(request: PublishRequest, rawState: Record<string, unknown>): Promise<PublishOutcome> {
+      const parsedState = processingStateSchema.safeParse(rawState);
+      if (!parsedState.success) throw new PlatformError("unknown", "YouTube processing state is missing its video id");
+      const { videoId, checks } = parsedState.data;
+      const url = new URL(api("/youtube/v3/videos"));
+      url.searchParams.set("part", "status,processingDetails");
+      url.searchParams.set("id", videoId);
+      const res = await http.request({ url, headers: bearer(request.accessToken) });
+      const parsed = res.ok ? videoListSchema.safeParse(res.json) : undefined;
+      if (!parsed?.success) throw classifyYouTubeError(res, "api", now());
+      const found = parsed.data.items.find((v) => v.id === videoId);
+      if (!found) throw new PlatformError("media_error", `YouTube no longer lists video ${videoId} (deleted while processing)`, { platformCode: "videoNotFound" });
+      const outcome = processingOutcome(found);
+      if (outcome === "published") return { status: "published", externalPostId: videoId, url: `https://www.youtube.com/watch?v=${videoId}` };
+      return { status: "processing", checkAfterSeconds: checkAfter(checks + 1), state: { videoId, checks: checks + 1 } };
+    },
+  };
+}
+
+/**
+ * What a video's status and processing details say (§8.2): processed or succeeded → published; rejected, failed or
+ * deleted → the matching PlatformError (YouTube's own duplicate rejection is `duplicate`); otherwise still processing.
+ */
+export function processingOutcome(video: z.infer<typeof videoListSchema>["items"][number]): "published" | "processing" {
+  const uploadStatus = video.status?.uploadStatus;
+  const processing = video.processingDetails?.processingStatus;
+  if (uploadStatus === "rejected") {
+    const reason = video.status?.rejectionReason;
+    const category = reason === "duplicate" ? "duplicate" : reason === "length" ? "media_error" : reason?.startsWith("uploaderAccount") ? "auth_error" : "unknown";
+    throw new PlatformError(category, `YouTube rejected the video${reason ? `: ${reason}` : ""}`, { platformCode: reason });
+  }
+  if (uploadStatus === "failed") {
+    const reason = video.status?.failureReason;
+    throw new PlatformError("media_error", `YouTube could not process the video${reason ? `: ${reason}` : ""}`, { platformCode: reason });
+  }
+  if (uploadStatus === "deleted") throw new PlatformError("media_error", "The video was deleted before it finished processing", { platformCode: "deleted" });
+  if (processing === "failed" || processing === "terminated") {
+    const reason = video.processingDetails?.processingFailureReason ?? processing;
+    throw new PlatformError("media_error", `YouTube processing ${processing}: ${reason}`, { platformCode: reason });
+  }
+  if (uploadStatus === "processed" || processing === "succeeded") return "published";
+  return "processing";
+}
+
+function parseSettings(raw: Record<string, unknown>): YouTubeSettings {
+  const parsed = youtubeSettingsSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+  throw new PlatformError("unknown", `Invalid YouTube settings: ${issues}`);
+}
+
+function singleVideo(media: MediaItem[]): MediaItem {
+  if (media.length !== 1) throw new PlatformError("media_error", "YouTube publishes exactly one video per post");
+  const item = media[0]!;
+  if (!item.mimeType.toLowerCase().startsWith("video/")) throw new PlatformError("media_error", `YouTube publishes video, not ${item.mimeType}`);
+  return item;
+}
+
+/**
+ * Title: the first non-empty line of the text (or the file name), at most 100 characters; description: the whole
+ * text, at most 5,000 bytes. `<` and `>` become ‹ and › (YouTube refuses them: invalidTitle / invalidDescription).
+ */
+export function titleAndDescription(text: string, fileName?: string): { title: string; description: string } {
+  const clean = (s: string) => s.replace(/</g, "‹").replace(/>/g, "›");
+  const firstLine = text.split(/\r?\n/).map((l) => l.trim()).find(Boolean);
+  const fallback = fileName?.replace(/\.[^.]+$/, "").trim() || "Video";
+  const chars = [...clean(firstLine ?? fallback).replace(/\s+/g, " ")];
+  const title = chars.length > youtubeLimits.titleMaxChars ? `${chars.slice(0, youtubeLimits.titleMaxChars - 1).join("")}…` : chars.join("");
+  return { title, description: truncateBytes(clean(text), youtubeLimits.descriptionMaxBytes) };
+}
+
+function truncateBytes(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text) <= maxBytes) return text;
+  let out = "";
+  let bytes = 0;
+  for (const char of text) {
+    const size = Buffer.byteLength(char);
+    if (bytes + size > maxBytes) break;
+    out += char;
+    bytes += size;
+  }
+  return out;
+}
+
+/** The next byte to send after a 308: Google's `Range: bytes=0-N` means it holds bytes 0..N; no Range, nothing yet. */
+function receivedUpTo(headers: Headers): number {
+  const match = /^bytes=0-(\d+)$/.exec(headers.get("range")?.trim() ?? "");
+  return match ? Number(match[1]) + 1 : 0;
+}
+
+/** Seconds until the daily quota resets: midnight Pacific time (YouTube Data API quota days). */
+export function secondsUntilQuotaReset(now: Date): number {
+  const zone = "America/Los_Angeles";
+  const nextMidnight = fromZonedTime(addDays(startOfDay(toZonedTime(now, zone)), 1), zone);
+  return Math.max(1, Math.ceil((nextMidnight.getTime() - now.getTime()) / 1000));
+}
+
+const AUTH_REASONS = new Set(["authError", "insufficientPermissions", "forbidden", "youtubeSignupRequired", "accountDisabled", "channelClosed", "channelSuspended"]);
+const SHORT_RATE_REASONS = new Set(["rateLimitExceeded", "userRateLimitExceeded", "dailyLimitExceeded"]);
+const SERVER_REASONS = new Set(["backendError", "internalError"]);
+const MEDIA_REASONS = new Set(["mediaBodyRequired", "badContent", "invalidFile", "uploadFailed"]);
+
+/**
+ * Classifies a Google answer from its status and `errors[].reason` (§8.3): 401 or `authError`, missing scopes, no
+ * channel → auth_error; `quotaExceeded` → rate_limited until the quota day ends (midnight Pacific);
+ * `rateLimitExceeded`/`userRateLimitExceeded` and 429 → rate_limited (`Retry-After` when sent);
+ * `uploadLimitExceeded` (the channel's rolling 24-hour cap) → rate_limited for a day; 5xx and `backendError` →
+ * network_error; media reasons, or any failure of the upload itself (including an expired session, 404/410) →
+ * media_error; metadata errors (invalidTitle, invalidCategoryId, …) → unknown.
+ */
+export function classifyYouTubeError(res: HttpResponse, context: Context, now: Date): PlatformError {
+  const status = res.status;
+  const parsed = googleErrorSchema.safeParse(res.json);
+  const error = parsed.success ? parsed.data.error : undefined;
+  const reason = error?.errors?.find((e) => e.reason)?.reason;
+  const what = context === "upload" ? "YouTube upload" : "YouTube";
+  const detail = excerpt(error?.message ?? error?.errors?.[0]?.message);
+  const message = `${what} answered ${status}${reason ? ` (${reason})` : ""}${detail ? `: ${detail}` : ""}`;
+  const details = { status, platformCode: reason ?? error?.status };
+
+  if (res.ok) return new PlatformError("unknown", `${what} answered ${status} with an unexpected body`, details);
+  if (status === 401 || (reason && AUTH_REASONS.has(reason))) return new PlatformError("auth_error", message, details);
+  if (reason === "quotaExceeded") return new PlatformError("rate_limited", message, { ...details, retryAfterSeconds: secondsUntilQuotaReset(now) });
+  if (reason === "uploadLimitExceeded") return new PlatformError("rate_limited", message, { ...details, retryAfterSeconds: 24 * 3600 });
+  if (status === 429 || (reason && SHORT_RATE_REASONS.has(reason))) {
+    return new PlatformError("rate_limited", message, { ...details, retryAfterSeconds: retryAfterHeader(res.headers, now) });
+  }
+  if (status >= 500 || (reason && SERVER_REASONS.has(reason))) return new PlatformError("network_error", message, details);
+  if (context === "upload" || (reason && MEDIA_REASONS.has(reason))) return new PlatformError("media_error", message, details);
+  return new PlatformError("unknown", message, details);
+}

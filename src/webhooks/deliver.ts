@@ -1,0 +1,211 @@
+import { effectivePlan, isPaidActive, plans } from "../billing/plans.js";
+import { decrypt } from "../core/crypto.js";
+import { withService, type Tx } from "../core/db.js";
+import { env } from "../core/env.js";
+import { log } from "../core/log.js";
+import { enqueueDueDeliveries, retryDelaySeconds } from "./dispatch.js";
+import { serializeEventBody } from "./payload.js";
+import { sendWebhook, type SendResult } from "./send.js";
+import { signatureHeaders } from "./signing.js";
+
+/** Sent with every delivery. */
+export const USER_AGENT = "AmplifyScheduler-Webhooks/1.0";
+
+interface ClaimedDelivery {
+  id: string;
+  endpoint_id: string;
+  profile_id: string;
+  event_id: string;
+  event_type: string;
+  attempt_number: number;
+  max_attempts: number;
+  final_notice: boolean;
+  manual: boolean;
+  lease_until: Date;
+  url: string;
+  secret_enc: string;
+  payload: Record<string, unknown>;
+}
+
+export type DeliveryResult = "delivered" | "retrying" | "failed" | "skipped";
+
+/** A claim outlives the attempt's timeout by this much before the sweep may hand the delivery out again. */
+const LEASE_MARGIN_SECONDS = 30;
+
+/** Why a due delivery must not be sent at all, if it must not. */
+function refusalOf(row: { final_notice: boolean; is_active: boolean; billing_status: string | null; plan: string | null }) {
+  if (!row.final_notice && !row.is_active) return "Not sent: the endpoint is disabled";
+  const status = row.billing_status ?? "free";
+  const plan = row.plan ?? "free";
+  if (!isPaidActive(status, plan) || !plans[effectivePlan(status, plan)].webhooks) {
+    return "Not sent: webhooks need an active paid subscription";
+  }
+  return undefined;
+}
+
+/**
+ * Claims the delivery for one attempt with a conditional update: only a pending, due delivery can be claimed, so of
+ * several queue messages for it exactly one wins and the others do nothing. A delivery whose endpoint was disabled,
+ * or whose profile's plan no longer includes webhooks, fails without an attempt.
+ */
+async function claim(deliveryId: string): Promise<ClaimedDelivery | undefined> {
+  return withService(async (tx) => {
+    const [row] = await tx<{ final_notice: boolean; manual_retry: boolean; is_active: boolean; billing_status: string | null; plan: string | null }[]>`
+      select d.final_notice, d.manual_retry, e.is_active, b.status as billing_status, b.plan
+      from public.webhook_deliveries d
+      join public.webhook_endpoints e on e.id = d.endpoint_id
+      join public.profiles p on p.id = d.profile_id
+      left join public.billing_subscriptions b on b.user_id = p.created_by
+      where d.id = ${deliveryId} and d.status = 'pending' and d.next_attempt_at <= now() + interval '2 seconds'
+      for no key update of d skip locked`;
+    if (!row) return undefined;
+    const refusal = refusalOf(row);
+    if (refusal) {
+      await tx`
+        update public.webhook_deliveries set status = 'failed', last_error = ${refusal}, next_attempt_at = null, manual_retry = false
+        where id = ${deliveryId}`;
+      return undefined;
+    }
+    const leaseSeconds = env().WEBHOOK_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS;
+    const [claimed] = await tx<ClaimedDelivery[]>`
+      with claimed as (
+        update public.webhook_deliveries
+        set status = 'delivering', attempt_number = attempt_number + 1, manual_retry = false,
+            -- Millisecond precision, so the value round-trips through JavaScript exactly and can fence the outcome.
+            lease_until = date_trunc('milliseconds', now() + make_interval(secs => ${leaseSeconds}))
+        where id = ${deliveryId}
+        returning id, endpoint_id, profile_id, event_id, event_type, attempt_number, max_attempts, final_notice, lease_until
+      )
+      select c.*, ${row.manual_retry}::boolean as manual, e.url, e.secret_enc, ev.payload
+      from claimed c
+      join public.webhook_endpoints e on e.id = c.endpoint_id
+      join public.events ev on ev.id = c.event_id`;
+    return claimed;
+  });
+}
+
+interface Outcome {
+  result: DeliveryResult;
+  /** Deliveries to put on the queue once the outcome is committed (this one's retry, the disabled notice). */
+  enqueue: string[];
+}
+
+/**
+ * Records the attempt and its consequences in one transaction, fenced by the lease so a stale worker cannot
+ * overwrite a newer outcome: the delivery (delivered, pending with the next attempt's time, or failed), the
+ * endpoint's last delivery and failing window, and, when the endpoint must be disabled, the disabling itself.
+ */
+async function settle(d: ClaimedDelivery, sent: SendResult, startedAt: Date): Promise<Outcome> {
+  return withService(async (tx) => {
+    const [held] = await tx`
+      select 1 from public.webhook_deliveries
+      where id = ${d.id} and status = 'delivering' and lease_until = ${d.lease_until} for no key update`;
+    if (!held) {
+      log.warn("webhook delivery lease lost before the outcome was recorded", { deliveryId: d.id });
+      return { result: "skipped", enqueue: [] };
+    }
+    // No key update: the lock the update below takes anyway, which leaves new deliveries free to reference the row.
+    const [endpoint] = await tx<{ is_active: boolean; failing_since: Date | null }[]>`
+      select is_active, failing_since from public.webhook_endpoints where id = ${d.endpoint_id} for no key update`;
+    const gone = sent.status === 410;
+    const disableFor = !endpoint?.is_active || d.final_notice
+      ? null
+      : gone
+        ? ("gone" as const)
+        : !sent.ok && failingTooLong(endpoint.failing_since)
+          ? ("failing" as const)
+          : null;
+    const willRetry = !sent.ok && !gone && disableFor === null && d.attempt_number < d.max_attempts;
+    const nextAttemptAt = willRetry ? new Date(Date.now() + retryDelaySeconds(d.attempt_number, sent.retryAfterSeconds) * 1000) : null;
+
+    await tx`
+      insert into public.webhook_delivery_attempts (delivery_id, profile_id, attempt_number, trigger, status, response_status,
+        latency_ms, response_excerpt, error_message, next_attempt_at, started_at, completed_at)
+      values (${d.id}, ${d.profile_id}, ${d.attempt_number}, ${d.manual ? "manual" : "automatic"}, ${sent.ok ? "success" : "failed"},
+        ${sent.status}, ${sent.latencyMs}, ${sent.excerpt}, ${sent.error}, ${nextAttemptAt}, ${startedAt}, now())`;
+    await tx`
+      update public.webhook_deliveries set
+        status = ${sent.ok ? "delivered" : willRetry ? "pending" : "failed"},
+        delivered_at = ${sent.ok ? tx`now()` : null},
+        response_status = ${sent.status}, last_error = ${sent.error},
+        next_attempt_at = ${nextAttemptAt}, lease_until = null
+      where id = ${d.id}`;
+    await tx`
+      update public.webhook_endpoints set
+        last_delivery_at = now(),
+        last_delivery_status = ${sent.ok ? "success" : "failed"},
+        failing_since = ${sent.ok ? null : tx`coalesce(failing_since, now())`}
+      where id = ${d.endpoint_id}`;
+    const enqueue = willRetry ? [d.id] : [];
+    if (disableFor) enqueue.push(...(await disableEndpoint(tx, d.endpoint_id, disableFor)));
+    const result: DeliveryResult = sent.ok ? "delivered" : willRetry ? "retrying" : "failed";
+    return { result, enqueue };
+  });
+}
+
+function failingTooLong(failingSince: Date | null): boolean {
+  return failingSince !== null && Date.now() - failingSince.getTime() >= env().WEBHOOK_DISABLE_AFTER_SECONDS * 1000;
+}
+
+/**
+ * Disables the endpoint and writes `webhook.endpoint_disabled`, which fans out to the profile's other subscribed
+ * endpoints; an endpoint disabled for failing too long also gets that event itself, once (a receiver that answered
+ * 410 Gone asked for nothing more). Pending deliveries to it fail when their turn comes. Returns the new deliveries.
+ */
+async function disableEndpoint(tx: Tx, endpointId: string, reason: "gone" | "failing"): Promise<string[]> {
+  const [event] = await tx<{ id: string; profile_id: string }[]>`
+    with disabled as (
+      update public.webhook_endpoints set is_active = false, disabled_reason = ${reason}, disabled_at = now()
+      where id = ${endpointId}
+      returning id, profile_id, url, disabled_at, failing_since
+    )
+    insert into public.events (profile_id, event_type, payload)
+    select profile_id, 'webhook.endpoint_disabled', jsonb_build_object(
+      'event_type', 'webhook.endpoint_disabled',
+      'timestamp', to_char(now() at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+      'profile_id', profile_id,
+      'data', jsonb_build_object(
+        'webhook_id', id, 'url', url, 'reason', ${reason}::text,
+        'disabled_at', to_char(disabled_at at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+        'failing_since', to_char(failing_since at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')))
+    from disabled
+    returning id, profile_id`;
+  if (!event) return [];
+  log.warn("webhook endpoint disabled", { endpointId, reason });
+  if (reason === "failing") {
+    await tx`
+      insert into public.webhook_deliveries (endpoint_id, profile_id, event_id, event_type, max_attempts, final_notice)
+      values (${endpointId}, ${event.profile_id}, ${event.id}, 'webhook.endpoint_disabled', 1, true)
+      on conflict (event_id, endpoint_id) do nothing`;
+  }
+  const created = await tx<{ id: string }[]>`select id from public.webhook_deliveries where event_id = ${event.id}`;
+  return created.map((r) => r.id);
+}
+
+/**
+ * One attempt of one delivery, as the queue's callback runs it: claim (or do nothing), sign and send the event's
+ * payload, record the attempt and its outcome, and put the next attempt on the queue. Every failure is handled
+ * here; the caller answers 2xx so QStash never retries on its own schedule.
+ */
+export async function executeDelivery(deliveryId: string): Promise<DeliveryResult> {
+  const d = await claim(deliveryId);
+  if (!d) return "skipped";
+  const startedAt = new Date();
+  const body = serializeEventBody(d.payload);
+  const secret = decrypt(d.secret_enc, env().ENCRYPTION_KEY);
+  const sent = await sendWebhook({
+    url: d.url,
+    body,
+    headers: {
+      "content-type": "application/json",
+      "user-agent": USER_AGENT,
+      "x-webhook-event": d.event_type,
+      ...signatureHeaders(secret, d.event_id, Math.floor(Date.now() / 1000), body),
+    },
+    timeoutMs: env().WEBHOOK_TIMEOUT_SECONDS * 1000,
+    allowLoopback: env().WEBHOOK_ALLOW_LOOPBACK,
+  });
+  const outcome = await settle(d, sent, startedAt);
+  if (outcome.enqueue.length) await enqueueDueDeliveries(outcome.enqueue);
+  return outcome.result;
+}

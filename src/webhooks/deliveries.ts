@@ -1,0 +1,119 @@
+import type { Tx } from "../core/db.js";
+import { AppError, notFound } from "../core/errors.js";
+import type { Keyset } from "../core/pagination.js";
+import { getProfileOrThrow } from "../profiles/profiles.js";
+import { assertWebhooksIncluded, getEndpointOrThrow } from "./endpoints.js";
+
+interface AttemptJson {
+  attempt_number: number;
+  trigger: string;
+  status: string;
+  response_status: number | null;
+  latency_ms: number;
+  response_excerpt: string | null;
+  error_message: string | null;
+  next_attempt_at: string | null;
+  started_at: string;
+  completed_at: string;
+}
+
+export interface DeliveryRow {
+  id: string;
+  endpoint_id: string;
+  event_id: string;
+  event_type: string;
+  status: string;
+  attempt_number: number;
+  max_attempts: number;
+  response_status: number | null;
+  last_error: string | null;
+  next_attempt_at: Date | null;
+  delivered_at: Date | null;
+  created_at: Date;
+  payload: Record<string, unknown>;
+  attempts: AttemptJson[];
+}
+
+const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
+
+/** The contract's delivery shape, plus what the history needs: the payload sent and every attempt. */
+export function serializeDelivery(d: DeliveryRow) {
+  return {
+    id: d.id,
+    webhook_id: d.endpoint_id,
+    event_id: d.event_id,
+    event_type: d.event_type,
+    status: d.status,
+    attempt_number: d.attempt_number,
+    max_attempts: d.max_attempts,
+    response_status: d.response_status,
+    last_error: d.last_error,
+    next_attempt_at: d.status === "pending" ? iso(d.next_attempt_at) : null,
+    delivered_at: iso(d.delivered_at),
+    created_at: d.created_at.toISOString(),
+    payload: d.payload,
+    attempts: d.attempts.map((a) => ({
+      attempt_number: a.attempt_number,
+      trigger: a.trigger,
+      status: a.status,
+      response_status: a.response_status,
+      latency_ms: a.latency_ms,
+      response_excerpt: a.response_excerpt,
+      error_message: a.error_message,
+      next_attempt_at: iso(a.next_attempt_at),
+      started_at: iso(a.started_at),
+      completed_at: iso(a.completed_at),
+    })),
+  };
+}
+
+/** An endpoint's deliveries, newest first, keyset-paginated, each with its attempts (one query, no N+1). */
+export async function listDeliveries(tx: Tx, endpointId: string, page: { limit: number; status?: string; before?: Keyset }) {
+  const endpoint = await getEndpointOrThrow(tx, endpointId);
+  await assertWebhooksIncluded(tx, endpoint.profile_id);
+  const rows = await tx<DeliveryRow[]>`
+    select d.id, d.endpoint_id, d.event_id, d.event_type, d.status, d.attempt_number, d.max_attempts, d.response_status,
+           d.last_error, d.next_attempt_at, d.delivered_at, d.created_at, ev.payload,
+           coalesce((
+             select json_agg(json_build_object(
+               'attempt_number', a.attempt_number, 'trigger', a.trigger, 'status', a.status,
+               'response_status', a.response_status, 'latency_ms', a.latency_ms, 'response_excerpt', a.response_excerpt,
+               'error_message', a.error_message, 'next_attempt_at', a.next_attempt_at, 'started_at', a.started_at,
+               'completed_at', a.completed_at) order by a.attempt_number, a.started_at)
+             from public.webhook_delivery_attempts a where a.delivery_id = d.id), '[]'::json) as attempts
+    from public.webhook_deliveries d
+    join public.events ev on ev.id = d.event_id
+    where d.endpoint_id = ${endpointId}
+      and ${page.status ? tx`d.status = ${page.status}` : tx`true`}
+      and ${page.before ? tx`(d.created_at, d.id) < (${page.before.createdAt}, ${page.before.id})` : tx`true`}
+    order by d.created_at desc, d.id desc
+    limit ${page.limit + 1}`;
+  return { rows: rows.slice(0, page.limit), hasMore: rows.length > page.limit };
+}
+
+/**
+ * Asks for another attempt of a delivery now. A failed delivery gets one more attempt (no further automatic
+ * retries); a pending one is brought forward. 409 when it already succeeded, is being attempted right now, or its
+ * endpoint is disabled. Returns the delivery id for the caller to put on the queue once this commits.
+ */
+export async function requestRetry(tx: Tx, deliveryId: string): Promise<string> {
+  const [d] = await tx<{ id: string; profile_id: string; status: string; is_active: boolean }[]>`
+    select d.id, d.profile_id, d.status, e.is_active
+    from public.webhook_deliveries d join public.webhook_endpoints e on e.id = d.endpoint_id
+    where d.id = ${deliveryId}`;
+  if (!d) throw notFound("Webhook delivery");
+  const profile = await getProfileOrThrow(tx, d.profile_id);
+  await assertWebhooksIncluded(tx, d.profile_id);
+  if (profile.role === "member") throw new AppError("forbidden", "Only the profile's owner or an admin can retry webhook deliveries");
+  if (d.status === "delivered") throw new AppError("conflict", "This delivery already succeeded; there is nothing to retry");
+  if (d.status === "delivering") throw new AppError("conflict", "This delivery is being attempted right now");
+  if (!d.is_active) throw new AppError("conflict", "The webhook endpoint is disabled; turn it on (is_active: true) before retrying");
+  const updated = await tx`
+    update public.webhook_deliveries set
+      status = 'pending', next_attempt_at = now(), manual_retry = true,
+      max_attempts = case when status = 'failed' then attempt_number + 1 else max_attempts end
+    where id = ${deliveryId} and status = ${d.status}
+    returning id`;
+  if (!updated.length) throw new AppError("conflict", "This delivery changed while retrying it; look at it again");
+  return deliveryId;
+}

@@ -1,0 +1,178 @@
+import { effectivePlan, isPaidActive, plans } from "../billing/plans.js";
+import { encrypt } from "../core/crypto.js";
+import type { Tx } from "../core/db.js";
+import { env } from "../core/env.js";
+import { AppError, notFound } from "../core/errors.js";
+import { getProfileOrThrow } from "../profiles/profiles.js";
+import { DEFAULT_MAX_RETRIES, type CreateEndpointInput, type UpdateEndpointInput } from "./schemas.js";
+import { generateWebhookSecret } from "./signing.js";
+import { resolveSafeAddresses, UnsafeUrlError } from "./ssrf.js";
+
+/** Endpoints a profile may have: plenty for fan-out to several systems, few enough that fan-out stays cheap. */
+export const MAX_ENDPOINTS_PER_PROFILE = 20;
+
+export const SECRET_WARNING = "Save this secret now. It will not be shown again.";
+
+export interface EndpointRow {
+  id: string;
+  profile_id: string;
+  url: string;
+  events: string[];
+  is_active: boolean;
+  max_retries: number;
+  disabled_reason: string | null;
+  disabled_at: Date | null;
+  failing_since: Date | null;
+  last_delivery_at: Date | null;
+  last_delivery_status: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const iso = (d: Date | null) => d?.toISOString() ?? null;
+
+/** The contract's endpoint shape (list and create), plus the profile and why an inactive endpoint is inactive. */
+export function serializeEndpoint(e: EndpointRow) {
+  return {
+    id: e.id,
+    profile_id: e.profile_id,
+    url: e.url,
+    events: e.events,
+    is_active: e.is_active,
+    max_retries: e.max_retries,
+    disabled_reason: e.disabled_reason,
+    disabled_at: iso(e.disabled_at),
+    failing_since: iso(e.failing_since),
+    last_delivery_at: iso(e.last_delivery_at),
+    last_delivery_status: e.last_delivery_status,
+    created_at: e.created_at.toISOString(),
+    updated_at: e.updated_at.toISOString(),
+  };
+}
+
+const columns = (tx: Tx) => tx`
+  id, profile_id, url, events, is_active, max_retries, disabled_reason, disabled_at, failing_since,
+  last_delivery_at, last_delivery_status, created_at, updated_at`;
+
+/**
+ * The SSRF guard at save time: 400 naming `url` unless it is https and resolves only to public addresses (loopback
+ * too where WEBHOOK_ALLOW_LOOPBACK is on). Runs before any transaction opens, as it may wait on DNS. Returns the URL
+ * as it will be stored (normalised by the URL parser).
+ */
+export async function assertSafeUrl(url: string): Promise<string> {
+  try {
+    const checked = await resolveSafeAddresses(url, { allowLoopback: env().WEBHOOK_ALLOW_LOOPBACK });
+    return checked.url.href;
+  } catch (error) {
+    if (!(error instanceof UnsafeUrlError)) throw error;
+    throw new AppError("validation_error", `Invalid field 'url': ${error.message}`, { details: [{ field: "url", message: error.message }] });
+  }
+}
+
+/** 402 unless the plan paying for the profile (its owner's) includes webhooks; 404 when the profile is not visible. */
+export async function assertWebhooksIncluded(tx: Tx, profileId: string): Promise<void> {
+  const [row] = await tx<{ status: string | null; plan: string | null }[]>`
+    select status, plan from public.profile_owner_subscription(${profileId})`;
+  if (!row?.status || !row.plan) throw notFound("Profile");
+  if (!isPaidActive(row.status, row.plan) || !plans[effectivePlan(row.status, row.plan)].webhooks) {
+    throw new AppError("subscription_required", "Webhooks need an active paid subscription; upgrade in the dashboard first");
+  }
+}
+
+/** 404 unless the profile is visible, 402 without webhooks in its plan, 403 unless the caller is an owner or admin. */
+async function assertCanManage(tx: Tx, profileId: string): Promise<void> {
+  const profile = await getProfileOrThrow(tx, profileId);
+  await assertWebhooksIncluded(tx, profileId);
+  if (profile.role === "member") throw new AppError("forbidden", "Only the profile's owner or an admin can manage its webhooks");
+}
+
+export async function listEndpoints(tx: Tx, profileId: string): Promise<EndpointRow[]> {
+  await getProfileOrThrow(tx, profileId);
+  await assertWebhooksIncluded(tx, profileId);
+  return tx<EndpointRow[]>`
+    select ${columns(tx)} from public.webhook_endpoints where profile_id = ${profileId}
+    order by created_at desc, id desc`;
+}
+
+export async function getEndpointOrThrow(tx: Tx, endpointId: string): Promise<EndpointRow> {
+  const [row] = await tx<EndpointRow[]>`select ${columns(tx)} from public.webhook_endpoints where id = ${endpointId}`;
+  if (!row) throw notFound("Webhook endpoint");
+  return row;
+}
+
+/** Creates an endpoint; the secret (given or generated) is returned this once and stored encrypted. */
+export async function createEndpoint(tx: Tx, userId: string, input: CreateEndpointInput & { profileId: string; url: string }) {
+  await assertCanManage(tx, input.profileId);
+  const [{ count } = { count: 0 }] = await tx<{ count: number }[]>`
+    select count(*)::int as count from public.webhook_endpoints where profile_id = ${input.profileId}`;
+  if (count >= MAX_ENDPOINTS_PER_PROFILE) {
+    throw new AppError("conflict", `A profile can have at most ${MAX_ENDPOINTS_PER_PROFILE} webhook endpoints`);
+  }
+  const secret = input.secret ?? generateWebhookSecret();
+  const [row] = await tx<EndpointRow[]>`
+    insert into public.webhook_endpoints (profile_id, url, secret_enc, events, max_retries, created_by)
+    values (${input.profileId}, ${input.url}, ${encrypt(secret, env().ENCRYPTION_KEY)}, ${input.events}, ${input.maxRetries ?? DEFAULT_MAX_RETRIES}, ${userId})
+    on conflict (profile_id, url) do nothing
+    returning ${columns(tx)}`;
+  if (!row) throw new AppError("conflict", "This profile already has a webhook endpoint with this URL");
+  return { row, secret };
+}
+
+/**
+ * Changes an endpoint. Turning it on again clears why it was off and its failing window; a new max_retries applies
+ * to the deliveries still pending too.
+ */
+export async function updateEndpoint(tx: Tx, endpointId: string, patch: UpdateEndpointInput): Promise<EndpointRow> {
+  const current = await getEndpointOrThrow(tx, endpointId);
+  await assertCanManage(tx, current.profile_id);
+  const activation =
+    patch.isActive === undefined || patch.isActive === current.is_active
+      ? tx``
+      : patch.isActive
+        ? tx`, is_active = true, disabled_reason = null, disabled_at = null, failing_since = null`
+        : tx`, is_active = false, disabled_reason = 'manual', disabled_at = now()`;
+  const [row] = await tx<EndpointRow[]>`
+    update public.webhook_endpoints set
+      url = ${patch.url ?? current.url},
+      events = ${patch.events ?? current.events},
+      max_retries = ${patch.maxRetries ?? current.max_retries}
+      ${patch.secret ? tx`, secret_enc = ${encrypt(patch.secret, env().ENCRYPTION_KEY)}` : tx``}
+      ${activation}
+    where id = ${endpointId}
+    returning ${columns(tx)}`;
+  if (!row) throw notFound("Webhook endpoint");
+  if (patch.maxRetries !== undefined && patch.maxRetries !== current.max_retries) {
+    await tx`
+      update public.webhook_deliveries set max_attempts = ${patch.maxRetries + 1}
+      where endpoint_id = ${endpointId} and status = 'pending' and manual_retry = false`;
+  }
+  return row;
+}
+
+/** Removes an endpoint and its delivery history. Allowed on any plan: cleaning up never needs a subscription. */
+export async function deleteEndpoint(tx: Tx, endpointId: string): Promise<void> {
+  const current = await getEndpointOrThrow(tx, endpointId);
+  const profile = await getProfileOrThrow(tx, current.profile_id);
+  if (profile.role === "member") throw new AppError("forbidden", "Only the profile's owner or an admin can manage its webhooks");
+  const deleted = await tx`delete from public.webhook_endpoints where id = ${endpointId} returning id`;
+  if (!deleted.length) throw notFound("Webhook endpoint");
+}
+
+/**
+ * The legacy one-call form (`POST /api/v1/webhooks/configure`): the profile's endpoint for this URL is created, or
+ * updated to the given events (and secret and maxRetries when given) and turned on again.
+ */
+export async function configureEndpoint(tx: Tx, userId: string, input: CreateEndpointInput & { profileId: string; url: string }) {
+  await assertCanManage(tx, input.profileId);
+  const [existing] = await tx<{ id: string }[]>`
+    select id from public.webhook_endpoints where profile_id = ${input.profileId} and url = ${input.url} for no key update`;
+  if (!existing) return { ...(await createEndpoint(tx, userId, input)), created: true };
+  const row = await updateEndpoint(tx, existing.id, {
+    url: undefined,
+    secret: input.secret,
+    events: input.events,
+    isActive: true,
+    maxRetries: input.maxRetries,
+  });
+  return { row, secret: input.secret, created: false };
+}
