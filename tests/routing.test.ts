@@ -3,6 +3,7 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parse } from "smol-toml";
 import { describe, expect, it } from "vitest";
+import { coreEndpoints } from "../src/discovery/handlers.js";
 import { compileRedirects, FUNCTION_PREFIX, readRedirects, resolveRedirect } from "../src/local/redirects.js";
 
 /**
@@ -81,6 +82,12 @@ describe("routing: function route tables ↔ netlify.toml redirects", () => {
   it("no redirect points at a scheduled function (they cannot be invoked by URL)", () => {
     const targets = redirects.map((r) => functionOf(r.to)).filter(Boolean);
     for (const name of scheduled) expect(targets, `a redirect targets scheduled function ${name}`).not.toContain(name);
+  });
+
+  it("every endpoint discovery lists is a route some function serves", () => {
+    const served = new Set(functions.flatMap((fn) => fn.routes.map((r) => r.replace(/:\w+/g, ":param"))));
+    const missing = coreEndpoints.filter((e) => !served.has(e.replace(/:\w+/g, ":param")));
+    expect(missing, `discovery lists endpoints nobody serves: ${missing.join(", ")}`).toEqual([]);
   });
 
   it("netlify.toml [functions] directory is netlify/functions (the directory this test reads)", () => {

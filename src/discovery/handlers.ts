@@ -9,6 +9,7 @@ export const API_VERSION = "v1";
 /** The core endpoints an integrator needs, as listed by discovery. */
 export const coreEndpoints = [
   "GET /api/v1",
+  "GET /api/v1/platforms",
   "GET /api/v1/profiles",
   "POST /api/v1/profiles",
   "GET /api/v1/profiles/:profileId",
@@ -17,6 +18,27 @@ export const coreEndpoints = [
   "GET /api/v1/api-keys",
   "POST /api/v1/api-keys",
   "DELETE /api/v1/api-keys/:keyId",
+  "POST /api/v1/connect/init",
+  "GET /api/v1/connections",
+  "PATCH /api/v1/connections/:connectionId",
+  "DELETE /api/v1/connections/:connectionId",
+  "POST /api/v1/connections/:connectionId/sync",
+  "POST /api/v1/media/upload-url",
+  "DELETE /api/v1/media",
+  "POST /api/v1/post",
+  "GET /api/v1/posts",
+  "GET /api/v1/posts/:postId",
+  "GET /api/v1/scheduled-posts",
+  "DELETE /api/v1/scheduled-posts/:scheduledPostId",
+  "POST /api/v1/scheduled-posts/:scheduledPostId/retry",
+  "GET /api/v1/job-logs",
+  "GET /api/v1/delivery-metrics",
+  "GET /api/v1/webhook-endpoints",
+  "POST /api/v1/webhook-endpoints",
+  "PATCH /api/v1/webhook-endpoints/:webhookId",
+  "DELETE /api/v1/webhook-endpoints/:webhookId",
+  "GET /api/v1/webhook-endpoints/:webhookId/deliveries",
+  "POST /api/v1/webhook-deliveries/:deliveryId/retry",
 ];
 
 // GET /api/v1 — discovery: the API's version, how to authenticate, what it offers and what it costs
