@@ -77,6 +77,18 @@ describe("connections: happy paths", () => {
     });
   });
 
+  it("lists where an account can publish, for the settings that choose it (Pinterest boards)", async () => {
+    const { apiKey } = await paidUserWithKey(t);
+    const id = await connectAccount(t, { apiKey }, "pinterest");
+    const [pinterest] = (await t.call("GET", "/api/v1/connections", { apiKey })).body.connections;
+    expect(pinterest.id).toBe(id);
+    expect(pinterest.destinations.boards.length).toBeGreaterThan(0);
+    expect(pinterest.destinations.boards[0]).toEqual({ id: expect.any(String), name: expect.any(String) });
+    expect(pinterest.readiness).toMatchObject({ status: "not_ready", canPublish: false });
+    const patched = await t.call("PATCH", `/api/v1/connections/${id}`, { apiKey, body: { settings: { boardId: pinterest.destinations.boards[0].id } } });
+    expect(patched.body.connection.readiness.status).toBe("ready");
+  });
+
   it("disconnects an account", async () => {
     const { apiKey } = await paidUserWithKey(t);
     const id = await connectAccount(t, { apiKey }, "twitter");

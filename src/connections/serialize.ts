@@ -181,8 +181,17 @@ export function serializeConnection(c: ConnectionRow) {
       notes: contract.notes,
     },
     readiness: readinessOf(c),
+    // Where this account can publish, for the settings that choose one (Pinterest's boardId, Facebook's pageId).
+    ...destinationsOf(c),
     tokenExpiresAt: c.token_expires_at?.toISOString() ?? null,
     lastSyncedAt: c.last_synced_at?.toISOString() ?? null,
     createdAt: c.created_at.toISOString(),
   };
+}
+
+function destinationsOf(c: ConnectionRow): { destinations?: Record<string, { id: string; name: string }[]> } {
+  const pick = (items: { id: string; name?: string }[] | undefined) => items?.map((i) => ({ id: i.id, name: i.name ?? i.id }));
+  if (c.platform === "pinterest") return { destinations: { boards: pick(boardsOf(c.metadata)) ?? [] } };
+  if (c.platform === "facebook") return { destinations: { pages: pick(facebookPagesOf(c.metadata)) ?? [] } };
+  return {};
 }
