@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { createHttpClient } from "./http.js";
-import { classifyGraphError, containerPublisher, mediaKind, scopeList, toLongLivedTokens, type ContainerStatus } from "./meta-graph.js";
+import { classifyGraphError, containerPublisher, mediaKind, requestLongLivedToken, scopeList, type ContainerStatus } from "./meta-graph.js";
 import { PlatformError, type AccountInfo, type AdapterConfig, type PlatformAdapter, type PublishRequest } from "./types.js";
 
 /**
@@ -66,14 +66,8 @@ export function createInstagramAdapter(config: InstagramAdapterConfig): Platform
   const auth = (path: string) => `${config.authBaseUrl.replace(/\/$/, "")}${path}`;
   const tokenBase = (config.tokenBaseUrl ?? config.authBaseUrl).replace(/\/$/, "");
 
-  /** graph.instagram.com's token endpoints: `access_token` (exchange) and `refresh_access_token` (refresh). */
-  async function longLived(path: string, query: Record<string, string>, scopes: string[]) {
-    const url = new URL(api(path));
-    for (const [key, value] of Object.entries(query)) url.searchParams.set(key, value);
-    const res = await http.request({ url });
-    if (!res.ok) throw classifyGraphError(res, SERVICE, now(), "token");
-    return toLongLivedTokens(res, SERVICE, now(), scopes);
-  }
+  const longLived = (path: string, query: Record<string, string>, scopes: string[]) =>
+    requestLongLivedToken(http, { apiBaseUrl: config.apiBaseUrl, service: SERVICE, now }, path, query, scopes);
 
   const publisher = containerPublisher(
     http,

@@ -149,6 +149,24 @@ const longLivedTokenSchema = z.object({ access_token: z.string().min(1), token_t
  * token: a long-lived token is refreshed with itself while it is still valid, so it is returned as `refreshToken` too
  * (an expired one cannot be refreshed, and the refresh fails with auth_error: the person must reconnect).
  */
+/**
+ * GET on one of Instagram's or Threads' long-lived token endpoints (`/access_token` to exchange a short-lived token,
+ * `/refresh_access_token` to refresh one): the query carries everything, the answer is a long-lived token.
+ */
+export async function requestLongLivedToken(
+  http: HttpClient,
+  target: { apiBaseUrl: string; service: string; now: () => Date },
+  path: string,
+  query: Record<string, string>,
+  scopes: string[],
+): Promise<OAuthTokens> {
+  const url = new URL(`${target.apiBaseUrl.replace(/\/$/, "")}${path}`);
+  for (const [key, value] of Object.entries(query)) url.searchParams.set(key, value);
+  const res = await http.request({ url });
+  if (!res.ok) throw classifyGraphError(res, target.service, target.now(), "token");
+  return toLongLivedTokens(res, target.service, target.now(), scopes);
+}
+
 export function toLongLivedTokens(res: HttpResponse, service: string, now: Date, scopes: string[]): OAuthTokens {
   const parsed = longLivedTokenSchema.safeParse(res.json);
   if (!parsed.success) {

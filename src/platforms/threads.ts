@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { catalog } from "./catalog.js";
 import { createHttpClient } from "./http.js";
-import { classifyGraphError, containerPublisher, mediaKind, scopeList, toLongLivedTokens, type ContainerStatus } from "./meta-graph.js";
+import { classifyGraphError, containerPublisher, mediaKind, requestLongLivedToken, scopeList, type ContainerStatus } from "./meta-graph.js";
 import { PlatformError, type AccountInfo, type AdapterConfig, type PlatformAdapter, type PublishRequest } from "./types.js";
 
 /**
@@ -47,13 +47,8 @@ export function createThreadsAdapter(config: AdapterConfig): PlatformAdapter {
   const api = (path: string) => `${config.apiBaseUrl.replace(/\/$/, "")}${path}`;
   const auth = (path: string) => `${config.authBaseUrl.replace(/\/$/, "")}${path}`;
 
-  async function longLived(path: string, query: Record<string, string>, scopes: string[]) {
-    const url = new URL(api(path));
-    for (const [key, value] of Object.entries(query)) url.searchParams.set(key, value);
-    const res = await http.request({ url });
-    if (!res.ok) throw classifyGraphError(res, SERVICE, now(), "token");
-    return toLongLivedTokens(res, SERVICE, now(), scopes);
-  }
+  const longLived = (path: string, query: Record<string, string>, scopes: string[]) =>
+    requestLongLivedToken(http, { apiBaseUrl: config.apiBaseUrl, service: SERVICE, now }, path, query, scopes);
 
   const publisher = containerPublisher(
     http,
