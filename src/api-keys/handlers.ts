@@ -2,7 +2,7 @@ import { z } from "zod";
 import { route } from "../core/api.js";
 import type { AuthMode } from "../core/auth.js";
 import { created } from "../core/http.js";
-import { decodeCursor, encodeCursor, pageQuerySchema } from "../core/pagination.js";
+import { decodeCursor, nextCursor, pageQuerySchema } from "../core/pagination.js";
 import { createApiKey, listApiKeys, revokeApiKey, serializeApiKey } from "./api-keys.js";
 
 export const createApiKeySchema = z.strictObject({
@@ -28,8 +28,7 @@ function apiKeyHandlers<A extends AuthMode>(auth: A) {
         const page = await db((tx) =>
           listApiKeys(tx, { profileId: query.profileId, limit: query.limit, before: decodeCursor(query.cursor) }),
         );
-        const last = page.rows.at(-1);
-        return { apiKeys: page.rows.map(serializeApiKey), nextCursor: page.hasMore && last ? encodeCursor(last) : null };
+        return { apiKeys: page.rows.map(serializeApiKey), nextCursor: nextCursor(page) };
       },
     }),
     // POST …/api-keys — create a key for a profile; the full key is in this response and nowhere else

@@ -11,6 +11,12 @@ export function encodeCursor(row: { created_at: Date; id: string }): string {
   return Buffer.from(JSON.stringify([row.created_at.toISOString(), row.id])).toString("base64url");
 }
 
+/** The cursor of the page after this one, or null when this is the last page. */
+export function nextCursor(page: { rows: { created_at: Date; id: string }[]; hasMore: boolean }): string | null {
+  const last = page.rows.at(-1);
+  return page.hasMore && last ? encodeCursor(last) : null;
+}
+
 export function decodeCursor(cursor: string | undefined): Keyset | undefined {
   if (cursor === undefined) return undefined;
   try {

@@ -3,7 +3,7 @@ import type { Caller } from "../core/auth.js";
 import type { Tx } from "../core/db.js";
 import { AppError } from "../core/errors.js";
 import { Reply } from "../core/http.js";
-import { decodeCursor, encodeCursor } from "../core/pagination.js";
+import { decodeCursor, nextCursor } from "../core/pagination.js";
 import { resolveProfileId } from "../core/profile-scope.js";
 import { assertProfileVisible } from "../profiles/profiles.js";
 import { consumePostQuota } from "../core/quota.js";
@@ -127,8 +127,7 @@ export const listPostsHandler = route({
       await assertProfileVisible(tx, profileId);
       return listPosts(tx, { profileId, status: query.status, limit: query.limit, before: decodeCursor(query.cursor) });
     });
-    const last = page.rows.at(-1);
-    return { posts: page.rows.map(serializePost), nextCursor: page.hasMore && last ? encodeCursor(last) : null };
+    return { posts: page.rows.map(serializePost), nextCursor: nextCursor(page) };
   },
 });
 
@@ -148,7 +147,6 @@ export const listScheduledHandler = route({
       await assertProfileVisible(tx, profileId);
       return listScheduled(tx, { profileId, status: query.status, platform: query.platform, limit: query.limit, before: decodeCursor(query.cursor) });
     });
-    const last = page.rows.at(-1);
     return {
       scheduledPosts: page.rows.map((r) => ({
         id: r.id,
@@ -162,7 +160,7 @@ export const listScheduledHandler = route({
         error_message: r.error_message,
         error_category: r.error_category,
       })),
-      nextCursor: page.hasMore && last ? encodeCursor(last) : null,
+      nextCursor: nextCursor(page),
     };
   },
 });

@@ -1,7 +1,7 @@
 import { route } from "../core/api.js";
 import { AppError } from "../core/errors.js";
 import { created } from "../core/http.js";
-import { decodeCursor, encodeCursor, pageQuerySchema } from "../core/pagination.js";
+import { decodeCursor, nextCursor, pageQuerySchema } from "../core/pagination.js";
 import { createProfile, deleteProfile, getProfileOrThrow, listProfiles, serializeProfile, updateProfile } from "./profiles.js";
 import { createProfileSchema, updateProfileSchema } from "./schemas.js";
 
@@ -11,10 +11,9 @@ export const listProfilesHandler = route({
   query: pageQuerySchema,
   handle: async ({ db, query }) => {
     const page = await db((tx) => listProfiles(tx, { limit: query.limit, before: decodeCursor(query.cursor) }));
-    const last = page.rows.at(-1);
     return {
       profiles: page.rows.map(serializeProfile),
-      nextCursor: page.hasMore && last ? encodeCursor(last) : null,
+      nextCursor: nextCursor(page),
     };
   },
 });

@@ -3,7 +3,7 @@ import { route } from "../core/api.js";
 import type { AuthMode } from "../core/auth.js";
 import { log } from "../core/log.js";
 import { created, Reply } from "../core/http.js";
-import { decodeCursor, encodeCursor } from "../core/pagination.js";
+import { decodeCursor, nextCursor } from "../core/pagination.js";
 import { resolveProfileId } from "../core/profile-scope.js";
 import { verifyQueueRequest } from "../core/queue.js";
 import { listDeliveries, requestRetry, serializeDelivery } from "./deliveries.js";
@@ -80,8 +80,7 @@ function webhookHandlers<A extends AuthMode>(auth: A) {
         const page = await db((tx) =>
           listDeliveries(tx, params.webhookId!, { limit: query.limit, status: query.status, before: decodeCursor(query.cursor) }),
         );
-        const last = page.rows.at(-1);
-        return { deliveries: page.rows.map(serializeDelivery), nextCursor: page.hasMore && last ? encodeCursor(last) : null };
+        return { deliveries: page.rows.map(serializeDelivery), nextCursor: nextCursor(page) };
       },
     }),
     // POST …/webhook-deliveries/:deliveryId/retry — attempt a delivery again now
