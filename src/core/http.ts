@@ -41,8 +41,20 @@ export function errorResponse(error: AppError, requestId: string, headers: Recor
 export async function readBodyText(req: Request, maxBytes: number): Promise<string> {
   const declared = Number(req.headers.get("content-length") ?? "0");
   if (declared > maxBytes) throw tooLarge(maxBytes);
-  if (!req.body) return "";
-  const reader = req.body.getReader();
+  return (await readStreamCapped(req.body, maxBytes, () => tooLarge(maxBytes))).toString("utf8");
+}
+
+/**
+ * Reads a body stream to the end, stopping (and cancelling the stream) as soon as it passes `maxBytes`, when it
+ * throws `overLimit()`. Every size-bounded read of a request or response goes through here.
+ */
+export async function readStreamCapped(
+  body: ReadableStream<Uint8Array> | null,
+  maxBytes: number,
+  overLimit: () => Error,
+): Promise<Buffer> {
+  if (!body) return Buffer.alloc(0);
+  const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
@@ -51,11 +63,11 @@ export async function readBodyText(req: Request, maxBytes: number): Promise<stri
     total += value.byteLength;
     if (total > maxBytes) {
       await reader.cancel().catch(() => {});
-      throw tooLarge(maxBytes);
+      throw overLimit();
     }
     chunks.push(value);
   }
-  return Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
 }
 
 const tooLarge = (maxBytes: number) =>

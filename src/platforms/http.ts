@@ -1,3 +1,4 @@
+import { readStreamCapped } from "../core/http.js";
 import { PlatformError } from "./types.js";
 
 /**
@@ -144,32 +145,13 @@ async function readCapped(
   timeoutMs: number,
   overLimit: () => PlatformError,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  if (!response.body) return new Uint8Array();
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > maxBytes) {
-        await reader.cancel().catch(() => {});
-        throw overLimit();
-      }
-      chunks.push(value);
-    }
+    const bytes = await readStreamCapped(response.body, maxBytes, overLimit);
+    return new Uint8Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
   } catch (error) {
     if (error instanceof PlatformError) throw error;
     throw noAnswer(what, timeoutMs, error);
   }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
 }
 
 function noAnswer(what: string, timeoutMs: number, error: unknown): PlatformError {

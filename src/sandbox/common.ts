@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomInt } from "node:crypto";
 import type postgres from "postgres";
+import { readStreamCapped } from "../core/http.js";
 import { errorCategories, type ErrorCategory } from "../platforms/types.js";
 
 /**
@@ -140,21 +141,7 @@ export function redirectWith(redirectUri: string, params: Record<string, string 
 /** Reads at most `maxBytes` of the body; more is answered with `tooLarge()`. */
 export async function readBytes(req: Request, maxBytes: number, tooLarge: () => Response): Promise<Buffer> {
   if (Number(req.headers.get("content-length") ?? "0") > maxBytes) throw new SandboxReply(tooLarge());
-  if (!req.body) return Buffer.alloc(0);
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => {});
-      throw new SandboxReply(tooLarge());
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks);
+  return readStreamCapped(req.body, maxBytes, () => new SandboxReply(tooLarge()));
 }
 
 export async function readForm(req: Request, tooLarge: () => Response): Promise<URLSearchParams> {
