@@ -69,16 +69,25 @@ describe("API keys: happy paths", () => {
     expect(list.body.apiKeys[0]).toMatchObject({ id: keyId, status: "revoked" });
   });
 
-  it("an API key manages the keys of its own profile only", async () => {
+  it("an API key lists and revokes the keys of its own profile only, and cannot create keys (403)", async () => {
     const { user, apiKey, profileId } = await paidUserWithKey(t);
+    const sibling = await createApiKey(t, user, profileId, "same profile's key");
     const other = await createProfile(t, user, "Other");
-    await createApiKey(t, user, other, "other profile's key");
+    const otherKey = await createApiKey(t, user, other, "other profile's key");
     const list = await t.call("GET", "/api/v1/api-keys", { apiKey });
     expect(list.status).toBe(200);
+    expect(list.body.apiKeys.length).toBe(2);
     expect(list.body.apiKeys.every((k: { profile_id: string }) => k.profile_id === profileId)).toBe(true);
-    const made = await t.call("POST", "/api/v1/api-keys", { apiKey, body: { name: "rotated", profileId } });
-    expect(made.status).toBe(201);
-    assertEnvelope(await t.call("POST", "/api/v1/api-keys", { apiKey, body: { name: "escalate", profileId: other } }), 404, "not_found");
+    assertEnvelope(await t.call("GET", `/api/v1/api-keys?profileId=${other}`, { apiKey }), 404, "not_found");
+    // Creating keys needs a signed-in session (issue 9, finding 9), for its own profile as for any other.
+    assertEnvelope(await t.call("POST", "/api/v1/api-keys", { apiKey, body: { name: "rotated", profileId } }), 403, "forbidden");
+    assertEnvelope(await t.call("POST", "/api/v1/api-keys", { apiKey, body: { name: "escalate", profileId: other } }), 403, "forbidden");
+    assertEnvelope(await t.call("DELETE", `/api/v1/api-keys/${otherKey.id}`, { apiKey }), 404, "not_found");
+    expect((await t.call("DELETE", `/api/v1/api-keys/${sibling.id}`, { apiKey })).status).toBe(200);
+    const [{ count }] = (await t.sql`select count(*)::int as count from public.api_keys where user_id = ${user.id}`) as any;
+    expect(count).toBe(3);
+    const statuses = await t.sql`select id, status from public.api_keys where user_id = ${user.id} order by created_at`;
+    expect(statuses.map((r) => r.status)).toEqual(["active", "revoked", "active"]);
   });
 
   it("filters the list by profile", async () => {

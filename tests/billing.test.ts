@@ -1,7 +1,7 @@
 import Stripe from "stripe";
 import { beforeAll, describe, expect, it } from "vitest";
 import { useTestHome } from "./helpers/home.js";
-import { assertEnvelope, securitySuite } from "./helpers/security.js";
+import { assertEnvelope } from "./helpers/security.js";
 import { createApiKey, createProfile, signUp, type TestUser } from "./helpers/users.js";
 
 /**
@@ -310,12 +310,6 @@ describe("billing: checkout and portal errors", () => {
 });
 
 describe("billing: security", () => {
-  securitySuite(t, [
-    { method: "GET", path: () => "/api/billing/subscription-status", auth: "session" },
-    { method: "POST", path: () => "/api/billing/create-checkout-session", body: () => ({ plan: "starter" }), auth: "session" },
-    { method: "POST", path: () => "/api/billing/create-portal-session", auth: "session" },
-  ]);
-
   it("a user's status shows only their own subscription", async () => {
     const paying = await signUp(t);
     await subscribeThroughCheckout(paying);

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { connectAccount } from "./helpers/connect.js";
 import { useTestHome } from "./helpers/home.js";
-import { assertEnvelope, securitySuite } from "./helpers/security.js";
+import { assertEnvelope } from "./helpers/security.js";
 import { createApiKey, paidUserWithKey, signUp } from "./helpers/users.js";
 
 /**
@@ -127,16 +127,4 @@ describe("PATCH /api/v1/connections/:id: who may", () => {
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.body.connection.settings).toEqual({ boardId: boards[1]!.id });
   });
-});
-
-describe("PATCH /api/v1/connections/:id: security", () => {
-  securitySuite(t, [
-    {
-      method: "PATCH",
-      path: () => `/api/v1/connections/${pinterestId ?? ":connectionId"}`,
-      auth: "any",
-      body: () => ({ settings: { boardId: boards[0]!.id } }),
-      ownedResource: true,
-    },
-  ]);
 });

@@ -2,7 +2,7 @@ import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { connectAccount } from "./helpers/connect.js";
 import { useTestHome } from "./helpers/home.js";
-import { assertEnvelope, securitySuite } from "./helpers/security.js";
+import { assertEnvelope } from "./helpers/security.js";
 import { paidUserWithKey } from "./helpers/users.js";
 
 /** Media: bad input, bad uploads, foreign media and deletion while in use are refused with the reason; nothing is written. */
@@ -223,17 +223,4 @@ describe("DELETE /api/v1/media: refused", () => {
     expect((await fetch(media.public_url)).status).toBe(200);
     expect(await counts(a.profileId)).toMatchObject({ media: 1 });
   });
-});
-
-describe("media endpoints: security", () => {
-  securitySuite(t, [
-    {
-      method: "POST",
-      path: () => "/api/v1/media/upload-url",
-      auth: "any",
-      body: (f) => ({ profileId: f.profileId, fileName: "a.png", contentType: "image/png", fileSize: 10 }),
-      ownedResource: true,
-    },
-    { method: "DELETE", path: () => "/api/v1/media", auth: "any", body: (f) => ({ profileId: f.profileId, filePath: `${f.owner.id}/${f.profileId}/x.png` }), ownedResource: true },
-  ]);
 });

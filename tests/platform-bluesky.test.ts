@@ -19,7 +19,8 @@ import { createApiKey, paidUserWithKey, signUp } from "./helpers/users.js";
 const t = useTestHome({ env: { SWEEP_INTERVAL_SECONDS: "0.3", PUBLISH_RETRY_BASE_SECONDS: "0.3" } });
 const PNG = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==", "base64");
 const APP_PASSWORD = "abcd-efgh-ijkl-mnop";
-const returnUrl = "https://integrator.example/connected";
+/** On the app's own origin, which connect/init always accepts (any other must be registered for the profile). */
+let returnUrl = "";
 
 let mediaHost: Server;
 let mediaBase: string;
@@ -48,6 +49,7 @@ async function getRecord(uri: string): Promise<Record<string, any>> {
 }
 
 beforeAll(async () => {
+  returnUrl = new URL("/connected", t.home.url).toString();
   mediaHost = createServer((req, res) => {
     if (req.url === "/pixel.png") res.writeHead(200, { "content-type": "image/png", "content-length": PNG.length }).end(PNG);
     else res.writeHead(404).end();
@@ -237,7 +239,7 @@ describe("Bluesky through the API", () => {
     // Only the encrypted session is kept: the app password appears nowhere in what was stored.
     const stored = await t.sql`select row_to_json(c)::text as row from public.connections c where id = ${connection.id}`;
     expect(stored[0]!.row).not.toContain(APP_PASSWORD);
-    expect(stored[0]!.row).toContain("v1.");
+    expect(stored[0]!.row).toContain("v2.");
   });
 
   it("refuses missing or wrong credentials (400 naming `credentials`) and stores nothing; credentials are only for Bluesky", async () => {

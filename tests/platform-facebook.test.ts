@@ -105,7 +105,7 @@ async function publishToEnd(request: Parameters<PlatformAdapter["publish"]>[0], 
 
 /** connect/init → consent (with Facebook sandbox parameters) → callback, as connectAccount does. */
 async function connectThroughApi(home: TestHome, apiKey: string, consentParams: Record<string, string>): Promise<string> {
-  const init = await home.call("POST", "/api/v1/connect/init", { apiKey, body: { platform: "facebook", returnUrl: "https://integrator.example/connected" } });
+  const init = await home.call("POST", "/api/v1/connect/init", { apiKey, body: { platform: "facebook", returnUrl: new URL("/connected", home.home.url).toString() } });
   expect(init.status).toBe(200);
   const consentUrl = new URL(init.body.url);
   consentUrl.searchParams.set("sandbox_user", unique("api").replace(" ", "_"));

@@ -54,8 +54,9 @@ afterAll(async () => {
 });
 
 // A generous timeout for answers that come (a busy CI machine may take a moment), a short one for those that never do.
-const http = createHttpClient({ service: "Test", timeoutMs: 5000 });
-const impatient = createHttpClient({ service: "Test", timeoutMs: 300 });
+// Media downloads go through the outbound guard: this test's hosts are on loopback, as in the local home.
+const http = createHttpClient({ service: "Test", timeoutMs: 5000, allowLoopback: true });
+const impatient = createHttpClient({ service: "Test", timeoutMs: 300, allowLoopback: true });
 
 async function failure(promise: Promise<unknown>): Promise<PlatformError> {
   const error = await promise.then(
@@ -147,7 +148,30 @@ describe("platform HTTP helper", () => {
     });
 
     it("a media host that never answers is a network_error", async () => {
-      expect((await failure(http.download(`${base}/hang`, { maxBytes: 1000 }))).category).toBe("network_error");
+      expect((await failure(impatient.download(`${base}/hang`, { maxBytes: 1000 }))).category).toBe("network_error");
+    });
+
+    it("follows a redirect to an allowed host", async () => {
+      const media = await http.download(`${base}/redirect`, { maxBytes: 1000 });
+      expect(new TextDecoder().decode(media.bytes)).toBe('{"ok":true}');
+    });
+
+    it("goes through the outbound guard: loopback is refused unless allowed, with a message naming no address", async () => {
+      const cloud = createHttpClient({ service: "Test", timeoutMs: 5000, allowLoopback: false });
+      const error = await failure(cloud.download(`${base}/image`, { maxBytes: 1000 }));
+      expect(error.category).toBe("media_error");
+      expect(error.message).toMatch(/refused: The address 127\.0\.0\.1 is a loopback address/);
+    });
+
+    it("a refused connection is a generic network_error, without the system error", async () => {
+      const closed = createServer();
+      await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+      const port = (closed.address() as AddressInfo).port;
+      await new Promise<void>((resolve) => closed.close(() => resolve()));
+      const error = await failure(http.download(`http://127.0.0.1:${port}/a.png`, { maxBytes: 1000 }));
+      expect(error.category).toBe("network_error");
+      expect(error.message).toBe("media download /a.png failed: the media host could not be reached");
+      expect(error.details.platformCode).toBeUndefined();
     });
   });
 });

@@ -100,10 +100,11 @@ describe("API request quota", () => {
 describe("posts quota (consumePostQuota, inside the posts feature's transaction)", () => {
   it("lets exactly the Free plan's 25 through when concurrent transactions race at the edge", async () => {
     const user = await signUp(t);
+    const profileId = await createProfile(t, user);
     await seedUsage(user.id, "posts", 20);
     const outcomes = await Promise.all(
       Array.from({ length: 12 }, () =>
-        asUser(user, (tx) => consumePostQuota(tx, user.id, 1)).then(
+        asUser(user, (tx) => consumePostQuota(tx, profileId, 1)).then(
           (standing) => ({ ok: true as const, standing }),
           (error: unknown) => ({ ok: false as const, error }),
         ),
@@ -125,14 +126,15 @@ describe("posts quota (consumePostQuota, inside the posts feature's transaction)
   it("counts a batch whole or not at all, and gives the count back when the transaction rolls back", async () => {
     const user = await signUp(t);
     await subscribe(t, user, "starter");
+    const profileId = await createProfile(t, user);
     await seedUsage(user.id, "posts", 140);
-    expect(await asUser(user, (tx) => consumePostQuota(tx, user.id, 10))).toMatchObject({ counted: true, used: 150, limit: 150, plan: "starter" });
+    expect(await asUser(user, (tx) => consumePostQuota(tx, profileId, 10))).toMatchObject({ counted: true, used: 150, limit: 150, plan: "starter" });
     await t.sql`update public.usage_counters set used = 145 where user_id = ${user.id} and metric = 'posts'`;
-    await expect(asUser(user, (tx) => consumePostQuota(tx, user.id, 6))).rejects.toMatchObject({ code: "quota_exceeded" });
+    await expect(asUser(user, (tx) => consumePostQuota(tx, profileId, 6))).rejects.toMatchObject({ code: "quota_exceeded" });
     expect(await usedOf(user.id, "posts")).toBe(145);
     await expect(
       asUser(user, async (tx) => {
-        await consumePostQuota(tx, user.id, 3);
+        await consumePostQuota(tx, profileId, 3);
         throw new Error("the post could not be created");
       }),
     ).rejects.toThrow("the post could not be created");
@@ -142,40 +144,45 @@ describe("posts quota (consumePostQuota, inside the posts feature's transaction)
   it("applies the fair-use ceiling on Growth and no limit on Unlimited", async () => {
     const growth = await signUp(t);
     await subscribe(t, growth, "growth");
+    const growthProfile = await createProfile(t, growth);
     await seedUsage(growth.id, "posts", 9_999);
-    expect(await asUser(growth, (tx) => consumePostQuota(tx, growth.id))).toMatchObject({ used: 10_000, limit: 10_000 });
-    const refused = await asUser(growth, (tx) => consumePostQuota(tx, growth.id)).catch((e: AppError) => e);
+    expect(await asUser(growth, (tx) => consumePostQuota(tx, growthProfile))).toMatchObject({ used: 10_000, limit: 10_000 });
+    const refused = await asUser(growth, (tx) => consumePostQuota(tx, growthProfile)).catch((e: AppError) => e);
     expect(refused).toMatchObject({ code: "quota_exceeded" });
     expect((refused as AppError).message).toMatch(/^Monthly quota reached: the fair-use limit of 10,000 posts per month on the Growth plan\./);
 
     const unlimited = await signUp(t);
     await subscribe(t, unlimited, "unlimited");
+    const unlimitedProfile = await createProfile(t, unlimited);
     await seedUsage(unlimited.id, "posts", 1_000_000);
-    expect(await asUser(unlimited, (tx) => consumePostQuota(tx, unlimited.id, 5))).toMatchObject({ used: 1_000_005, limit: null });
+    expect(await asUser(unlimited, (tx) => consumePostQuota(tx, unlimitedProfile, 5))).toMatchObject({ used: 1_000_005, limit: null });
   });
 
-  it("counts against the owner for a member of their profile, never against a stranger, and only ever adds", async () => {
+  it("charges the profile's owner for any member's posts, only members may count, and only ever adds", async () => {
     const owner = await signUp(t);
     const member = await signUp(t);
     const stranger = await signUp(t);
     const profileId = await createProfile(t, owner);
     await t.sql`insert into public.profile_members (profile_id, user_id, role) values (${profileId}, ${member.id}, 'member')`;
-    expect(await asUser(member, (tx) => consumePostQuota(tx, owner.id))).toMatchObject({ counted: true, used: 1 });
-    // An API key is confined to its own profile: the member's key for another profile cannot count against the owner.
+    expect(await asUser(member, (tx) => consumePostQuota(tx, profileId))).toMatchObject({ counted: true, used: 1 });
+    // An API key is confined to its own profile: the member's key for another profile cannot count for this one.
     const memberOwn = await createProfile(t, member, "Member's own");
     await expect(
-      withClaims({ sub: member.id, role: "authenticated", profile_id: memberOwn }, (tx) => consumePostQuota(tx, owner.id)),
+      withClaims({ sub: member.id, role: "authenticated", profile_id: memberOwn }, (tx) => consumePostQuota(tx, profileId)),
     ).rejects.toMatchObject({ code: "42501" });
     expect(
-      await withClaims({ sub: member.id, role: "authenticated", profile_id: profileId }, (tx) => consumePostQuota(tx, owner.id)),
+      await withClaims({ sub: member.id, role: "authenticated", profile_id: profileId }, (tx) => consumePostQuota(tx, profileId)),
     ).toMatchObject({ used: 2 });
-    await expect(asUser(stranger, (tx) => consumePostQuota(tx, owner.id))).rejects.toMatchObject({ code: "42501" });
-    await expect(asUser(owner, (tx) => consumePostQuota(tx, member.id))).rejects.toMatchObject({ code: "42501" });
-    await expect(asUser(owner, (tx) => consumePostQuota(tx, owner.id, -5))).rejects.toMatchObject({ code: "22023" });
-    await expect(asUser(owner, (tx) => consumePostQuota(tx, owner.id, 0))).rejects.toMatchObject({ code: "22023" });
-    // The service connection (the sweep materialising recurring posts) may count against anyone.
-    expect(await withService((tx) => consumePostQuota(tx, owner.id))).toMatchObject({ used: 3 });
+    // The member's own profile is paid for by the member, whoever counts there.
+    expect(await asUser(member, (tx) => consumePostQuota(tx, memberOwn))).toMatchObject({ used: 1 });
+    await expect(asUser(stranger, (tx) => consumePostQuota(tx, profileId))).rejects.toMatchObject({ code: "42501" });
+    await expect(asUser(owner, (tx) => consumePostQuota(tx, memberOwn))).rejects.toMatchObject({ code: "42501" });
+    await expect(asUser(owner, (tx) => consumePostQuota(tx, profileId, -5))).rejects.toMatchObject({ code: "22023" });
+    await expect(asUser(owner, (tx) => consumePostQuota(tx, profileId, 0))).rejects.toMatchObject({ code: "22023" });
+    // The service connection (the sweep materialising recurring posts) may count for any profile.
+    expect(await withService((tx) => consumePostQuota(tx, profileId))).toMatchObject({ used: 3 });
     expect(await usedOf(owner.id, "posts")).toBe(3);
+    expect(await usedOf(member.id, "posts")).toBe(1);
   });
 });
 

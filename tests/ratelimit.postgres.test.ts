@@ -22,13 +22,13 @@ describe("Postgres limiter: storage", () => {
   it("is not reachable from a user's session", async () => {
     await expect(
       t.sql.begin(async (tx) => {
-        await tx`set local role authenticated`;
+        await tx`set local role amplify_api`;
         return tx`select * from public.rate_limit_hit('api_requests:x', 1000, 1)`;
       }),
     ).rejects.toMatchObject({ code: "42501" });
     await expect(
       t.sql.begin(async (tx) => {
-        await tx`set local role authenticated`;
+        await tx`set local role amplify_api`;
         return tx`select * from public.rate_limit_counters`;
       }),
     ).rejects.toMatchObject({ code: "42501" });

@@ -3,7 +3,9 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { Redis } from "@upstash/redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createUpstashLimiter } from "../src/core/ratelimit/upstash.js";
+import { setLogSink, type LogEntry } from "../src/core/log.js";
+import type { Limiter } from "../src/core/ratelimit/limiter.js";
+import { createUpstashLimiter, type UpstashLimiterOptions } from "../src/core/ratelimit/upstash.js";
 import { useTestHome } from "./helpers/home.js";
 import { freshWindow, limiterContract, policy } from "./helpers/limiter-contract.js";
 import { assertEnvelope } from "./helpers/security.js";
@@ -21,6 +23,28 @@ const title = (name: string) => (redisUp ? name : `${name} (skipped: no Redis at
 
 /** Each run keeps its keys under its own prefix, and they expire with their windows. */
 const runPrefix = `amplify-test:${randomBytes(6).toString("hex")}`;
+
+/** Where Upstash answers, nothing may be decided by the fallback: these tests are about Upstash itself. */
+const noFallback: Limiter = {
+  backend: "postgres",
+  limit: () => Promise.reject(new Error("the fallback limiter was used while Upstash was up")),
+};
+
+/** A fallback that refuses everything and counts its calls, so a test can tell who decided. */
+function refusingFallback() {
+  const calls: string[] = [];
+  const limiter: Limiter = {
+    backend: "postgres",
+    async limit(p, identifier) {
+      calls.push(identifier);
+      return { success: false, limit: p.limit, remaining: 0, resetAt: new Date(Date.now() + p.windowMs) };
+    },
+  };
+  return { limiter, calls };
+}
+
+const upstash = (options: Omit<UpstashLimiterOptions, "fallback"> & { fallback?: Limiter }) =>
+  createUpstashLimiter({ fallback: noFallback, ...options });
 
 describe.skipIf(!redisUp)(title("Upstash REST shim"), () => {
   let shim: UpstashShim;
@@ -48,7 +72,7 @@ describe.skipIf(!redisUp)(title("Upstash REST shim"), () => {
   });
 
   it("runs @upstash/ratelimit's scripts: EVALSHA, NOSCRIPT → EVAL once, then EVALSHA again", async () => {
-    const limiter = createUpstashLimiter({ url: shim.url, token: shim.token, prefix: runPrefix });
+    const limiter = upstash({ url: shim.url, token: shim.token, prefix: runPrefix });
     const p = policy("shim_scripts", 5, 60_000);
     await freshWindow(p.windowMs, 5_000);
     const before = shim.commands.length;
@@ -70,9 +94,10 @@ describe.skipIf(!redisUp)(title("Upstash limiter"), () => {
     await shim?.close();
   });
 
-  limiterContract("Upstash", () => createUpstashLimiter({ url: shim.url, token: shim.token, prefix: runPrefix }));
+  limiterContract("Upstash", () => upstash({ url: shim.url, token: shim.token, prefix: runPrefix }));
 
-  it("lets requests through when Upstash does not answer in time or cannot be reached, with the policy's numbers", async () => {
+  // Finding 12 of issue 9: a Redis outage used to let every request through.
+  it("decides with the fallback when Upstash does not answer in time, cannot be reached or fails, warning once a minute", async () => {
     const silent = http.createServer(() => {});
     await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
     const silentUrl = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
@@ -80,16 +105,28 @@ describe.skipIf(!redisUp)(title("Upstash limiter"), () => {
     await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
     const closedUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const warnings: LogEntry[] = [];
+    const restore = setLogSink((entry) => entry.level === "warn" && warnings.push(entry), { level: "warn" });
     try {
-      const p = policy("fail_open", 3, 60_000);
-      for (const url of [silentUrl, closedUrl]) {
-        const limiter = createUpstashLimiter({ url, token: "x", prefix: runPrefix, timeoutMs: 200 });
-        expect(await limiter.limit(p, "a")).toMatchObject({ success: true, limit: 3, remaining: 3 });
+      const p = policy("fail_closed", 3, 60_000);
+      for (const [url, token] of [[silentUrl, "x"], [closedUrl, "x"], [shim.url, shim.token]] as const) {
+        if (url === shim.url) shim.down();
+        const fallback = refusingFallback();
+        const limiter = upstash({ url, token, prefix: runPrefix, timeoutMs: 200, fallback: fallback.limiter });
+        warnings.length = 0;
+        for (let i = 0; i < 3; i++) expect(await limiter.limit(p, `id-${i}`)).toMatchObject({ success: false, limit: 3, remaining: 0 });
+        expect(fallback.calls).toEqual(["id-0", "id-1", "id-2"]);
+        expect(warnings).toHaveLength(1);
+        expect(warnings[0]!.message).toMatch(/deciding in Postgres instead/);
       }
     } finally {
+      restore();
+      shim.up();
       silent.closeAllConnections();
       silent.close();
     }
+    // Back up: Upstash decides again.
+    expect(await upstash({ url: shim.url, token: shim.token, prefix: runPrefix }).limit(policy("back_up", 3, 60_000), randomBytes(4).toString("hex"))).toMatchObject({ success: true, remaining: 2 });
   });
 });
 
@@ -136,6 +173,29 @@ describe.skipIf(!redisUp)(title("the API with the Upstash limiter"), () => {
     const again = await t.call("GET", "/api/v1/profiles", { apiKey });
     expect(again.status).toBe(200);
     expect(again.headers.get("x-ratelimit-remaining")).toBe("2");
+  });
+
+  // Finding 12 of issue 9: while Upstash is down, the API keeps its limits, counted in Postgres.
+  it("keeps the per-key limit while Upstash is down, counted in Postgres (429 after the limit, quota refunded)", async () => {
+    const { apiKey, user, keyId } = await paidUserWithKey(t);
+    await freshWindow(2_000, 1_500);
+    shim.down();
+    const refusedBefore = shim.refused;
+    const responses = [];
+    try {
+      for (let i = 0; i < 5; i++) responses.push(await t.call("GET", "/api/v1/profiles", { apiKey }));
+    } finally {
+      shim.up();
+    }
+    expect(shim.refused).toBeGreaterThan(refusedBefore);
+    expect(responses.map((r) => r.status)).toEqual([200, 200, 200, 429, 429]);
+    expect(responses.map((r) => r.headers.get("x-ratelimit-remaining"))).toEqual(["2", "1", "0", "0", "0"]);
+    assertEnvelope(responses[3]!, 429, "rate_limited");
+    // Counted in Postgres, in the bucket the local home's limiter keeps for this key.
+    const [bucket] = await t.sql`select used from public.rate_limit_counters where bucket = ${`api_requests:${keyId}`}`;
+    expect(bucket).toEqual({ used: 5 });
+    const [usage] = await t.sql`select used from public.usage_counters where user_id = ${user.id} and metric = 'api_requests'`;
+    expect(usage).toEqual({ used: 3 });
   });
 
   it("lets exactly the limit through when requests for one key arrive at once", async () => {

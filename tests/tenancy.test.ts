@@ -6,11 +6,11 @@ import { createApiKey, createProfile, paidUserWithKey } from "./helpers/users.js
 
 const t = useTestHome();
 
-/** Runs `fn` exactly as a request does: one transaction as `authenticated` with the given JWT claims. */
+/** Runs `fn` exactly as a request does (src/core/db.ts withClaims): one transaction as `amplify_api` with the given JWT claims. */
 async function asClaims<T>(claims: Record<string, unknown>, fn: (tx: postgres.TransactionSql) => Promise<T>): Promise<T> {
   return (await t.sql.begin(async (tx) => {
     await tx`select set_config('request.jwt.claims', ${JSON.stringify({ role: "authenticated", ...claims })}, true)`;
-    await tx`set local role authenticated`;
+    await tx`set local role amplify_api`;
     return fn(tx);
   })) as T;
 }
@@ -55,8 +55,11 @@ describe("tenancy enforced by the database", () => {
       expect(await tx`select id from public.api_keys where user_id = ${a.user.id}`).toHaveLength(0);
       expect(await tx`update public.api_keys set status = 'revoked' where id = ${a.keyId} returning id`).toHaveLength(0);
       expect(await tx`select user_id from public.billing_subscriptions`).toEqual([{ user_id: b.user.id }]);
-      expect(await tx`update public.billing_subscriptions set plan = 'unlimited' returning id`).toHaveLength(0);
     });
+    // Billing rows are the service connection's: our request role may not write them at all.
+    await expect(
+      asClaims({ sub: b.user.id }, (tx) => tx`update public.billing_subscriptions set plan = 'unlimited' returning id`),
+    ).rejects.toMatchObject({ code: "42501" });
     await expect(
       asClaims({ sub: b.user.id }, (tx) => tx`insert into public.profile_members (profile_id, user_id, role) values (${a.profileId}, ${b.user.id}, 'owner')`),
     ).rejects.toMatchObject({ code: "42501" });
@@ -81,10 +84,19 @@ describe("tenancy enforced by the database", () => {
     ).rejects.toMatchObject({ code: "42501" });
   });
 
-  it("anonymous callers see nothing", async () => {
-    await paidUserWithKey(t);
+  it("the data API's roles (anon, authenticated) are refused outright, and amplify_api without claims sees nothing", async () => {
+    const a = await paidUserWithKey(t);
+    for (const role of ["anon", "authenticated"]) {
+      await expect(
+        t.sql.begin(async (tx) => {
+          await tx`select set_config('request.jwt.claims', ${JSON.stringify({ sub: a.user.id, role: "authenticated" })}, true)`;
+          await tx.unsafe(`set local role ${role}`);
+          return tx`select id from public.profiles`;
+        }),
+      ).rejects.toMatchObject({ code: "42501" });
+    }
     const rows = await t.sql.begin(async (tx) => {
-      await tx`set local role anon`;
+      await tx`set local role amplify_api`;
       return tx`select id from public.profiles union all select id from public.billing_subscriptions`;
     });
     expect(rows).toHaveLength(0);
@@ -109,6 +121,7 @@ describe("tenancy through the API, whatever ids are sent", () => {
     expect(row).toEqual({ name: "Acme", key_status: "active" });
   });
 
+  // Finding 8: removing a member revokes the keys they made for that profile (a trigger on profile_members).
   it("a key keeps working only while its owner still belongs to the profile", async () => {
     const owner = await paidUserWithKey(t);
     const member = await paidUserWithKey(t);
@@ -116,6 +129,9 @@ describe("tenancy through the API, whatever ids are sent", () => {
     const memberKey = await createApiKey(t, member.user, owner.profileId, "member's key");
     expect((await t.call("GET", `/api/v1/profiles/${owner.profileId}`, { apiKey: memberKey.key })).status).toBe(200);
     await t.sql`delete from public.profile_members where profile_id = ${owner.profileId} and user_id = ${member.user.id}`;
-    assertEnvelope(await t.call("GET", `/api/v1/profiles/${owner.profileId}`, { apiKey: memberKey.key }), 404, "not_found");
+    assertEnvelope(await t.call("GET", `/api/v1/profiles/${owner.profileId}`, { apiKey: memberKey.key }), 401, "invalid_api_key");
+    const [key] = await t.sql`select status, revoked_at from public.api_keys where id = ${memberKey.id}`;
+    expect(key!.status).toBe("revoked");
+    expect(key!.revoked_at).toBeInstanceOf(Date);
   });
 });

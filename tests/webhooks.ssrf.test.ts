@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sendWebhook } from "../src/webhooks/send.js";
-import { classifyAddress, isAllowedAddress, resolveSafeAddresses, type Resolver } from "../src/webhooks/ssrf.js";
+import { classifyAddress, isAllowedAddress, resolveSafeAddresses, type Resolver } from "../src/core/net/guard.js";
 import { startWebhookReceiver, type WebhookReceiver } from "./helpers/webhook-receiver.js";
 
 /**
- * The SSRF guard on its own (no database): every address class, the URL rules, resolution through an injected
+ * The outbound guard (src/core/net/guard.ts) as webhooks use it, on its own (no database): every address class, the URL rules, resolution through an injected
  * resolver, and the sender connecting only to the address the guard checked.
  */
 
@@ -109,9 +109,9 @@ describe("SSRF guard: URLs", () => {
     ["http://hooks.example.com/webhook", /must use https/],
     ["ftp://hooks.example.com/webhook", /must use https/],
     ["https://user:pass@hooks.example.com/webhook", /credentials/],
-    ["https://mixed.example.com/webhook", /resolves to 10\.0\.0\.7, which is a private address/],
-    ["https://rebind.example.com/webhook", /cloud metadata/],
-    ["https://v6-internal.example.com/webhook", /private address/],
+    ["https://mixed.example.com/webhook", /resolves to a private, loopback or reserved address/],
+    ["https://rebind.example.com/webhook", /resolves to a private, loopback or reserved address/],
+    ["https://v6-internal.example.com/webhook", /resolves to a private, loopback or reserved address/],
     ["https://nowhere.example.com/webhook", /could not be resolved/],
     ["https://127.0.0.1/webhook", /loopback/],
     ["https://[::1]/webhook", /loopback/],
@@ -130,6 +130,14 @@ describe("SSRF guard: URLs", () => {
       await expect(resolveSafeAddresses(url, cloud)).rejects.toThrow(reason);
     });
   }
+
+  it("never names the address a host resolved to (no port-scan oracle for internal names; issue 9, finding 12)", async () => {
+    for (const url of ["https://mixed.example.com/webhook", "https://rebind.example.com/webhook", "https://v6-internal.example.com/webhook"]) {
+      const error = await resolveSafeAddresses(url, cloud).then(() => undefined, (e: Error) => e);
+      expect(error?.message).toBeDefined();
+      expect(error!.message).not.toMatch(/10\.0\.0\.7|169\.254|fd00/);
+    }
+  });
 
   it("with the loopback setting on, accepts loopback http but still refuses private addresses and public http", async () => {
     await expect(resolveSafeAddresses("http://127.0.0.1:3000/webhook", local)).resolves.toBeTruthy();
@@ -170,7 +178,8 @@ describe("SSRF guard: the sender", () => {
   it("refuses before connecting when any address is not allowed", async () => {
     const before = receiver.received.length;
     const result = await send(`http://receiver.test:${receiver.port}/webhook`, resolverOf({ "receiver.test": ["127.0.0.1", "10.0.0.1"] }));
-    expect(result).toMatchObject({ ok: false, status: null, error: expect.stringMatching(/^Refused: .*private address/) });
+    expect(result).toMatchObject({ ok: false, status: null, error: expect.stringMatching(/^Refused: .*resolves to a private, loopback or reserved address/) });
+    expect(result.error).not.toContain("10.0.0.1");
     const inCloud = await send(`http://127.0.0.1:${receiver.port}/webhook`, undefined, false);
     expect(inCloud).toMatchObject({ ok: false, status: null, error: expect.stringMatching(/^Refused/) });
     expect(receiver.received.length).toBe(before);

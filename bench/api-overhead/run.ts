@@ -3,7 +3,7 @@
  *
  *   (a) ours:  GET /api/v1/profiles with an API key, through the local home's HTTP server (netlify.toml routing →
  *              the profiles function → key lookup by hash → billing gate → zod query → RLS transaction as
- *              `authenticated` → JSON).
+ *              `amplify_api` → JSON).
  *   (b) floor: a bare node:http server + postgres.js pool of the same size running the same SELECT for the same user,
  *              with no auth, no RLS, no validation, writing the same JSON.
  *
@@ -247,7 +247,7 @@ function report(ours: Summary, floor: Summary, context: RunContext) {
   say(
     "The difference pays for: the key lookup by SHA-256 hash, which in the same statement reads the owner's subscription " +
       "and counts the request against the key's rate limit and the monthly quota (two upserts, i.e. a write per request); " +
-      "the billing gate; zod query validation; a transaction as `authenticated` with the caller's claims so that RLS " +
+      "the billing gate; zod query validation; a transaction as `amplify_api` with the caller's claims so that RLS " +
       "enforces tenancy (BEGIN, set_config, SET LOCAL ROLE, the SELECT under two RLS policies, COMMIT): 6 statements " +
       "against the floor's 1; and routing through netlify.toml plus the local server's Request/Response adapter.",
   );

@@ -70,7 +70,7 @@ async function call<T>(home: LocalHome, method: string, path: string, init: { he
 
 /** As tests/helpers/connect.ts: connect/init → the sandbox consent page (a GET approves) → our callback → returnUrl. */
 async function connectX(home: LocalHome, apiKey: string, sandboxUser: string): Promise<string> {
-  const returnUrl = "https://integrator.example/connected";
+  const returnUrl = new URL("/connected", home.url).toString(); // the app's own origin: always an allowed returnUrl
   const init = await call<{ url: string }>(home, "POST", "/api/v1/connect/init", {
     headers: { "x-api-key": apiKey },
     body: { platform: "twitter", returnUrl },

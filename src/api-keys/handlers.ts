@@ -3,6 +3,7 @@ import { route } from "../core/api.js";
 import type { AuthMode } from "../core/auth.js";
 import { created } from "../core/http.js";
 import { decodeCursor, nextCursor, pageQuerySchema } from "../core/pagination.js";
+import { resolveProfileId } from "../core/profile-scope.js";
 import { createApiKey, listApiKeys, revokeApiKey, serializeApiKey } from "./api-keys.js";
 
 export const createApiKeySchema = z.strictObject({
@@ -15,8 +16,10 @@ const listApiKeysQuerySchema = pageQuerySchema.extend({ profileId: z.uuid().opti
 export const KEY_WARNING = "Save this key now. It will not be shown again.";
 
 /**
- * The same three handlers serve `/api/v1/api-keys` (API key or session) and the browser's `/api/api-keys`
- * (session only); an API key only ever sees and manages keys of its own profile, which RLS enforces.
+ * The same three handlers serve `/api/v1/api-keys` and the browser's `/api/api-keys` (session only). With an API key
+ * one may list and revoke keys, only ever of the key's own profile (RLS enforces it; a `profileId` filter naming
+ * another profile answers 404), but never create one: creating a key needs a signed-in session, so a leaked key
+ * cannot mint a successor that survives its own revocation (403 `forbidden`).
  */
 function apiKeyHandlers<A extends AuthMode>(auth: A) {
   return {
@@ -24,16 +27,17 @@ function apiKeyHandlers<A extends AuthMode>(auth: A) {
     list: route({
       auth,
       query: listApiKeysQuerySchema,
-      handle: async ({ db, query }) => {
+      handle: async ({ db, query, caller }) => {
+        const profileId = caller?.kind === "apiKey" ? resolveProfileId(caller, query.profileId) : query.profileId;
         const page = await db((tx) =>
-          listApiKeys(tx, { profileId: query.profileId, limit: query.limit, before: decodeCursor(query.cursor) }),
+          listApiKeys(tx, { profileId, limit: query.limit, before: decodeCursor(query.cursor) }),
         );
         return { apiKeys: page.rows.map(serializeApiKey), nextCursor: nextCursor(page) };
       },
     }),
     // POST …/api-keys — create a key for a profile; the full key is in this response and nowhere else
     create: route({
-      auth,
+      auth: "session",
       body: createApiKeySchema,
       handle: async ({ db, body, caller }) => {
         const { row, key } = await db((tx) => createApiKey(tx, caller!.userId, body));

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { randomToken } from "../core/crypto.js";
 import { withService, type Tx } from "../core/db.js";
 import { env } from "../core/env.js";
@@ -8,37 +9,53 @@ import { catalog, type Platform } from "../platforms/catalog.js";
 import { createPkcePair } from "../platforms/oauth.js";
 import { getAdapter } from "../platforms/registry.js";
 import { PlatformError, type AccountCredentials, type AccountInfo, type OAuthTokens, type PlatformAdapter } from "../platforms/types.js";
+import { browserMatches, callbackPath, clearBindingCookie, newBrowserBinding } from "./browser-binding.js";
+import { assertReturnUrlAllowed, returnUrlStillAllowed } from "./return-origins.js";
 import { connectionColumns, type ConnectionRow } from "./serialize.js";
 import { liveCredentials, sealTokens } from "./tokens.js";
 
-/** How long a connect/init link stays usable. */
+/** How long a connect/init link stays usable (and its browser-binding cookie lives). */
 const STATE_TTL_MINUTES = 15;
 
 export function callbackUrl(platform: Platform): string {
-  return `${env().APP_URL.replace(/\/$/, "")}/api/connect/callback/${platform}`;
+  return `${env().APP_URL.replace(/\/$/, "")}${callbackPath(platform)}`;
 }
 
-/** Starts the OAuth flow: state and PKCE verifier stored server-side, short-lived and single use. */
+/**
+ * Starts the OAuth flow: state and PKCE verifier stored server-side, short-lived and single use. The returnUrl must be
+ * on APP_URL's origin or one the profile's owner registered (400 otherwise). A flow started by a signed-in browser
+ * session is bound to that browser: the answer's `setCookie` must reach it (see browser-binding.ts). A flow started
+ * with an API key has no browser to bind to and stays unbound (the README's "Connecting accounts safely").
+ */
 export async function startConnect(
   tx: Tx,
-  input: { userId: string; profileId: string; platform: Platform; returnUrl: string },
-): Promise<string> {
+  input: { userId: string; profileId: string; platform: Platform; returnUrl: string; bindToBrowser: boolean },
+): Promise<{ url: string; setCookie?: string }> {
   const adapter = getAdapter(input.platform);
   await assertProfileVisible(tx, input.profileId);
+  await assertReturnUrlAllowed(tx, input.profileId, input.returnUrl);
   const state = randomToken(24);
+  const binding = input.bindToBrowser ? newBrowserBinding(state, input.platform, STATE_TTL_MINUTES * 60) : undefined;
   const { verifier, challenge } = createPkcePair();
   const redirectUri = callbackUrl(input.platform);
   await tx`
-    insert into public.oauth_states (state, profile_id, user_id, platform, code_verifier, redirect_uri, return_url, expires_at)
+    insert into public.oauth_states (state, profile_id, user_id, platform, code_verifier, redirect_uri, return_url,
+      browser_nonce_hash, expires_at)
     values (${state}, ${input.profileId}, ${input.userId}, ${input.platform}, ${verifier}, ${redirectUri}, ${input.returnUrl},
-            now() + make_interval(mins => ${STATE_TTL_MINUTES}))`;
-  return adapter.authorizeUrl({ state, codeChallenge: challenge, redirectUri, scopes: catalog[input.platform].scopes });
+            ${binding?.nonceHash ?? null}, now() + make_interval(mins => ${STATE_TTL_MINUTES}))`;
+  const url = adapter.authorizeUrl({ state, codeChallenge: challenge, redirectUri, scopes: catalog[input.platform].scopes });
+  return { url, setCookie: binding?.setCookie };
 }
 
 function withParams(url: string, params: Record<string, string>): string {
   const u = new URL(url);
   for (const [k, v] of Object.entries(params)) u.searchParams.set(k, v);
   return u.toString();
+}
+
+/** An `error` a network sent back, passed on only when it is a plain OAuth error code. */
+function networkErrorCode(value: string): string {
+  return /^[a-z0-9_.-]{1,64}$/i.test(value) ? value : "authorization_failed";
 }
 
 interface StateRow {
@@ -48,36 +65,110 @@ interface StateRow {
   code_verifier: string;
   redirect_uri: string;
   return_url: string;
+  browser_nonce_hash: string | null;
+  profile_exists: boolean;
+  starter_may_connect: boolean;
+}
+
+/** What the callback answers: a redirect, plus the Set-Cookie that clears the browser binding when there was one. */
+export interface CallbackOutcome {
+  location: string;
+  setCookie?: string;
+}
+
+/** The callback's refusal when there is no safe returnUrl to send the browser to: a 400, nothing consumed. */
+const expiredLink = () =>
+  new AppError("bad_request", "This connection link has expired or was already used; start again from connect/init");
+
+type ClaimedState = { kind: "refused"; location: string } | { kind: "consumed"; state: StateRow };
+
+/**
+ * Claims a callback's state (service connection, the row locked). It must be unused and unexpired, and:
+ *
+ * - its returnUrl's origin must still be allowed for the profile (else a 400, no redirect, nothing consumed);
+ * - a browser-bound state must come back with its cookie (else back to the returnUrl with `error=browser_mismatch`,
+ *   nothing consumed: the person who started the flow can still finish it);
+ * - the profile must still exist and the user who started the flow must still be an active owner or admin of it
+ *   (else `error=not_authorized`, nothing consumed).
+ *
+ * Only then is it consumed, once.
+ */
+async function claimState(platform: Platform, stateValue: string, cookieHeader: string | null): Promise<ClaimedState> {
+  return withService(async (tx): Promise<ClaimedState> => {
+    const [state] = await tx<StateRow[]>`
+      select s.profile_id, s.user_id, s.platform, s.code_verifier, s.redirect_uri, s.return_url, s.browser_nonce_hash,
+             exists (select 1 from public.profiles p where p.id = s.profile_id) as profile_exists,
+             exists (select 1 from public.profile_members m
+                     where m.profile_id = s.profile_id and m.user_id = s.user_id
+                       and m.invitation_status = 'active' and m.role in ('owner', 'admin')) as starter_may_connect
+      from public.oauth_states s
+      where s.state = ${stateValue} and s.platform = ${platform} and s.used_at is null and s.expires_at > now()
+      for update of s`;
+    if (!state) throw expiredLink();
+    if (!(await returnUrlStillAllowed(tx, state.profile_id, state.return_url))) {
+      throw new AppError("bad_request", "This connection link's return address is no longer allowed for its profile; start again from connect/init");
+    }
+    const refuse = (error: string, description: string): ClaimedState => ({
+      kind: "refused",
+      location: withParams(state.return_url, { error, error_description: description, platform }),
+    });
+    if (state.browser_nonce_hash !== null && !browserMatches(cookieHeader, stateValue, state.browser_nonce_hash)) {
+      return refuse(
+        "browser_mismatch",
+        "This connection was started in another browser: only the person who started it, in the browser they started it in, can finish it",
+      );
+    }
+    if (!state.profile_exists || !state.starter_may_connect) {
+      return refuse("not_authorized", "The user who started this connection can no longer connect accounts to this profile");
+    }
+    await tx`update public.oauth_states set used_at = now() where state = ${stateValue}`;
+    return { kind: "consumed", state };
+  });
 }
 
 /**
- * The OAuth callback: consumes the state once, exchanges the code, stores the tokens encrypted and sends the user
- * back to their returnUrl with the outcome in the query (`connected` + `connectionId`, or `error`).
+ * The OAuth callback: claims the state (`claimState`), exchanges the code, stores the tokens encrypted and sends the
+ * browser back to the returnUrl with the outcome in the query (`connected` + `connectionId`, or `error`), clearing the
+ * browser-binding cookie when there was one.
  */
-export async function completeConnect(platform: Platform, query: URLSearchParams): Promise<string> {
+export async function completeConnect(platform: Platform, query: URLSearchParams, cookieHeader: string | null): Promise<CallbackOutcome> {
   const stateValue = query.get("state") ?? "";
-  const [state] = await withService(
-    (tx) => tx<StateRow[]>`
-      update public.oauth_states set used_at = now()
-      where state = ${stateValue} and platform = ${platform} and used_at is null and expires_at > now()
-      returning profile_id, user_id, platform, code_verifier, redirect_uri, return_url`,
-  );
-  if (!state) throw new AppError("bad_request", "This connection link has expired or was already used; start again from connect/init");
+  if (!stateValue) throw expiredLink();
+  const checked = await claimState(platform, stateValue, cookieHeader);
+  if (checked.kind === "refused") return { location: checked.location };
+  const { state } = checked;
+  const setCookie = state.browser_nonce_hash !== null ? clearBindingCookie(stateValue, platform) : undefined;
+  const back = (params: Record<string, string>): CallbackOutcome => ({ location: withParams(state.return_url, params), setCookie });
   const denied = query.get("error");
-  if (denied) return withParams(state.return_url, { error: denied, platform });
+  if (denied) return back({ error: networkErrorCode(denied), platform });
   const code = query.get("code");
-  if (!code) return withParams(state.return_url, { error: "missing_code", platform });
+  if (!code) return back({ error: "missing_code", platform });
   try {
     const adapter = getAdapter(platform);
     const tokens = await adapter.exchangeCode({ code, codeVerifier: state.code_verifier, redirectUri: state.redirect_uri });
     const account = await adapter.getAccount(tokens.accessToken);
     const connectionId = await saveConnection({ profileId: state.profile_id, userId: state.user_id, platform }, tokens, account);
-    return withParams(state.return_url, { connected: platform, connectionId });
+    return back({ connected: platform, connectionId });
   } catch (error) {
+    if (error instanceof AppError && error.code === "forbidden") return back({ error: "not_authorized", platform });
     const category = error instanceof PlatformError ? error.category : "unknown";
     log.warn("oauth callback failed", { platform, category, error });
-    return withParams(state.return_url, { error: category, platform });
+    return back({ error: category, platform });
   }
+}
+
+/**
+ * The last check before a connection is written (service connection, so explicit): the profile exists and the user
+ * connecting is an active owner or admin of it. The membership row is locked (FOR SHARE) until the write commits, so
+ * removing that member cannot slip in between.
+ */
+async function assertStarterMayConnect(tx: Tx, owner: { profileId: string; userId: string }): Promise<void> {
+  const [row] = await tx`
+    select 1 from public.profile_members m join public.profiles p on p.id = m.profile_id
+    where m.profile_id = ${owner.profileId} and m.user_id = ${owner.userId}
+      and m.invitation_status = 'active' and m.role in ('owner', 'admin')
+    for share of m`;
+  if (!row) throw new AppError("forbidden", "Only an owner or admin of the profile can connect accounts to it");
 }
 
 /**
@@ -89,12 +180,16 @@ async function saveConnection(
   tokens: OAuthTokens,
   account: AccountInfo,
 ): Promise<string> {
-  const sealed = sealTokens(tokens);
-  const [row] = await withService(
-    (tx) => tx<{ id: string }[]>`
-      insert into public.connections (profile_id, platform, external_account_id, username, display_name, avatar_url,
+  // Tokens are sealed for their row's id (src/core/crypto.ts), so a new row's id is chosen here. Reconnecting an
+  // account already in the profile keeps that row's id: its tokens are sealed again for it in the same transaction.
+  const newId = randomUUID();
+  const sealed = sealTokens(tokens, newId);
+  const connectionId = await withService(async (tx) => {
+    await assertStarterMayConnect(tx, owner);
+    const [row] = await tx<{ id: string }[]>`
+      insert into public.connections (id, profile_id, platform, external_account_id, username, display_name, avatar_url,
         access_token_enc, refresh_token_enc, token_expires_at, scopes, metadata, created_by, last_synced_at)
-      values (${owner.profileId}, ${owner.platform}, ${account.externalAccountId}, ${account.username},
+      values (${newId}, ${owner.profileId}, ${owner.platform}, ${account.externalAccountId}, ${account.username},
         ${account.displayName ?? null}, ${account.avatarUrl ?? null}, ${sealed.access_token_enc}, ${sealed.refresh_token_enc},
         ${sealed.token_expires_at}, ${sealed.scopes}, ${tx.json((account.metadata ?? {}) as never)}, ${owner.userId}, now())
       on conflict (profile_id, platform, external_account_id) do update set
@@ -102,9 +197,16 @@ async function saveConnection(
         access_token_enc = excluded.access_token_enc, refresh_token_enc = excluded.refresh_token_enc,
         token_expires_at = excluded.token_expires_at, scopes = excluded.scopes, metadata = excluded.metadata,
         status = 'connected', last_error = null, last_synced_at = now()
-      returning id`,
-  );
-  return row!.id;
+      returning id`;
+    if (row!.id !== newId) {
+      const resealed = sealTokens(tokens, row!.id);
+      await tx`
+        update public.connections set access_token_enc = ${resealed.access_token_enc}, refresh_token_enc = ${resealed.refresh_token_enc}
+        where id = ${row!.id}`;
+    }
+    return row!.id;
+  });
+  return connectionId;
 }
 
 /** Whether the caller is an owner or admin of the profile (who may connect, change and remove its accounts). */
@@ -229,16 +331,16 @@ function validSettingsOrThrow(adapter: PlatformAdapter, settings: Record<string,
  * Refreshes the token and the account's metadata. A refresh the network rejects marks the connection as needing
  * reconnection (and is reported in its readiness); a transient failure leaves it as it was and answers 503.
  */
-export async function syncConnection(connectionId: string): Promise<void> {
+export async function syncConnection(connectionId: string, profileId: string): Promise<void> {
   try {
-    const credentials = await liveCredentials(connectionId, { force: true });
+    const credentials = await liveCredentials(connectionId, { force: true, profileId });
     const account = await getAdapter(credentials.platform).getAccount(credentials.accessToken);
     await withService(
       (tx) => tx`
         update public.connections set username = ${account.username}, display_name = ${account.displayName ?? null},
           avatar_url = ${account.avatarUrl ?? null}, metadata = ${tx.json((account.metadata ?? {}) as never)},
           last_synced_at = now(), last_error = null
-        where id = ${connectionId}`,
+        where id = ${connectionId} and profile_id = ${profileId}`,
     );
   } catch (error) {
     if (error instanceof PlatformError && error.category === "auth_error") return;

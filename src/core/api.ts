@@ -164,6 +164,15 @@ function fromPostgres(error: unknown): AppError | undefined {
   }
 }
 
+/** The request's path without its query string, for logs. */
+export function pathOf(req: Request): string {
+  try {
+    return new URL(req.url).pathname;
+  } catch {
+    return "(unparseable URL)";
+  }
+}
+
 function toResponse(result: unknown, requestId: string, limitHeaders: Record<string, string>): Response {
   if (result instanceof Response) {
     for (const [name, value] of Object.entries(limitHeaders)) result.headers.set(name, value);
@@ -200,10 +209,15 @@ export function api(table: RouteTable) {
       if (error instanceof AppError) return errorResponse(error, requestId, limitHeaders);
       const mapped = fromPostgres(error);
       if (mapped) return errorResponse(mapped, requestId, limitHeaders);
-      log.error("unhandled error", { requestId, method: req.method, url: req.url, error });
+      // The path only: a query string can carry secrets (an OAuth callback's `code` and `state`).
+      log.error("unhandled error", { requestId, method: req.method, path: pathOf(req), error });
       return errorResponse(new AppError("internal_error", "Internal server error"), requestId, limitHeaders);
     }
   };
-  /** The table's "METHOD /path" keys, so tests can check every route is reachable through netlify.toml. */
-  return Object.assign(handler, { routes: Object.keys(table) });
+  /**
+   * The table's "METHOD /path" keys and each one's auth mode, so tests can check every route is reachable through
+   * netlify.toml and every authenticated route is in the security suite.
+   */
+  const auth = Object.fromEntries(Object.entries(table).map(([key, def]) => [key, def.auth as AuthMode]));
+  return Object.assign(handler, { routes: Object.keys(table), auth });
 }

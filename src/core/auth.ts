@@ -61,14 +61,18 @@ interface KeyRow extends MeteringColumns {
   user_id: string;
   profile_id: string;
   status: string;
+  /** Whether the key's creator is still an active member of the key's profile. */
+  member: boolean;
   billing_status: string | null;
   plan: string | null;
 }
 
 /**
  * Looks the key up by its SHA-256 hash with the service connection (the caller is not known yet) in one round trip
- * that also refreshes `last_used_at` (at most once a minute, so a busy key does not write on every request) and, for
- * an active key whose owner may use the API, meters the request in the same statement:
+ * that also checks the key's creator is still an active member of the key's profile (a removed member's key answers
+ * 401 and is neither touched nor metered: it never spends the profile's or the owner's budget), refreshes
+ * `last_used_at` (at most once a minute, so a busy key does not write on every request) and, for an active key of a
+ * member whose owner may use the API, meters the request in the same statement:
  *
  * - the per-key rate limit (`api_requests` policy), when the limiter is Postgres: one upsert of the key's window;
  * - then, unless that refused it, the monthly API request quota: one conditional upsert of the owner's counter for
@@ -83,19 +87,22 @@ export async function verifyApiKey(key: string): Promise<Caller> {
   const [row] = await sql()<KeyRow[]>`
     with k as (
       select k.id, k.user_id, k.profile_id, k.status, b.status as billing_status, b.plan,
+             m.user_id is not null as member,
              ${sql().json(apiQuotaLimits())}::jsonb -> (coalesce(b.status, 'free') || ':' || coalesce(b.plan, 'free')) as api_quota,
              p.period_start, p.period_end
       from public.api_keys k
+      left join public.profile_members m
+        on m.profile_id = k.profile_id and m.user_id = k.user_id and m.invitation_status = 'active'
       left join public.billing_subscriptions b on b.user_id = k.user_id
       cross join lateral public.usage_period(b.current_period_end, now()) p
       where k.key_hash = ${sha256Hex(key)}
     ), touched as (
       update public.api_keys set last_used_at = now()
-      where id = (select id from k where status = 'active')
+      where id = (select id from k where status = 'active' and member)
         and (last_used_at is null or last_used_at < now() - interval '60 seconds')
       returning id
     ), metered as materialized (
-      select * from k where status = 'active' and api_quota is not null
+      select * from k where status = 'active' and member and api_quota is not null
     ), rl as materialized (
       select r.used, r.window_start
       from metered, public.rate_limit_hit(${bucketOf(rate, "")} || metered.id, ${rate.windowMs}::bigint, 1) r
@@ -106,7 +113,7 @@ export async function verifyApiKey(key: string): Promise<Caller> {
       from metered
       where not exists (select 1 from rl where rl.used > ${rate.limit}::integer)
     )
-    select k.id, k.user_id, k.profile_id, k.status, k.billing_status, k.plan, k.period_start, k.period_end,
+    select k.id, k.user_id, k.profile_id, k.status, k.member, k.billing_status, k.plan, k.period_start, k.period_end,
            k.api_quota is not null as metered,
            rl.used as rate_used, rl.window_start as rate_window_start,
            coalesce(quota.attempted, false) as quota_attempted,
@@ -114,6 +121,9 @@ export async function verifyApiKey(key: string): Promise<Caller> {
     from k left join rl on true left join quota on true`;
   if (!row) throw new AppError("invalid_api_key", "Invalid API key");
   if (row.status !== "active") throw new AppError("invalid_api_key", "This API key has been revoked");
+  if (!row.member) {
+    throw new AppError("invalid_api_key", "This API key's creator is no longer a member of its profile; the key no longer works");
+  }
   const status = row.billing_status ?? "free";
   const plan = effectivePlan(status, row.plan ?? "free");
   return {
@@ -136,27 +146,45 @@ function remoteJwks() {
   return jwks.set;
 }
 
+/** The `iss` Supabase Auth puts in its access tokens: `<project URL>/auth/v1` (the local emulator does the same). */
+export function expectedIssuer(supabaseUrl = env().SUPABASE_URL): string {
+  return `${supabaseUrl.replace(/\/+$/, "")}/auth/v1`;
+}
+
+export interface AccessTokenOptions {
+  /**
+   * Admit tokens from anonymous sign-ins (`is_anonymous: true`). Off by default: an anonymous user has proven nothing
+   * (no email, no password), so no route accepts one unless it says so.
+   */
+  allowAnonymous?: boolean;
+}
+
 /**
  * Verifies a Supabase access token: HS256 with the project's JWT secret, or any asymmetric algorithm through the
- * project's JWKS (keys cached, refetched on an unknown `kid`). Only `authenticated` user tokens are accepted.
+ * project's JWKS (keys cached, refetched on an unknown `kid`). Only `authenticated` user tokens of this project are
+ * accepted: `aud` must be `authenticated`, `iss` must be `<SUPABASE_URL>/auth/v1`, `exp` must be present (and not
+ * past), and anonymous sign-ins are refused unless `allowAnonymous` is set.
  */
-export async function verifyAccessToken(token: string): Promise<Caller> {
+export async function verifyAccessToken(token: string, options: AccessTokenOptions = {}): Promise<Caller> {
   let payload: JWTPayload;
   try {
     const { alg } = decodeProtectedHeader(token);
-    const options = { audience: "authenticated", clockTolerance: 30 };
+    const verify = { audience: "authenticated", issuer: expectedIssuer(), requiredClaims: ["exp", "sub"], clockTolerance: 30 };
     if (alg === "HS256") {
       const secret = env().SUPABASE_JWT_SECRET;
       if (!secret) throw new Error("HS256 tokens are not accepted: no SUPABASE_JWT_SECRET configured");
-      ({ payload } = await jwtVerify(token, new TextEncoder().encode(secret), { ...options, algorithms: ["HS256"] }));
+      ({ payload } = await jwtVerify(token, new TextEncoder().encode(secret), { ...verify, algorithms: ["HS256"] }));
     } else {
-      ({ payload } = await jwtVerify(token, remoteJwks(), { ...options, algorithms: ["ES256", "RS256", "EdDSA"] }));
+      ({ payload } = await jwtVerify(token, remoteJwks(), { ...verify, algorithms: ["ES256", "RS256", "EdDSA"] }));
     }
   } catch {
     throw new AppError("invalid_token", "Invalid or expired access token");
   }
   if (payload.role !== "authenticated" || typeof payload.sub !== "string" || !payload.sub) {
     throw new AppError("invalid_token", "Access token is not a signed-in user's token");
+  }
+  if (payload.is_anonymous === true && !options.allowAnonymous) {
+    throw new AppError("invalid_token", "Anonymous sign-ins cannot use this API: sign in with an account");
   }
   const email = typeof payload.email === "string" ? payload.email : undefined;
   return {

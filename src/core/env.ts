@@ -1,15 +1,19 @@
 import { z } from "zod";
 
 /**
- * The one place that reads process.env. It is parsed once, on first use, and decides the home:
+ * The one place that reads process.env. It is parsed once, on first use, and decides the home (`AMPLIFY_HOME`):
  *
- * - `cloud`: Netlify Functions on Supabase. Every secret must be provided by the environment.
- * - `local`: `npm start` and the tests. The local server (src/local/main.ts) or the test setup fills in the database
- *   URL, the local Supabase URL and freshly generated local secrets before any function module runs.
+ * - `cloud` (the default): Netlify Functions on Supabase. Every secret and `APP_URL` must be provided by the
+ *   environment, and the local-only settings below are refused: the functions do not start while one is present
+ *   (a sandbox URL, say, would receive real decrypted tokens).
+ * - `local`: `npm start` and the tests. The local home (src/local/home.ts) sets `AMPLIFY_HOME=local` and fills in the
+ *   database URL, the local Supabase URL, `APP_URL` and freshly generated local secrets before any function runs.
  *
- * Feature code never asks which home it is in; it reads the values below.
+ * Feature code never asks which home it is in; it reads the values below, which `parseEnv` has already checked
+ * against the home.
  */
 const envSchema = z.object({
+  /** `cloud` (default) or `local`; decides which settings are allowed (see `localOnlySettings`). */
   AMPLIFY_HOME: z.enum(["cloud", "local"]).default("cloud"),
   /** Postgres connection string. In the cloud: Supabase's transaction pooler (port 6543). */
   DATABASE_URL: z.string().url(),
@@ -30,8 +34,13 @@ const envSchema = z.object({
   SUPABASE_JWKS_URL: z.string().url().optional(),
   /** 32-byte key (hex or base64) for AES-256-GCM encryption of OAuth tokens and webhook secrets. */
   ENCRYPTION_KEY: z.string().min(32),
-  /** The public URL of the app (dashboard, OAuth callbacks, invitation links). */
-  APP_URL: z.string().url().default("http://localhost:8888"),
+  /** The key before the last rotation (same format): opens values it sealed, never seals; remove after `npm run reencrypt`. */
+  ENCRYPTION_KEY_PREVIOUS: z.string().min(32).optional(),
+  /**
+   * The public URL of the app (dashboard, OAuth callbacks, invitation links). Required in the cloud (no default: a
+   * localhost callback would be wrong there); the local home sets it to its own URL.
+   */
+  APP_URL: z.string().url().optional(),
   /** Link returned by discovery. */
   DOCS_URL: z.string().url().optional(),
   /** Largest JSON request body accepted, in bytes. */
@@ -90,11 +99,12 @@ const envSchema = z.object({
 
   // --- outbound webhooks ------------------------------------------------------------------------------------------
   /**
-   * Relaxes the SSRF guard to accept endpoint URLs on loopback addresses (127.0.0.0/8, ::1, `localhost`), over
-   * `http` too, so a receiver on the developer's machine works. Private, link-local and metadata addresses stay
-   * refused. Off in the cloud; the local home turns it on.
+   * Local home only: relaxes the outbound-fetch guard (src/core/net/guard.ts: webhook deliveries and media
+   * downloads) to admit loopback addresses (127.0.0.0/8, ::1, `localhost`), and plain `http` over loopback, so a
+   * receiver on the developer's machine, the Storage emulator and the sandboxes work. Private, link-local and
+   * metadata addresses stay refused. Off in the cloud; the local home turns it on.
    */
-  WEBHOOK_ALLOW_LOOPBACK: z.stringbool().default(false),
+  OUTBOUND_ALLOW_LOOPBACK: z.stringbool().default(false),
   /** A delivery succeeds only with a 2xx within this many seconds (Svix / Standard Webhooks: 15). */
   WEBHOOK_TIMEOUT_SECONDS: z.coerce.number().min(0.1).max(30).default(15),
   /** First retry delay; each next one is 4× longer (10 s, 40 s, 2.7 min, 10.7 min, … capped at 24 h), ±20% jitter. */
@@ -119,23 +129,66 @@ const envSchema = z.object({
   UPSTASH_REDIS_REST_TOKEN: z.string().min(1).optional(),
   /** Local demos and tests: `policy=limit/window,...`, e.g. `api_requests=5/1m` (parsed in src/core/ratelimit). */
   RATE_LIMIT_OVERRIDES: z.string().min(1).optional(),
+
+  // --- local home only ------------------------------------------------------------------------------------------
+  /**
+   * Host names the local server answers besides loopback ones (comma-separated, e.g. a tunnel's `abc.example.dev`).
+   * Every other Host is refused (DNS rebinding). Read by the local home when it starts; meaningless in the cloud.
+   */
+  LOCAL_ALLOWED_HOSTS: z.string().optional(),
 });
 
-export type Env = z.infer<typeof envSchema>;
+/**
+ * Settings that only make sense in the local home, and are refused when `AMPLIFY_HOME=cloud`: each one redirects
+ * traffic or relaxes a limit in a way that must never reach a deploy. `WEBHOOK_ALLOW_LOOPBACK` is the old name of
+ * `OUTBOUND_ALLOW_LOOPBACK`, refused too so a stale deploy variable cannot linger unnoticed.
+ */
+export const localOnlySettings = [
+  "PLATFORM_SANDBOX_URL",
+  "STRIPE_API_URL",
+  "OUTBOUND_ALLOW_LOOPBACK",
+  "WEBHOOK_ALLOW_LOOPBACK",
+  "RATE_LIMIT_OVERRIDES",
+] as const;
+
+/** Where the local home's app lives when nothing says otherwise (`npm start`'s default port). */
+const LOCAL_APP_URL = "http://localhost:8888";
+
+export type Env = Omit<z.infer<typeof envSchema>, "APP_URL"> & { APP_URL: string };
+
+/**
+ * Parses a set of variables (process.env, or any object a test or tool hands in) into the environment, and checks it
+ * against its home. Pure: reads nothing but `vars`. Throws one readable error naming every missing, malformed or
+ * refused variable.
+ */
+export function parseEnv(vars: Record<string, string | undefined>): Env {
+  // An empty variable (`KEY=` in a .env file or an empty Netlify variable) means "not set".
+  const given = Object.fromEntries(Object.entries(vars).filter(([, value]) => value !== undefined && value !== ""));
+  const problems: string[] = [];
+  const parsed = envSchema.safeParse(given);
+  if (!parsed.success) problems.push(...parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
+  // The home is decided from the raw value too, so a malformed schema elsewhere still reports the home's rules.
+  const home = parsed.success ? parsed.data.AMPLIFY_HOME : given.AMPLIFY_HOME === "local" ? "local" : "cloud";
+  if (home === "cloud") {
+    for (const name of localOnlySettings) {
+      if (given[name] !== undefined) {
+        problems.push(`${name}: a local-only setting, refused when AMPLIFY_HOME=cloud; remove it from the deploy's environment`);
+      }
+    }
+    if (given.APP_URL === undefined) problems.push("APP_URL: required when AMPLIFY_HOME=cloud (the app's public https URL)");
+  }
+  if (problems.length || !parsed.success) {
+    throw new Error(`Invalid environment (AMPLIFY_HOME=${home}): ${problems.join("; ")}. See .env.example.`);
+  }
+  return { ...parsed.data, APP_URL: parsed.data.APP_URL ?? LOCAL_APP_URL };
+}
 
 let cached: Env | undefined;
 
-/** The parsed environment. Throws a readable error naming every missing or malformed variable. */
+/** The parsed environment of this process. Throws a readable error naming every missing or refused variable. */
 export function env(): Env {
   if (cached) return cached;
-  // An empty variable (`KEY=` in a .env file) means "not set".
-  const given = Object.fromEntries(Object.entries(process.env).filter(([, value]) => value !== ""));
-  const parsed = envSchema.safeParse(given);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
-    throw new Error(`Invalid environment: ${problems}. See .env.example.`);
-  }
-  cached = parsed.data;
+  cached = parseEnv(process.env);
   return cached;
 }
 

@@ -107,18 +107,19 @@ interface PostQuotaRow {
 }
 
 /**
- * Counts `count` new posts against `userId`'s monthly quota inside the caller's transaction, atomically checking and
- * incrementing, and throws 429 `quota_exceeded` (counting nothing) when they would not fit. Because it runs in the
- * posts feature's own transaction, a post that is not created in the end gives its count back. Concurrent callers
- * queue on the counter until the first commits, so at the edge exactly the limit gets through.
+ * Counts `count` new posts against the monthly quota of the profile's owner (whose plan pays for its posts) inside the
+ * caller's transaction, atomically checking and incrementing, and throws 429 `quota_exceeded` (counting nothing) when
+ * they would not fit. Because it runs in the posts feature's own transaction, a post that is not created in the end
+ * gives its count back. Concurrent callers queue on the counter until the first commits, so at the edge exactly the
+ * limit gets through.
  *
- * `userId` is whose plan pays for the posts (the profile owner's, or the caller's own); a caller may only count against
- * itself or the owner of a profile it is a member of (the database refuses anything else with 42501).
+ * The database derives the owner from the profile (never from the caller) and refuses with 42501 unless the caller is
+ * an active member of the profile (an API key: of its own profile); the service connection may count for any profile.
  */
-export async function consumePostQuota(tx: Tx, userId: string, count = 1): Promise<QuotaStanding> {
+export async function consumePostQuota(tx: Tx, profileId: string, count = 1): Promise<QuotaStanding> {
   const [row] = await tx<PostQuotaRow[]>`
     select counted, used, quota, period_start, period_end, status, plan
-    from public.consume_post_quota(${userId}::uuid, ${count}::integer, ${tx.json(postQuotaLimits())}::jsonb)`;
+    from public.consume_post_quota(${profileId}::uuid, ${count}::integer, ${tx.json(postQuotaLimits())}::jsonb)`;
   const standing: QuotaStanding = {
     name: "posts_per_month",
     counted: row!.counted,

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { exportJWK, generateKeyPair, jwtVerify, SignJWT, type JWK, type KeyObject } from "jose";
 import type postgres from "postgres";
 import { z } from "zod";
-import type { FetchHandler } from "./server.js";
+import { isLoopbackOrigin, type FetchHandler } from "./server.js";
 
 /**
  * A local emulation of the Supabase Auth (GoTrue) endpoints that @supabase/supabase-js v2 uses for email + password:
@@ -48,16 +48,24 @@ class AuthError extends Error {
   }
 }
 
-const cors = {
-  "access-control-allow-origin": "*",
-  "access-control-allow-headers": "authorization, apikey, content-type, x-client-info, x-supabase-api-version",
-  "access-control-allow-methods": "GET, POST, PUT, DELETE, OPTIONS",
-};
+/**
+ * CORS for a browser page on another loopback origin (a front end on localhost:3000, say): its origin is reflected;
+ * any other origin gets no CORS headers at all, never a wildcard (the dashboard itself is same-origin and needs none).
+ */
+function withCors(req: Request, res: Response): Response {
+  res.headers.append("vary", "Origin");
+  const origin = req.headers.get("origin");
+  if (!isLoopbackOrigin(origin)) return res;
+  res.headers.set("access-control-allow-origin", origin!);
+  res.headers.set("access-control-allow-headers", "authorization, apikey, content-type, x-client-info, x-supabase-api-version");
+  res.headers.set("access-control-allow-methods", "GET, POST, PUT, DELETE, OPTIONS");
+  return res;
+}
 
 function reply(status: number, body: unknown): Response {
   return new Response(status === 204 ? null : JSON.stringify(body), {
     status,
-    headers: { "content-type": "application/json", ...cors },
+    headers: { "content-type": "application/json" },
   });
 }
 
@@ -259,8 +267,8 @@ export async function createAuthEmulator(options: AuthEmulatorOptions): Promise<
     return reply(204, null);
   }
 
-  return async function authEmulator(req: Request): Promise<Response> {
-    if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: cors });
+  async function answer(req: Request): Promise<Response> {
+    if (req.method === "OPTIONS") return new Response(null, { status: 204 });
     const url = new URL(req.url);
     const route = `${req.method} ${url.pathname.replace(/^\/auth\/v1/, "").replace(/\/$/, "") || "/"}`;
     try {
@@ -289,5 +297,9 @@ export async function createAuthEmulator(options: AuthEmulatorOptions): Promise<
       if (error instanceof AuthError) return reply(error.status, { code: error.status, error_code: error.errorCode, msg: error.message });
       return reply(500, { code: 500, error_code: "unexpected_failure", msg: "Unexpected failure" });
     }
+  }
+
+  return async function authEmulator(req: Request): Promise<Response> {
+    return withCors(req, await answer(req));
   };
 }

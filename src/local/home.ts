@@ -17,7 +17,7 @@ import { createStripeEmulator } from "./stripe-emulator.js";
 import { startEmbeddedPostgres, type RunningPostgres } from "./embedded-postgres.js";
 import { migrate } from "./migrate.js";
 import { scheduledFunctions, startScheduler } from "./scheduler.js";
-import { createLocalHandler, listen, type FetchHandler } from "./server.js";
+import { createLocalHandler, listen, parseAllowedHosts, type FetchHandler } from "./server.js";
 
 export interface LocalSecrets {
   jwtSecret: string;
@@ -90,6 +90,11 @@ export interface LocalHomeOptions {
   appUrl?: string;
   /** Extra environment for this home (e.g. a small rate limit or a short retry base in a test). */
   env?: Record<string, string>;
+  /**
+   * Host names the HTTP server answers besides loopback names and addresses (default: `LOCAL_ALLOWED_HOSTS`,
+   * comma-separated). Every other `Host` is refused with 403 (DNS rebinding).
+   */
+  allowedHosts?: string[];
   log?: (line: string) => void;
 }
 
@@ -137,13 +142,13 @@ export async function startLocalHome(options: LocalHomeOptions = {}): Promise<Lo
   let handler: FetchHandler | undefined;
   const fetchThrough: FetchHandler = (req) => handler!(req);
   if (requestedPort !== false) {
-    server = await listen(fetchThrough, requestedPort);
+    const allowedHosts = options.allowedHosts ?? parseAllowedHosts(options.env?.LOCAL_ALLOWED_HOSTS ?? process.env.LOCAL_ALLOWED_HOSTS);
+    server = await listen(fetchThrough, requestedPort, "127.0.0.1", { allowedHosts });
     const address = server.address();
     if (address && typeof address === "object") url = `http://localhost:${address.port}`;
   }
 
   Object.assign(process.env, {
-    AMPLIFY_HOME: "local",
     DATABASE_URL: databaseUrl,
     SUPABASE_URL: url,
     SUPABASE_ANON_KEY: anonKey,
@@ -166,9 +171,12 @@ export async function startLocalHome(options: LocalHomeOptions = {}): Promise<Lo
     STRIPE_PRICE_ID_UNLIMITED: localStripePrices.unlimited,
     STRIPE_PRICE_ID_EXTRA_PROFILE: localStripePrices.extra_profile,
     STRIPE_PRICE_ID_WHITE_LABEL: localStripePrices.white_label,
-    // A webhook receiver on the developer's own machine (http://localhost:3000/webhook) is the local use case.
-    WEBHOOK_ALLOW_LOOPBACK: process.env.WEBHOOK_ALLOW_LOOPBACK || "true",
+    // Outbound fetches may reach this machine: a webhook receiver (http://localhost:3000/webhook), the Storage emulator.
+    OUTBOUND_ALLOW_LOOPBACK: process.env.OUTBOUND_ALLOW_LOOPBACK || "true",
     ...options.env,
+    // Explicit, and last: this process is the local home whatever else the environment says, and env() checks the
+    // settings above (sandbox URL, Stripe emulator URL, loopback outbound, overrides) against it.
+    AMPLIFY_HOME: "local",
   });
   resetEnvForTests();
 

@@ -1,10 +1,13 @@
+import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import http from "node:http";
+import { isIP } from "node:net";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { jsonResponse } from "../core/http.js";
+import { AppError } from "../core/errors.js";
+import { errorResponse, jsonResponse } from "../core/http.js";
 import { log } from "../core/log.js";
 import { compileRedirects, FUNCTION_PREFIX, readRedirects, resolveRedirect } from "./redirects.js";
 
@@ -84,9 +87,78 @@ export function createLocalHandler(options: LocalServerOptions = {}): FetchHandl
   };
 }
 
-/** Serves a fetch-style handler over node:http. */
-export function listen(handler: FetchHandler, port: number, host = "127.0.0.1"): Promise<http.Server> {
+/**
+ * The host name a `Host` header names, normalised as a URL parser sees it (lower case, IPv4 shorthand such as `127.1`
+ * expanded, IPv6 in brackets and compressed), without the port; undefined when it is not a valid host.
+ */
+export function hostNameOf(hostHeader: string | undefined): string | undefined {
+  if (!hostHeader || /[\s/?#@\\]/.test(hostHeader)) return undefined;
+  try {
+    return new URL(`http://${hostHeader}`).hostname.replace(/\.$/, "");
+  } catch {
+    return undefined;
+  }
+}
+
+/** localhost, *.localhost, 127.0.0.0/8 and ::1 (in the bracketed form URL hostnames use). */
+export function isLoopbackName(hostname: string): boolean {
+  const name = hostname.toLowerCase();
+  if (name === "localhost" || name.endsWith(".localhost")) return true;
+  if (name === "[::1]") return true;
+  return isIP(name) === 4 && name.startsWith("127.");
+}
+
+/** `LOCAL_ALLOWED_HOSTS` ("tunnel.example.dev, my-box.lan") → the names, lower case, ports dropped. */
+export function parseAllowedHosts(text: string | undefined): string[] {
+  return (text ?? "")
+    .split(",")
+    .map((entry) => hostNameOf(entry.trim()))
+    .filter((name): name is string => Boolean(name));
+}
+
+/** Whether the local server answers a request with this `Host` header. */
+export function hostAllowed(hostHeader: string | undefined, allowedHosts: readonly string[] = []): boolean {
+  const name = hostNameOf(hostHeader);
+  return name !== undefined && (isLoopbackName(name) || allowedHosts.includes(name));
+}
+
+/** An `Origin` on a loopback host (for emulators that reflect loopback origins in CORS, and nothing else). */
+export function isLoopbackOrigin(origin: string | null): boolean {
+  if (!origin) return false;
+  try {
+    const url = new URL(origin);
+    return (url.protocol === "http:" || url.protocol === "https:") && isLoopbackName(url.hostname);
+  } catch {
+    return false;
+  }
+}
+
+export interface ListenOptions {
+  /** Host names answered besides loopback names and addresses (the local home passes `LOCAL_ALLOWED_HOSTS`). */
+  allowedHosts?: readonly string[];
+}
+
+/**
+ * Serves a fetch-style handler over node:http, to requests whose `Host` is a loopback name or address, or one of
+ * `allowedHosts`. Any other Host gets 403 in the error envelope: a page on another site whose DNS name was rebound to
+ * 127.0.0.1 can reach the port from the developer's browser, but it sends its own name as Host.
+ */
+export function listen(handler: FetchHandler, port: number, host = "127.0.0.1", options: ListenOptions = {}): Promise<http.Server> {
+  const allowedHosts = options.allowedHosts ?? [];
   const server = http.createServer(async (req, res) => {
+    if (!hostAllowed(req.headers.host, allowedHosts)) {
+      req.resume();
+      const refused = errorResponse(
+        new AppError(
+          "forbidden",
+          "This local server answers only localhost, 127.0.0.1 and [::1] (and the names in LOCAL_ALLOWED_HOSTS)",
+        ),
+        randomUUID(),
+      );
+      res.writeHead(refused.status, Object.fromEntries(refused.headers));
+      res.end(await refused.text());
+      return;
+    }
     try {
       const origin = `http://${req.headers.host ?? `${host}:${port}`}`;
       const method = req.method ?? "GET";

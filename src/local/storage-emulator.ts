@@ -84,7 +84,6 @@ class StorageFault extends Error {
 }
 
 const cors = {
-  "access-control-allow-origin": "*",
   "access-control-allow-headers":
     "authorization, apikey, content-type, cache-control, x-client-info, x-upsert, x-metadata, range, " +
     `${declaredHeaders.contentType}, ${declaredHeaders.fileSize}`,
@@ -445,7 +444,7 @@ export function createStorageEmulator(options: StorageEmulatorOptions): FetchHan
       return json(404, { statusCode: "404", error: "Not Found", message: `Route ${req.method}:${prefix}${rest} not found` });
     } catch (error) {
       if (error instanceof StorageFault) return faultResponse(error);
-      log.error("storage emulator error", { method: req.method, url: req.url, error });
+      log.error("storage emulator error", { method: req.method, path: new URL(req.url).pathname, error });
       return faultResponse(new StorageFault(500, "InternalError", "Internal server error"));
     }
   };

@@ -277,7 +277,7 @@ class StripeEmulator {
       return page("Not found", "<h1>Not found</h1>", 404);
     } catch (error) {
       if (error instanceof StripeFault) return this.errorResponse(error);
-      log.error("stripe emulator error", { url: req.url, error });
+      log.error("stripe emulator error", { path: new URL(req.url).pathname, error });
       return this.errorResponse(new StripeFault(500, "api_error", "An unknown error occurred in the local Stripe emulator"));
     }
   }

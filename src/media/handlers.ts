@@ -17,7 +17,8 @@ export const createUploadUrlHandler = route({
       await assertProfileVisible(tx, profileId);
       await assertUploadAccepted(tx, profileId, body.contentType, body.fileSize);
     });
-    // Counted per profile, once the caller is known to belong there and the file could go somewhere.
+    // Counted per profile, once the caller is known to belong there (above, for both kinds of caller; an API key's
+    // creator was also checked to be a member by the key lookup) and the file could go somewhere.
     await enforceRateLimit("media_uploads", profileId);
     const id = randomUUID();
     const path = mediaObjectPath(caller.userId, profileId, id, body.fileName, body.contentType);

@@ -1,4 +1,5 @@
 import { readStreamCapped } from "../core/http.js";
+import { guardedFetch, MAX_REDIRECTS, OutboundError, outboundAllowLoopback, type Resolver } from "../core/net/guard.js";
 import { PlatformError } from "./types.js";
 
 /**
@@ -7,6 +8,10 @@ import { PlatformError } from "./types.js";
  * never produced an HTTP answer (timeout, refused connection, DNS, reset) become PlatformError("network_error");
  * an HTTP answer of any status is returned to the adapter, which classifies it from the parsed status and fields.
  *
+ * Media downloads (`download`) fetch a URL a customer chose, so they never use `fetch`: they go through the
+ * outbound guard (src/core/net/guard.ts), which refuses private, loopback and reserved addresses, pins the connection
+ * to a checked address, checks every redirect hop, and caps time and size.
+ *
  * There are no retries here on purpose: publishing calls are not idempotent, and the publish executor already
  * retries a whole attempt with backoff. An adapter that wants a bounded retry of an idempotent read can loop itself.
  */
@@ -14,6 +19,10 @@ import { PlatformError } from "./types.js";
 export const DEFAULT_TIMEOUT_MS = 10_000;
 /** API answers are small JSON documents; anything larger is a fault, not data. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 2 * 1024 * 1024;
+/** The most bytes any media download reads, whatever the caller asks (the largest any adapter re-uploads). */
+export const MAX_MEDIA_DOWNLOAD_BYTES = 64 * 1024 * 1024;
+/** The longest any media download may take, whatever the caller asks. */
+export const MAX_MEDIA_DOWNLOAD_MS = 120_000;
 
 export interface HttpClientOptions {
   /** The network's display name, used in error messages ("X", "LinkedIn"). */
@@ -21,6 +30,10 @@ export interface HttpClientOptions {
   fetch?: typeof fetch;
   timeoutMs?: number;
   maxResponseBytes?: number;
+  /** Media downloads: admit loopback hosts (default: OUTBOUND_ALLOW_LOOPBACK). Private addresses are never admitted. */
+  allowLoopback?: boolean;
+  /** Media downloads: the resolver the guard uses (tests inject one; default: the system's). */
+  resolve?: Resolver;
 }
 
 export interface HttpRequest {
@@ -55,8 +68,10 @@ export interface DownloadedMedia {
 export interface HttpClient {
   request(request: HttpRequest): Promise<HttpResponse>;
   /**
-   * Downloads media to re-upload it to a network, refusing more than `maxBytes`. A media host that answers with an
-   * error status, or a file over the limit, is a `media_error`; no answer at all is a `network_error`.
+   * Downloads media to re-upload it to a network, through the outbound guard, refusing more than `maxBytes` (at
+   * most MAX_MEDIA_DOWNLOAD_BYTES). A URL the guard refuses (at any redirect hop), a media host that answers with an
+   * error status, or a file over the limit, is a `media_error`; no answer in time, or at all, is a `network_error`.
+   * Messages name the URL's path only, never an address or a system error.
    */
   download(url: string, options: { maxBytes: number; timeoutMs?: number }): Promise<DownloadedMedia>;
 }
@@ -95,37 +110,56 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
   }
 
   async function download(url: string, opts: { maxBytes: number; timeoutMs?: number }): Promise<DownloadedMedia> {
-    const timeoutMs = opts.timeoutMs ?? defaultTimeoutMs;
-    const signal = AbortSignal.timeout(timeoutMs);
+    const timeoutMs = Math.min(opts.timeoutMs ?? defaultTimeoutMs, MAX_MEDIA_DOWNLOAD_MS);
+    const maxBytes = Math.min(opts.maxBytes, MAX_MEDIA_DOWNLOAD_BYTES);
     const what = `media download ${pathOf(url)}`;
-    let parsed: URL;
+    let response;
     try {
-      parsed = new URL(url);
-    } catch {
-      throw new PlatformError("media_error", `${what}: not a valid URL`);
+      response = await guardedFetch({
+        url,
+        method: "GET",
+        headers: { "user-agent": "AmplifyScheduler-Media/1.0", accept: "*/*" },
+        timeoutMs,
+        maxBytes,
+        // Media hosts (CDNs, signed storage URLs) may redirect: each hop is checked like the first URL.
+        maxRedirects: MAX_REDIRECTS,
+        allowLoopback: options.allowLoopback ?? outboundAllowLoopback(),
+        resolve: options.resolve,
+      });
+    } catch (error) {
+      throw downloadFailure(what, timeoutMs, maxBytes, error);
     }
-    if (parsed.protocol !== "https:" && parsed.protocol !== "http:") {
-      throw new PlatformError("media_error", `${what}: only http(s) media URLs can be fetched`);
-    }
-    // Media hosts (CDNs, signed storage URLs) may redirect; fetch follows at most 20 hops, inside the same timeout.
-    const response = await send(what, timeoutMs, () => doFetch(parsed, { signal, redirect: "follow" }));
-    if (!response.ok) {
-      await response.body?.cancel().catch(() => {});
+    if (response.status < 200 || response.status >= 300) {
       throw new PlatformError("media_error", `${what} answered ${response.status}`, { status: response.status });
     }
-    const declared = Number(response.headers.get("content-length") ?? "0");
-    const tooLarge = () =>
-      new PlatformError("media_error", `${what}: the media is larger than ${opts.maxBytes} bytes`, { status: response.status });
-    if (declared > opts.maxBytes) {
-      await response.body?.cancel().catch(() => {});
-      throw tooLarge();
-    }
-    const bytes = await readCapped(response, opts.maxBytes, what, timeoutMs, tooLarge);
-    const contentType = response.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase() || undefined;
+    const bytes = new Uint8Array(response.body.byteLength);
+    bytes.set(response.body);
+    const type = response.headers["content-type"];
+    const contentType = (Array.isArray(type) ? type[0] : type)?.split(";")[0]?.trim().toLowerCase() || undefined;
     return { bytes, contentType };
   }
 
   return { request, download };
+}
+
+/**
+ * A failed media download as one category-correct PlatformError: the guard's refusals and oversize files are media
+ * errors (the media cannot be used), no answer is a network error; no address or system error detail is included.
+ */
+function downloadFailure(what: string, timeoutMs: number, maxBytes: number, error: unknown): PlatformError {
+  if (!(error instanceof OutboundError)) return new PlatformError("network_error", `${what} failed`);
+  switch (error.kind) {
+    case "refused":
+      return new PlatformError("media_error", `${what} refused: ${error.message}`);
+    case "redirect":
+      return new PlatformError("media_error", `${what} refused: ${error.message}`);
+    case "too_large":
+      return new PlatformError("media_error", `${what}: the media is larger than ${maxBytes} bytes`);
+    case "timeout":
+      return new PlatformError("network_error", `${what} did not finish within ${timeoutMs} ms`);
+    default:
+      return new PlatformError("network_error", `${what} failed: the media host could not be reached`);
+  }
 }
 
 /** Runs one fetch, turning "no answer" failures into network errors. */

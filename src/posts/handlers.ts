@@ -69,7 +69,9 @@ export const createPostHandler = route({
     }
     const scope = { profileId, userId: caller.userId };
     const hash = requestHash({ ...body, profileId });
-    // The posting rate limit is per profile: count against it only once the caller is known to belong there.
+    // The posting rate limit is per profile: count against it only once the caller is known to belong there, so a
+    // stranger (or a removed member) never spends the profile's budget. An API key's membership was checked by its
+    // lookup in this same request (verifyApiKey refuses a key whose creator left the profile); a session's is here.
     if (caller.kind === "session") await db((tx) => assertProfileVisible(tx, profileId));
     await enforceRateLimit("posts", profileId);
     const outcome = await db(async (tx) => {
@@ -79,8 +81,7 @@ export const createPostHandler = route({
       }
       const created = await createPost(tx, { ...body, profileId, userId: caller.userId, apiKeyId: apiKeyIdOf(caller) });
       // The profile owner's plan pays for the post; counted in this transaction, so a refused post costs nothing.
-      const [owner] = await tx<{ created_by: string }[]>`select created_by from public.profiles where id = ${profileId}`;
-      await consumePostQuota(tx, owner!.created_by, 1);
+      await consumePostQuota(tx, profileId, 1);
       return { created };
     });
     if ("replay" in outcome && outcome.replay) {

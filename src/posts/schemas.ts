@@ -1,5 +1,6 @@
 import { fromZonedTime } from "date-fns-tz";
 import { z } from "zod";
+import { assertUrlWithoutDns, outboundAllowLoopback, UnsafeUrlError } from "../core/net/guard.js";
 import { platformIds } from "../platforms/catalog.js";
 import { timezoneSchema } from "../profiles/schemas.js";
 
@@ -9,6 +10,11 @@ export const platformSchema = z.enum(platformIds);
  * A media item as the contract sends it: uploaded media by `id` (from POST /api/v1/media/upload-url; the rest of its
  * record may come along and is ignored: the stored record is the truth), or any file by `public_url` and
  * `mime_type`. Unknown extra fields from that record are ignored, not refused.
+ *
+ * A `public_url` given directly is fetched later by the publish worker, so it must pass every rule of the outbound
+ * guard (src/core/net/guard.ts) that needs no DNS: https (plain http only to a loopback host where
+ * OUTBOUND_ALLOW_LOOPBACK is on), no credentials, no internal host name, no IP literal in a refused range. The
+ * download checks it again, resolved, at every redirect hop. With an `id`, the stored record's URL is used instead.
  */
 export const mediaItemSchema = z
   .object({
@@ -21,6 +27,14 @@ export const mediaItemSchema = z
   })
   .superRefine((m, ctx) => {
     if (m.id !== undefined) return;
+    if (m.public_url !== undefined) {
+      try {
+        assertUrlWithoutDns(m.public_url, { allowLoopback: outboundAllowLoopback() });
+      } catch (error) {
+        if (!(error instanceof UnsafeUrlError)) throw error;
+        ctx.addIssue({ code: "custom", path: ["public_url"], message: error.message });
+      }
+    }
     if (m.public_url === undefined) ctx.addIssue({ code: "custom", path: ["public_url"], message: "Required unless id names uploaded media" });
     if (m.mime_type === undefined) ctx.addIssue({ code: "custom", path: ["mime_type"], message: "Required with public_url" });
   });

@@ -29,8 +29,8 @@ export async function recordEvent(tx: Tx, type: EventType, target: TargetRef, ex
                                    'content', p.content,
                                    'published_at', to_char(t.published_at at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
                 || ${tx.json(extra as never)}::jsonb)
-    from public.posts p join public.post_targets t on t.id = ${target.id}
-    where p.id = ${target.post_id}`;
+    from public.posts p join public.post_targets t on t.id = ${target.id} and t.post_id = p.id and t.profile_id = p.profile_id
+    where p.id = ${target.post_id} and p.profile_id = ${target.profile_id}`;
 }
 
 /**

@@ -29,7 +29,9 @@ interface ClaimedTarget {
 
 /**
  * Claims the target for one attempt with a conditional update: only a pending, due target can be claimed, so of
- * several deliveries of the same message (or racing executors) exactly one wins and the others do nothing.
+ * several deliveries of the same message (or racing executors) exactly one wins and the others do nothing. The post
+ * and its media are read by id and the target's profile (the composite foreign keys guarantee the same; this read
+ * does not rely on them): a target never publishes another tenant's post.
  */
 async function claim(targetId: string): Promise<ClaimedTarget | undefined> {
   const [row] = await withService(
@@ -41,13 +43,14 @@ async function claim(targetId: string): Promise<ClaimedTarget | undefined> {
             lease_until = date_trunc('milliseconds', now() + make_interval(secs => ${LEASE_SECONDS})),
             attempts = attempts + case when processing_state is null then 1 else 0 end
         where id = ${targetId} and status = 'pending' and due_at <= now() + interval '2 seconds'
+          and exists (select 1 from public.posts p where p.id = post_targets.post_id and p.profile_id = post_targets.profile_id)
         returning id, post_id, profile_id, platform, connection_id, attempts, lease_until, processing_state, processing_started_at
       )
       select c.*, p.content,
         coalesce((select json_agg(json_build_object('url', m.public_url, 'mimeType', m.mime_type, 'fileName', m.file_name,
                                                    'sizeBytes', m.file_size) order by m.sort_order)
-                  from public.post_media m where m.post_id = c.post_id), '[]'::json) as media
-      from claimed c join public.posts p on p.id = c.post_id`,
+                  from public.post_media m where m.post_id = c.post_id and m.profile_id = c.profile_id), '[]'::json) as media
+      from claimed c join public.posts p on p.id = c.post_id and p.profile_id = c.profile_id`,
   );
   return row;
 }
@@ -67,7 +70,8 @@ async function attempt(target: ClaimedTarget): Promise<AttemptResult> {
       }
     }
     const call = async (force: boolean) => {
-      const credentials = await liveCredentials(connectionId, { force });
+      // By id and the target's profile: a target never publishes with another profile's account.
+      const credentials = await liveCredentials(connectionId, { force, profileId: target.profile_id });
       const request = {
         accessToken: credentials.accessToken,
         account: { externalAccountId: credentials.externalAccountId, username: credentials.username },
@@ -125,7 +129,7 @@ async function settle(t: ClaimedTarget, result: AttemptResult, timing: AttemptTi
   return withService(async (tx) => {
     // Lock order: the post, then the target. Job logs and events reference the post (their foreign keys take a
     // share lock on it), so taking the post first keeps two targets of one post settling at once from deadlocking.
-    await tx`select 1 from public.posts where id = ${t.post_id} for update`;
+    await tx`select 1 from public.posts where id = ${t.post_id} and profile_id = ${t.profile_id} for update`;
     const [held] = await tx`
       select 1 from public.post_targets where id = ${t.id} and status = 'publishing' and lease_until = ${t.lease_until} for update`;
     if (!held) {
@@ -189,7 +193,7 @@ async function settleFailure(
       update public.post_targets set status = 'failed', lease_until = null, attempts = ${attempts}, processing_state = null,
         error_message = ${error.message}, error_category = ${error.category}
       where id = ${t.id}`;
-    if (error.category === "auth_error" && t.connection_id) await markNeedsReconnect(tx, t.connection_id, error.message);
+    if (error.category === "auth_error" && t.connection_id) await markNeedsReconnect(tx, t.connection_id, error.message, t.profile_id);
     await recordEvent(tx, "post.failed", t, { error_message: error.message, error_category: error.category, attempts });
   }
   await writeJobLog(tx, { ...t, attempts }, timing, {

@@ -1,5 +1,5 @@
 import { effectivePlan, isPaidActive, plans } from "../billing/plans.js";
-import { decrypt } from "../core/crypto.js";
+import { CiphertextError, open } from "../core/crypto.js";
 import { withService, type Tx } from "../core/db.js";
 import { env } from "../core/env.js";
 import { log } from "../core/log.js";
@@ -23,11 +23,29 @@ interface ClaimedDelivery {
   manual: boolean;
   lease_until: Date;
   url: string;
-  secret_enc: string;
+  /** The endpoint's signing secret, opened when the delivery was claimed. */
+  secret: string;
   payload: Record<string, unknown>;
 }
 
 export type DeliveryResult = "delivered" | "retrying" | "failed" | "skipped";
+
+/** Why a delivery to an endpoint whose stored secret does not open fails at once (rotating the secret fixes it). */
+export const UNREADABLE_SECRET = "Not sent: the endpoint secret cannot be decrypted; rotate the secret";
+
+/**
+ * The endpoint's signing secret, or undefined when the stored value does not open (altered, copied from another
+ * endpoint, or sealed by a key no longer configured): no attempt can ever succeed, so the delivery fails for good.
+ */
+function endpointSecret(endpointId: string, sealed: string): string | undefined {
+  try {
+    return open(sealed, { purpose: "webhook_endpoints.secret", rowId: endpointId });
+  } catch (error) {
+    if (!(error instanceof CiphertextError)) throw error;
+    log.error("a webhook endpoint secret cannot be decrypted", { endpointId, reason: error.message });
+    return undefined;
+  }
+}
 
 /** A claim outlives the attempt's timeout by this much before the sweep may hand the delivery out again. */
 const LEASE_MARGIN_SECONDS = 30;
@@ -46,12 +64,12 @@ function refusalOf(row: { final_notice: boolean; is_active: boolean; billing_sta
 /**
  * Claims the delivery for one attempt with a conditional update: only a pending, due delivery can be claimed, so of
  * several queue messages for it exactly one wins and the others do nothing. A delivery whose endpoint was disabled,
- * or whose profile's plan no longer includes webhooks, fails without an attempt.
+ * whose profile's plan no longer includes webhooks, or whose endpoint secret does not open, fails without an attempt.
  */
 async function claim(deliveryId: string): Promise<ClaimedDelivery | undefined> {
   return withService(async (tx) => {
-    const [row] = await tx<{ final_notice: boolean; manual_retry: boolean; is_active: boolean; billing_status: string | null; plan: string | null }[]>`
-      select d.final_notice, d.manual_retry, e.is_active, b.status as billing_status, b.plan
+    const [row] = await tx<{ final_notice: boolean; manual_retry: boolean; is_active: boolean; billing_status: string | null; plan: string | null; endpoint_id: string; secret_enc: string }[]>`
+      select d.final_notice, d.manual_retry, e.is_active, b.status as billing_status, b.plan, d.endpoint_id, e.secret_enc
       from public.webhook_deliveries d
       join public.webhook_endpoints e on e.id = d.endpoint_id
       join public.profiles p on p.id = d.profile_id
@@ -60,14 +78,15 @@ async function claim(deliveryId: string): Promise<ClaimedDelivery | undefined> {
       for no key update of d skip locked`;
     if (!row) return undefined;
     const refusal = refusalOf(row);
-    if (refusal) {
+    const secret = refusal ? undefined : endpointSecret(row.endpoint_id, row.secret_enc);
+    if (refusal || secret === undefined) {
       await tx`
-        update public.webhook_deliveries set status = 'failed', last_error = ${refusal}, next_attempt_at = null, manual_retry = false
+        update public.webhook_deliveries set status = 'failed', last_error = ${refusal ?? UNREADABLE_SECRET}, next_attempt_at = null, manual_retry = false
         where id = ${deliveryId}`;
       return undefined;
     }
     const leaseSeconds = env().WEBHOOK_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS;
-    const [claimed] = await tx<ClaimedDelivery[]>`
+    const [claimed] = await tx<Omit<ClaimedDelivery, "secret">[]>`
       with claimed as (
         update public.webhook_deliveries
         set status = 'delivering', attempt_number = attempt_number + 1, manual_retry = false,
@@ -76,11 +95,11 @@ async function claim(deliveryId: string): Promise<ClaimedDelivery | undefined> {
         where id = ${deliveryId}
         returning id, endpoint_id, profile_id, event_id, event_type, attempt_number, max_attempts, final_notice, lease_until
       )
-      select c.*, ${row.manual_retry}::boolean as manual, e.url, e.secret_enc, ev.payload
+      select c.*, ${row.manual_retry}::boolean as manual, e.url, ev.payload
       from claimed c
       join public.webhook_endpoints e on e.id = c.endpoint_id
       join public.events ev on ev.id = c.event_id`;
-    return claimed;
+    return claimed && { ...claimed, secret };
   });
 }
 
@@ -192,7 +211,6 @@ export async function executeDelivery(deliveryId: string): Promise<DeliveryResul
   if (!d) return "skipped";
   const startedAt = new Date();
   const body = serializeEventBody(d.payload);
-  const secret = decrypt(d.secret_enc, env().ENCRYPTION_KEY);
   const sent = await sendWebhook({
     url: d.url,
     body,
@@ -200,10 +218,10 @@ export async function executeDelivery(deliveryId: string): Promise<DeliveryResul
       "content-type": "application/json",
       "user-agent": USER_AGENT,
       "x-webhook-event": d.event_type,
-      ...signatureHeaders(secret, d.event_id, Math.floor(Date.now() / 1000), body),
+      ...signatureHeaders(d.secret, d.event_id, Math.floor(Date.now() / 1000), body),
     },
     timeoutMs: env().WEBHOOK_TIMEOUT_SECONDS * 1000,
-    allowLoopback: env().WEBHOOK_ALLOW_LOOPBACK,
+    allowLoopback: env().OUTBOUND_ALLOW_LOOPBACK,
   });
   const outcome = await settle(d, sent, startedAt);
   if (outcome.enqueue.length) await enqueueDueDeliveries(outcome.enqueue);

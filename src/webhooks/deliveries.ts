@@ -82,7 +82,7 @@ export async function listDeliveries(tx: Tx, endpointId: string, page: { limit: 
                'completed_at', a.completed_at) order by a.attempt_number, a.started_at)
              from public.webhook_delivery_attempts a where a.delivery_id = d.id), '[]'::json) as attempts
     from public.webhook_deliveries d
-    join public.events ev on ev.id = d.event_id
+    join public.events ev on ev.id = d.event_id and ev.profile_id = d.profile_id
     where d.endpoint_id = ${endpointId}
       and ${page.status ? tx`d.status = ${page.status}` : tx`true`}
       and ${page.before ? tx`(d.created_at, d.id) < (${page.before.createdAt}, ${page.before.id})` : tx`true`}
@@ -99,7 +99,7 @@ export async function listDeliveries(tx: Tx, endpointId: string, page: { limit: 
 export async function requestRetry(tx: Tx, deliveryId: string): Promise<string> {
   const [d] = await tx<{ id: string; profile_id: string; status: string; is_active: boolean }[]>`
     select d.id, d.profile_id, d.status, e.is_active
-    from public.webhook_deliveries d join public.webhook_endpoints e on e.id = d.endpoint_id
+    from public.webhook_deliveries d join public.webhook_endpoints e on e.id = d.endpoint_id and e.profile_id = d.profile_id
     where d.id = ${deliveryId}`;
   if (!d) throw notFound("Webhook delivery");
   const profile = await getProfileOrThrow(tx, d.profile_id);

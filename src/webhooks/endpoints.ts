@@ -1,12 +1,13 @@
 import { effectivePlan, isPaidActive, plans } from "../billing/plans.js";
-import { encrypt } from "../core/crypto.js";
+import { randomUUID } from "node:crypto";
+import { seal } from "../core/crypto.js";
 import type { Tx } from "../core/db.js";
 import { env } from "../core/env.js";
 import { AppError, notFound } from "../core/errors.js";
 import { getProfileOrThrow } from "../profiles/profiles.js";
 import { DEFAULT_MAX_RETRIES, type CreateEndpointInput, type UpdateEndpointInput } from "./schemas.js";
 import { generateWebhookSecret } from "./signing.js";
-import { resolveSafeAddresses, UnsafeUrlError } from "./ssrf.js";
+import { outboundAllowLoopback, resolveSafeAddresses, UnsafeUrlError } from "../core/net/guard.js";
 
 /** Endpoints a profile may have: plenty for fan-out to several systems, few enough that fan-out stays cheap. */
 export const MAX_ENDPOINTS_PER_PROFILE = 20;
@@ -55,13 +56,14 @@ const columns = (tx: Tx) => tx`
   last_delivery_at, last_delivery_status, created_at, updated_at`;
 
 /**
- * The SSRF guard at save time: 400 naming `url` unless it is https and resolves only to public addresses (loopback
- * too where WEBHOOK_ALLOW_LOOPBACK is on). Runs before any transaction opens, as it may wait on DNS. Returns the URL
- * as it will be stored (normalised by the URL parser).
+ * The outbound guard (src/core/net/guard.ts) at save time: 400 naming `url` unless it is https and resolves only to
+ * public addresses (loopback too where OUTBOUND_ALLOW_LOOPBACK is on). Callers run it only once the caller's right to
+ * manage the profile's webhooks is established (so a stranger learns nothing about a URL), and outside any
+ * transaction, as it may wait on DNS. Returns the URL as it will be stored (normalised by the URL parser).
  */
 export async function assertSafeUrl(url: string): Promise<string> {
   try {
-    const checked = await resolveSafeAddresses(url, { allowLoopback: env().WEBHOOK_ALLOW_LOOPBACK });
+    const checked = await resolveSafeAddresses(url, { allowLoopback: outboundAllowLoopback() });
     return checked.url.href;
   } catch (error) {
     if (!(error instanceof UnsafeUrlError)) throw error;
@@ -80,7 +82,7 @@ export async function assertWebhooksIncluded(tx: Tx, profileId: string): Promise
 }
 
 /** 404 unless the profile is visible, 402 without webhooks in its plan, 403 unless the caller is an owner or admin. */
-async function assertCanManage(tx: Tx, profileId: string): Promise<void> {
+export async function assertCanManage(tx: Tx, profileId: string): Promise<void> {
   const profile = await getProfileOrThrow(tx, profileId);
   await assertWebhooksIncluded(tx, profileId);
   if (profile.role === "member") throw new AppError("forbidden", "Only the profile's owner or an admin can manage its webhooks");
@@ -92,6 +94,12 @@ export async function listEndpoints(tx: Tx, profileId: string): Promise<Endpoint
   return tx<EndpointRow[]>`
     select ${columns(tx)} from public.webhook_endpoints where profile_id = ${profileId}
     order by created_at desc, id desc`;
+}
+
+/** assertCanManage for the profile of an existing endpoint (404 when the endpoint is not visible). */
+export async function assertCanManageEndpoint(tx: Tx, endpointId: string): Promise<void> {
+  const current = await getEndpointOrThrow(tx, endpointId);
+  await assertCanManage(tx, current.profile_id);
 }
 
 export async function getEndpointOrThrow(tx: Tx, endpointId: string): Promise<EndpointRow> {
@@ -109,9 +117,11 @@ export async function createEndpoint(tx: Tx, userId: string, input: CreateEndpoi
     throw new AppError("conflict", `A profile can have at most ${MAX_ENDPOINTS_PER_PROFILE} webhook endpoints`);
   }
   const secret = input.secret ?? generateWebhookSecret();
+  // The secret is sealed for its row (src/core/crypto.ts), so the id is chosen here.
+  const id = randomUUID();
   const [row] = await tx<EndpointRow[]>`
-    insert into public.webhook_endpoints (profile_id, url, secret_enc, events, max_retries, created_by)
-    values (${input.profileId}, ${input.url}, ${encrypt(secret, env().ENCRYPTION_KEY)}, ${input.events}, ${input.maxRetries ?? DEFAULT_MAX_RETRIES}, ${userId})
+    insert into public.webhook_endpoints (id, profile_id, url, secret_enc, events, max_retries, created_by)
+    values (${id}, ${input.profileId}, ${input.url}, ${seal(secret, { purpose: "webhook_endpoints.secret", rowId: id })}, ${input.events}, ${input.maxRetries ?? DEFAULT_MAX_RETRIES}, ${userId})
     on conflict (profile_id, url) do nothing
     returning ${columns(tx)}`;
   if (!row) throw new AppError("conflict", "This profile already has a webhook endpoint with this URL");
@@ -136,7 +146,7 @@ export async function updateEndpoint(tx: Tx, endpointId: string, patch: UpdateEn
       url = ${patch.url ?? current.url},
       events = ${patch.events ?? current.events},
       max_retries = ${patch.maxRetries ?? current.max_retries}
-      ${patch.secret ? tx`, secret_enc = ${encrypt(patch.secret, env().ENCRYPTION_KEY)}` : tx``}
+      ${patch.secret ? tx`, secret_enc = ${seal(patch.secret, { purpose: "webhook_endpoints.secret", rowId: current.id })}` : tx``}
       ${activation}
     where id = ${endpointId}
     returning ${columns(tx)}`;

@@ -10,6 +10,8 @@ import { listDeliveries, requestRetry, serializeDelivery } from "./deliveries.js
 import { executeDelivery } from "./deliver.js";
 import { enqueueDueDeliveries } from "./dispatch.js";
 import {
+  assertCanManage,
+  assertCanManageEndpoint,
   assertSafeUrl,
   configureEndpoint,
   createEndpoint,
@@ -49,6 +51,8 @@ function webhookHandlers<A extends AuthMode>(auth: A) {
       body: createEndpointSchema,
       handle: async ({ db, body, caller }) => {
         const profileId = resolveProfileId(caller!, body.profileId);
+        // Permission first (a short transaction), then the URL (DNS, outside any transaction), then the write.
+        await db((tx) => assertCanManage(tx, profileId));
         const url = await assertSafeUrl(body.url);
         const { row, secret } = await db((tx) => createEndpoint(tx, caller!.userId, { ...body, profileId, url }));
         return created({ success: true, endpoint: { ...serializeEndpoint(row), secret }, warning: SECRET_WARNING });
@@ -59,7 +63,11 @@ function webhookHandlers<A extends AuthMode>(auth: A) {
       auth,
       body: updateEndpointSchema,
       handle: async ({ db, body, params }) => {
-        const url = body.url === undefined ? undefined : await assertSafeUrl(body.url);
+        let url: string | undefined;
+        if (body.url !== undefined) {
+          await db((tx) => assertCanManageEndpoint(tx, params.webhookId!));
+          url = await assertSafeUrl(body.url);
+        }
         const row = await db((tx) => updateEndpoint(tx, params.webhookId!, { ...body, url }));
         return { success: true, endpoint: serializeEndpoint(row) };
       },
@@ -106,6 +114,7 @@ export const configureWebhookHandler = route({
   body: createEndpointSchema,
   handle: async ({ db, body, caller }) => {
     const profileId = resolveProfileId(caller, body.profileId);
+    await db((tx) => assertCanManage(tx, profileId));
     const url = await assertSafeUrl(body.url);
     const result = await db((tx) => configureEndpoint(tx, caller.userId, { ...body, profileId, url }));
     const endpoint = { ...serializeEndpoint(result.row), ...(result.secret ? { secret: result.secret } : {}) };

@@ -24,10 +24,31 @@ begin
 end
 $$;
 
+-- PostgREST's login role: it may become anon, authenticated or service_role (whatever a JWT's `role` claims), and
+-- nothing else. Our request role amplify_api (migration 20261206000000) is deliberately not granted to it.
+do $$
+begin
+  if not exists (select from pg_roles where rolname = 'authenticator') then
+    create role authenticator login noinherit;
+  end if;
+  grant anon, authenticated, service_role to authenticator;
+end
+$$;
+
 grant usage on schema public to anon, authenticated, service_role;
-alter default privileges in schema public grant all on tables to anon, authenticated, service_role;
-alter default privileges in schema public grant all on functions to anon, authenticated, service_role;
-alter default privileges in schema public grant all on sequences to anon, authenticated, service_role;
+
+-- Supabase's default privileges on a new project. Applied to a database not yet migrated only: the trust-boundary
+-- migration revokes them for anon and authenticated, and re-running this file on a migrated database must not hand
+-- them back for the tables later migrations create.
+do $$
+begin
+  if to_regclass('supabase_migrations.schema_migrations') is null then
+    alter default privileges in schema public grant all on tables to anon, authenticated, service_role;
+    alter default privileges in schema public grant all on functions to anon, authenticated, service_role;
+    alter default privileges in schema public grant all on sequences to anon, authenticated, service_role;
+  end if;
+end
+$$;
 
 -- Extensions live in their own schema on Supabase.
 create schema if not exists extensions;

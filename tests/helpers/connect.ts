@@ -9,17 +9,20 @@ export interface Credentials {
 /**
  * Connects a sandbox account the way a user does: connect/init → the sandbox's consent page (a plain GET approves)
  * → our OAuth callback → the returnUrl with `connectionId`. Every hop is a real HTTP request to the local server.
+ * The returnUrl is on the app's own origin (always allowed) unless `returnUrl` names one registered for the profile.
+ * A flow started with a session token is bound to the browser by a cookie: like a browser, this carries the cookie
+ * connect/init set to the callback.
  */
 export async function connectAccount(
   t: TestHome,
   who: Credentials,
   platform: string,
-  options: { profileId?: string; sandboxUser?: string } = {},
+  options: { profileId?: string; sandboxUser?: string; returnUrl?: string } = {},
 ): Promise<string> {
   const { profileId } = options;
   // Each connection signs in as its own sandbox user unless told otherwise, so tests do not share accounts.
   const sandboxUser = options.sandboxUser ?? `user-${Math.random().toString(36).slice(2, 10)}`;
-  const returnUrl = "https://integrator.example/connected";
+  const returnUrl = options.returnUrl ?? new URL("/connected", t.home.url).toString();
   const init = await t.call("POST", "/api/v1/connect/init", { ...who, body: { platform, returnUrl, ...(profileId ? { profileId } : {}) } });
   expect(init.status, JSON.stringify(init.body)).toBe(200);
   expect(init.body.error).toBeNull();
@@ -27,13 +30,20 @@ export async function connectAccount(
   consentUrl.searchParams.set("sandbox_user", sandboxUser);
   const consent = await fetch(consentUrl, { redirect: "manual" });
   expect(consent.status).toBe(302);
-  const callback = await fetch(consent.headers.get("location")!, { redirect: "manual" });
+  const cookie = cookieFrom(init.headers);
+  const callback = await fetch(consent.headers.get("location")!, { redirect: "manual", headers: cookie ? { cookie } : {} });
   expect(callback.status, await callback.clone().text()).toBe(302);
   const back = new URL(callback.headers.get("location")!);
-  expect(`${back.origin}${back.pathname}`).toBe(returnUrl);
+  expect(`${back.origin}${back.pathname}`).toBe(new URL(returnUrl).origin + new URL(returnUrl).pathname);
   expect(back.searchParams.get("error"), back.toString()).toBeNull();
   expect(back.searchParams.get("connected")).toBe(platform);
   return back.searchParams.get("connectionId")!;
+}
+
+/** The `name=value` pairs of a response's Set-Cookie headers, as a browser would send them back (attributes dropped). */
+export function cookieFrom(headers: Headers): string | undefined {
+  const pairs = headers.getSetCookie().map((c) => c.split(";")[0]!.trim());
+  return pairs.length ? pairs.join("; ") : undefined;
 }
 
 /** Waits until `check` returns a value (not undefined), polling; fails after `timeoutMs`. */

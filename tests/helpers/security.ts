@@ -1,22 +1,36 @@
+import { readdirSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
+import { connectAccount } from "./connect.js";
 import type { CallOptions, TestHome } from "./home.js";
 import { createApiKey, createProfile, paidUserWithKey, signUp, subscribe, type TestUser } from "./users.js";
 
+/** What the suite's owner has, made through the API before any endpoint is tried. */
 export interface SecurityFixture {
   owner: TestUser;
   profileId: string;
   apiKey: string;
   keyId: string;
+  /** A connected (sandbox) X account of the owner's profile. */
+  connectionId: string;
+  /** A post scheduled an hour ahead, and its one scheduled post (target). */
+  postId: string;
+  scheduledPostId: string;
+  /** A webhook endpoint of the profile, and the delivery of the post's post.scheduled event to it. */
+  webhookId: string;
+  deliveryId: string;
+  /** An uploaded media record's file path. */
+  mediaPath: string;
 }
 
 export interface EndpointUnderTest {
-  method: string;
+  /** The route-table key this entry exercises, e.g. "GET /api/v1/posts/:postId": its auth mode comes from the table. */
+  route: string;
   /** The path, built from the owner's fixture. */
   path: (f: SecurityFixture) => string;
   body?: (f: SecurityFixture) => unknown;
-  /** "session": the browser-only paths, which refuse API keys; "any": API key or session. */
-  auth: "any" | "session";
-  /** The request names one of the owner's resources: a stranger's valid key must get 404 for it. */
+  /** The request names one of the owner's resources: a stranger's valid key or session must get 404 for it. */
   ownedResource?: boolean;
 }
 
@@ -26,12 +40,28 @@ export function assertEnvelope(res: { status: number; headers: Headers; body: an
   expect(res.headers.get("x-request-id")).toBe(res.body.requestId);
 }
 
+type AuthMode = "none" | "session" | "any";
+
+/** Every route of every function, with the auth mode its route table declares (read from the modules themselves). */
+export async function routeAuthModes(): Promise<Map<string, AuthMode>> {
+  const dir = fileURLToPath(new URL("../../netlify/functions/", import.meta.url));
+  const modes = new Map<string, AuthMode>();
+  for (const file of readdirSync(dir).filter((f) => f.endsWith(".ts")).sort()) {
+    const mod = (await import(pathToFileURL(path.join(dir, file)).href)) as { default?: { auth?: Record<string, AuthMode> } };
+    for (const [route, mode] of Object.entries(mod.default?.auth ?? {})) modes.set(route, mode);
+  }
+  return modes;
+}
+
+const inAnHour = () => new Date(Date.now() + 3_600_000).toISOString();
+
 /**
  * The one security suite every authenticated endpoint runs: no credentials, malformed, unknown and revoked keys,
- * a key whose owner's subscription lapsed, a bad bearer token, and a valid key on a profile it does not own.
+ * a key whose owner's subscription lapsed, a bad bearer token, API keys on browser-only routes, and a stranger's
+ * valid key or session naming the owner's resources.
  */
-export function securitySuite(t: TestHome, endpoints: EndpointUnderTest[]) {
-  const f = {} as SecurityFixture & { revokedKey: string; lapsedKey: string; foreignKey: string };
+export function securitySuite(t: TestHome, endpoints: EndpointUnderTest[], modes: Map<string, AuthMode>) {
+  const f = {} as SecurityFixture & { revokedKey: string; lapsedKey: string; foreignKey: string; foreignToken: string };
   beforeAll(async () => {
     const base = await paidUserWithKey(t);
     Object.assign(f, { owner: base.user, profileId: base.profileId, apiKey: base.apiKey, keyId: base.keyId });
@@ -39,6 +69,27 @@ export function securitySuite(t: TestHome, endpoints: EndpointUnderTest[]) {
     const res = await t.call("DELETE", `/api/api-keys/${revoked.id}`, { token: f.owner.token });
     expect(res.status).toBe(200);
     f.revokedKey = revoked.key;
+
+    f.connectionId = await connectAccount(t, { apiKey: f.apiKey }, "twitter");
+    const hook = await t.call("POST", "/api/v1/webhook-endpoints", {
+      apiKey: f.apiKey,
+      body: { url: `${t.home.url}/security-suite-hook`, events: ["*"] },
+    });
+    expect(hook.status, JSON.stringify(hook.body)).toBe(201);
+    f.webhookId = hook.body.endpoint.id;
+    const post = await t.call("POST", "/api/v1/post", { apiKey: f.apiKey, body: { platform: "twitter", content: "Security suite", scheduleDate: inAnHour() } });
+    expect(post.status, JSON.stringify(post.body)).toBe(201);
+    f.postId = post.body.postId;
+    const [target] = await t.sql<{ id: string }[]>`select id from public.post_targets where post_id = ${f.postId}`;
+    f.scheduledPostId = target!.id;
+    const [delivery] = await t.sql<{ id: string }[]>`select id from public.webhook_deliveries where endpoint_id = ${f.webhookId} limit 1`;
+    f.deliveryId = delivery!.id;
+    const upload = await t.call("POST", "/api/v1/media/upload-url", {
+      apiKey: f.apiKey,
+      body: { fileName: "a.png", contentType: "image/png", fileSize: 70 },
+    });
+    expect(upload.status, JSON.stringify(upload.body)).toBe(200);
+    f.mediaPath = upload.body.media.file_path;
 
     const lapsed = await paidUserWithKey(t);
     await subscribe(t, lapsed.user, "starter", "canceled");
@@ -48,20 +99,29 @@ export function securitySuite(t: TestHome, endpoints: EndpointUnderTest[]) {
     await subscribe(t, stranger, "growth");
     const strangerProfile = await createProfile(t, stranger, "Stranger's");
     f.foreignKey = (await createApiKey(t, stranger, strangerProfile)).key;
+    f.foreignToken = stranger.token;
   });
 
-  const send = (e: EndpointUnderTest, options: CallOptions) =>
-    t.call(e.method, e.path(f), { ...options, body: e.body?.(f) });
+  const send = (e: EndpointUnderTest, options: CallOptions) => t.call(e.route.split(" ")[0]!, e.path(f), { ...options, body: e.body?.(f) });
 
   for (const e of endpoints) {
-    describe(`${e.method} ${e.path({ owner: {} as TestUser, profileId: ":profileId", apiKey: "", keyId: ":keyId" })}: security`, () => {
+    const mode = modes.get(e.route);
+    describe(`${e.route}${e.ownedResource ? " (another tenant's resource)" : ""}: security`, () => {
+      it("is an authenticated route of a function", () => {
+        expect(mode === "any" || mode === "session", `${e.route} is ${mode ?? "in no route table"}`).toBe(true);
+      });
       it("refuses a request without credentials (401)", async () => {
         assertEnvelope(await send(e, {}), 401, "unauthorized");
       });
       it("refuses a malformed bearer token (401)", async () => {
         assertEnvelope(await send(e, { token: "not-a-jwt" }), 401, "invalid_token");
       });
-      if (e.auth === "session") {
+      if (e.ownedResource) {
+        it("never reaches another tenant's resource with a valid session (404)", async () => {
+          assertEnvelope(await send(e, { token: f.foreignToken }), 404, "not_found");
+        });
+      }
+      if (mode === "session") {
         it("refuses API keys: browser sessions only (403)", async () => {
           assertEnvelope(await send(e, { apiKey: f.apiKey }), 403, "forbidden");
         });

@@ -176,11 +176,24 @@ export interface UpstashShim {
   token: string;
   /** Commands received, by name (lower case), for assertions. */
   commands: string[];
+  /** Requests refused while the shim was down. */
+  refused: number;
+  /**
+   * Makes every request fail as an Upstash outage does (HTTP 503 with an error body) until `up()`, Redis untouched.
+   */
+  down(): void;
+  up(): void;
   close(): Promise<void>;
 }
 
-export async function startUpstashShim(redisUrl = TEST_REDIS_URL): Promise<UpstashShim> {
-  const redis = await RespClient.connect(redisUrl);
+/**
+ * Starts the shim in front of the Redis at `redisUrl`. With `null` there is no Redis behind it at all: the shim starts
+ * down and stays down (an Upstash that never answers, for tests of the fallback that need no Redis).
+ */
+export async function startUpstashShim(redisUrl: string | null = TEST_REDIS_URL): Promise<UpstashShim> {
+  const redis = redisUrl === null ? undefined : await RespClient.connect(redisUrl);
+  let isDown = redis === undefined;
+  let refused = 0;
   const token = randomBytes(16).toString("hex");
   const commands: string[] = [];
   /** The SDK's digest of a script → the digest of the Redis-compatible script actually loaded. */
@@ -198,7 +211,7 @@ export async function startUpstashShim(redisUrl = TEST_REDIS_URL): Promise<Upsta
     } else if (name === "evalsha" && args[1] !== undefined) {
       args[1] = loadedAs.get(args[1].toLowerCase()) ?? args[1];
     }
-    const reply = await redis.send(args);
+    const reply = await redis!.send(args);
     return reply instanceof RedisReplyError ? { error: reply.message } : { result: reply };
   };
 
@@ -208,6 +221,11 @@ export async function startUpstashShim(redisUrl = TEST_REDIS_URL): Promise<Upsta
       res.end(JSON.stringify(body));
     };
     try {
+      if (isDown) {
+        refused++;
+        req.resume();
+        return reply(503, { error: "ERR shim: Upstash is down" });
+      }
       if (req.headers.authorization !== `Bearer ${token}`) return reply(401, { error: "Unauthorized" });
       if (req.method !== "POST") return reply(405, { error: "Only POST is supported by this shim" });
       const chunks: Buffer[] = [];
@@ -234,10 +252,20 @@ export async function startUpstashShim(redisUrl = TEST_REDIS_URL): Promise<Upsta
     url: `http://127.0.0.1:${port}`,
     token,
     commands,
+    get refused() {
+      return refused;
+    },
+    down() {
+      isDown = true;
+    },
+    up() {
+      if (!redis) throw new Error("this shim has no Redis behind it");
+      isDown = false;
+    },
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      redis.close();
+      redis?.close();
     },
   };
 }

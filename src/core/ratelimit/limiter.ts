@@ -14,9 +14,9 @@ export interface RateLimitResult {
 
 /**
  * The limiter port: count `cost` (default 1) against `identifier` under `policy` and say whether it fits. Two
- * implementations with the same fixed-window semantics: @upstash/ratelimit on Upstash Redis (cloud) and Postgres
- * (the local home, and self-hosters without Upstash). Requests over the limit are counted too, as
- * @upstash/ratelimit does; the window's end resets everything.
+ * implementations with the same fixed-window semantics: @upstash/ratelimit on Upstash Redis (cloud; a call Redis
+ * cannot answer is decided by the Postgres limiter instead) and Postgres (the local home, and self-hosters without
+ * Upstash). Requests over the limit are counted too, as @upstash/ratelimit does; the window's end resets everything.
  */
 export interface Limiter {
   readonly backend: LimiterBackend;
@@ -48,7 +48,14 @@ export function limiter(): Promise<Limiter> {
     const backend = limiterBackend(e);
     const created: Promise<Limiter> =
       backend === "upstash"
-        ? import("./upstash.js").then((m) => m.createUpstashLimiter({ url: e.UPSTASH_REDIS_REST_URL!, token: e.UPSTASH_REDIS_REST_TOKEN! }))
+        ? import("./upstash.js").then((m) =>
+            m.createUpstashLimiter({
+              url: e.UPSTASH_REDIS_REST_URL!,
+              token: e.UPSTASH_REDIS_REST_TOKEN!,
+              // A Redis outage is decided in Postgres, never waved through.
+              fallback: createPostgresLimiter(sql),
+            }),
+          )
         : Promise.resolve(createPostgresLimiter(sql));
     chosen = { env: e, limiter: created };
     created.catch(() => {
