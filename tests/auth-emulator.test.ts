@@ -193,6 +193,19 @@ describe("auth emulator: supabase-js sessions", () => {
 });
 
 describe("auth emulator: error paths as supabase-js surfaces them", () => {
+  it("an unknown path is 404 and a known path under another method 405 with Allow, in GoTrue's error shape", async () => {
+    const apikey = { apikey: t.home.anonKey };
+    const missing = await http("/auth/v1/factors", { headers: apikey });
+    expect(missing.status).toBe(404);
+    expect(missing.body).toMatchObject({ code: 404, error_code: "not_found" });
+    const wrong = await http("/auth/v1/signup", { headers: apikey });
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get("allow")).toBe("POST");
+    expect(wrong.body).toMatchObject({ code: 405, error_code: "method_not_allowed" });
+    // The API key is checked first, as Supabase's gateway does.
+    expect((await http("/auth/v1/factors")).status).toBe(401);
+  });
+
   it("wrong password → AuthApiError invalid_credentials (400)", async () => {
     const { email } = await signUpWithClient();
     const { data, error } = await client().auth.signInWithPassword({ email, password: "not the password" });

@@ -83,8 +83,6 @@ describe("Bluesky adapter and sandbox", () => {
     const jwt = `e30.${claims}.sig`;
     const fake = createBlueskyAdapter({
       ...blueskyHosts,
-      clientId: "x",
-      clientSecret: "x",
       fetch: async () => Response.json({ accessJwt: jwt, refreshJwt: jwt, handle: "a.bsky.social", did: "did:plc:x", active: true }),
     });
     const error = await failure(fake.signIn!({ identifier: "a.bsky.social", appPassword: "the-real-password" }));

@@ -2,9 +2,9 @@ import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { catalog } from "../src/platforms/catalog.js";
+import { catalog, type PublishablePlatform } from "../src/platforms/catalog.js";
 import { createPkcePair } from "../src/platforms/oauth.js";
-import { getAdapter, type ImplementedPlatform } from "../src/platforms/registry.js";
+import { getAdapter } from "../src/platforms/registry.js";
 import {
   errorCategories,
   PlatformError,
@@ -64,7 +64,7 @@ afterAll(async () => {
 });
 
 interface ContractCase {
-  platform: ImplementedPlatform;
+  platform: PublishablePlatform;
   /** The network checks a PKCE verifier (LinkedIn's web flow has no PKCE). */
   pkce: boolean;
   /** Each refresh returns a new refresh token and retires the old one (X); otherwise the same one is reused. */

@@ -13,9 +13,9 @@ import {
   planChunks,
   publicPostId,
   tiktokHosts,
-  tiktokOptionsFromEnv,
-  type TikTokOptions,
+  type TikTokAdapterConfig,
 } from "../src/platforms/tiktok.js";
+import { sandboxPlatformConfig } from "../src/local/platforms.js";
 import type { Env } from "../src/core/env.js";
 import { PlatformError, type AccountInfo, type MediaItem, type OAuthTokens, type PlatformAdapter, type PublishOutcome } from "../src/platforms/types.js";
 import { followSandboxConsent } from "../src/sandbox/consent.js";
@@ -94,8 +94,12 @@ async function settle(conn: Connection, text: string, media: MediaItem[], settin
 }
 
 /** A TikTok adapter on the sandbox with other options (and, optionally, another registered client). */
-function tiktokAdapter(options: TikTokOptions, client?: { clientId: string; clientSecret: string }, fetchImpl?: typeof fetch): PlatformAdapter {
-  return createTikTokAdapter({ ...adapterConfig("tiktok"), ...(client ?? {}), ...(fetchImpl ? { fetch: fetchImpl } : {}) }, { appAudited: true, ...options });
+function tiktokAdapter(
+  options: Omit<Partial<TikTokAdapterConfig>, "clientId" | "clientSecret">,
+  client?: { clientId: string; clientSecret: string },
+  fetchImpl?: typeof fetch,
+): PlatformAdapter {
+  return createTikTokAdapter({ ...adapterConfig("tiktok"), ...(client ?? {}), ...(fetchImpl ? { fetch: fetchImpl } : {}), appAudited: true, ...options });
 }
 
 async function publishRow(publishId: string) {
@@ -124,18 +128,27 @@ const connectionRow = (account: AccountInfo, settings: Record<string, unknown> =
 });
 
 describe("TikTok consent and tokens", () => {
-  it("takes its client, audit status and verified prefixes from the environment (the sandbox: an audited app)", () => {
+  it("takes its client, audit status and verified prefixes from the environment (the local home's sandbox: an audited app)", () => {
     const cloud = {
       TIKTOK_CLIENT_KEY: "ck",
       TIKTOK_CLIENT_SECRET: "cs",
       TIKTOK_PULL_FROM_URL_PREFIXES: "https://cdn.example/v/, https://media.example/",
       SUPABASE_URL: "https://x.supabase.co",
     } as Env;
-    expect(adapterConfig("tiktok", cloud)).toEqual({ ...tiktokHosts, clientId: "ck", clientSecret: "cs" });
-    expect(tiktokOptionsFromEnv(cloud)).toEqual({ appAudited: false, pullFromUrlPrefixes: ["https://cdn.example/v/", "https://media.example/"] });
-    expect(tiktokOptionsFromEnv({ ...cloud, TIKTOK_APP_AUDITED: true }).appAudited).toBe(true);
-    const local = { SUPABASE_URL: "http://localhost:8888", PLATFORM_SANDBOX_URL: "http://localhost:8888/sandbox" } as Env;
-    expect(tiktokOptionsFromEnv(local)).toEqual({ appAudited: true, pullFromUrlPrefixes: ["http://localhost:8888/storage/v1/object/public/"] });
+    expect(adapterConfig("tiktok", cloud, null)).toEqual({
+      ...tiktokHosts,
+      clientId: "ck",
+      clientSecret: "cs",
+      appAudited: false,
+      pullFromUrlPrefixes: ["https://cdn.example/v/", "https://media.example/"],
+    });
+    expect(adapterConfig("tiktok", { ...cloud, TIKTOK_APP_AUDITED: true }, null).appAudited).toBe(true);
+    const local = sandboxPlatformConfig("http://localhost:8888/sandbox", "http://localhost:8888/storage/v1/object/public/");
+    expect(adapterConfig("tiktok", cloud, local)).toMatchObject({
+      apiBaseUrl: "http://localhost:8888/sandbox/tiktok",
+      appAudited: true,
+      pullFromUrlPrefixes: ["http://localhost:8888/storage/v1/object/public/"],
+    });
   });
 
   it("sends consent to www.tiktok.com with client_key, comma-separated scopes and TikTok's hex S256 challenge", () => {

@@ -7,6 +7,7 @@ import { catalog } from "../src/platforms/catalog.js";
 import { parseJson, type HttpResponse } from "../src/platforms/http.js";
 import { createPkcePair } from "../src/platforms/oauth.js";
 import { adapterConfig, getAdapter } from "../src/platforms/registry.js";
+import { sandboxPlatformConfig } from "../src/local/platforms.js";
 import { PlatformError, type AccountInfo, type MediaItem, type OAuthTokens, type PlatformAdapter, type PublishOutcome } from "../src/platforms/types.js";
 import {
   classifyYouTubeError,
@@ -15,7 +16,6 @@ import {
   secondsUntilQuotaReset,
   titleAndDescription,
   youtubeHosts,
-  youtubeOptionsFromEnv,
   type YouTubeAdapterConfig,
 } from "../src/platforms/youtube.js";
 import type { Env } from "../src/core/env.js";
@@ -113,12 +113,15 @@ const googleBody = (code: number, reason: string, domain = "global") =>
 describe("YouTube consent and tokens", () => {
   it("takes its Google client and audit status from the environment; the real config carries Google's token host", () => {
     const cloud = { YOUTUBE_CLIENT_ID: "cid", YOUTUBE_CLIENT_SECRET: "cs" } as Env;
-    expect(adapterConfig("youtube", cloud)).toEqual({ ...youtubeHosts, clientId: "cid", clientSecret: "cs" });
+    expect(adapterConfig("youtube", cloud, null)).toEqual({ ...youtubeHosts, clientId: "cid", clientSecret: "cs", projectAudited: false });
     expect(youtubeHosts.tokenBaseUrl).toBe("https://oauth2.googleapis.com");
-    expect(youtubeOptionsFromEnv(cloud)).toEqual({ projectAudited: false });
-    expect(youtubeOptionsFromEnv({ ...cloud, YOUTUBE_PROJECT_AUDITED: true })).toEqual({ projectAudited: true });
+    expect(adapterConfig("youtube", { ...cloud, YOUTUBE_PROJECT_AUDITED: true }, null).projectAudited).toBe(true);
     // The sandbox's registered client belongs to an unaudited project, whatever the environment says.
-    expect(youtubeOptionsFromEnv({ ...cloud, YOUTUBE_PROJECT_AUDITED: true, PLATFORM_SANDBOX_URL: "http://localhost:8888/sandbox" })).toEqual({ projectAudited: false });
+    const local = sandboxPlatformConfig("http://localhost:8888/sandbox", "http://localhost:8888/storage/v1/object/public/");
+    expect(adapterConfig("youtube", { ...cloud, YOUTUBE_PROJECT_AUDITED: true }, local)).toMatchObject({
+      tokenBaseUrl: "http://localhost:8888/sandbox/youtube",
+      projectAudited: false,
+    });
   });
 
   it("sends consent to accounts.google.com for offline access with PKCE, and exchanges codes on oauth2.googleapis.com", async () => {

@@ -141,6 +141,19 @@ describe("QStash emulator in the local home", () => {
   const receiver = () =>
     new Receiver({ currentSigningKey: t.home.secrets.qstashCurrentSigningKey, nextSigningKey: t.home.secrets.qstashNextSigningKey });
 
+  it("an unknown path is 404 and a known path under another method 405 with Allow, in QStash's error shape", async () => {
+    const auth = { authorization: `Bearer ${process.env.QSTASH_TOKEN!}` };
+    const missing = await fetch(`${t.home.url}/qstash/v2/schedules`, { headers: auth });
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toEqual({ error: "not found: GET /v2/schedules" });
+    const wrong = await fetch(`${t.home.url}/qstash/v2/batch`, { headers: auth });
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get("allow")).toBe("POST");
+    expect(await wrong.json()).toEqual({ error: "method not allowed: GET /v2/batch" });
+    // Without the token, nothing is routed.
+    expect((await fetch(`${t.home.url}/qstash/v2/schedules`)).status).toBe(401);
+  });
+
   it("delivers at once, signed so that @upstash/qstash's Receiver accepts it, with QStash's headers", async () => {
     const path = uniquePath("immediate");
     const body = { hello: "wörld", n: 1 };

@@ -1,6 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { monthlyUsage } from "../src/billing/usage.js";
-import { withClaims, withService } from "../src/core/db.js";
+import type { Claims, Tx } from "../src/core/pg.js";
+import { serviceDb, services } from "../src/core/services.js";
+
+const withClaims = <T>(claims: Claims, fn: (tx: Tx) => Promise<T>) => services().db.as(claims, fn);
+const withService = <T>(fn: (tx: Tx) => Promise<T>) => serviceDb()(fn);
 import { AppError } from "../src/core/errors.js";
 import { consumePostQuota } from "../src/core/quota.js";
 import { useTestHome } from "./helpers/home.js";

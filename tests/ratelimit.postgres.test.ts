@@ -1,16 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { sql } from "../src/core/db.js";
+import { servicePool } from "../src/core/services.js";
 import { createPostgresLimiter } from "../src/core/ratelimit/postgres.js";
 import { useTestHome } from "./helpers/home.js";
 import { limiterContract, policy } from "./helpers/limiter-contract.js";
 
 const t = useTestHome();
 
-limiterContract("Postgres", () => createPostgresLimiter(sql));
+limiterContract("Postgres", () => createPostgresLimiter(() => servicePool()));
 
 describe("Postgres limiter: storage", () => {
   it("keeps one row per bucket, reused from window to window", async () => {
-    const limiter = createPostgresLimiter(sql);
+    const limiter = createPostgresLimiter(() => servicePool());
     const p = policy("storage_rows", 5, 1_000);
     await limiter.limit(p, "one");
     await new Promise((resolve) => setTimeout(resolve, 1_100));

@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { enforceRateLimit } from "../src/core/ratelimit/limiter.js";
-import { rateLimitPolicy, resolvePolicies } from "../src/core/ratelimit/policies.js";
+import { resolvePolicies } from "../src/core/ratelimit/policies.js";
+import { services } from "../src/core/services.js";
+
+const enforceRateLimit = (name: "posts" | "media_uploads", identifier: string) => services().limiter.enforce(name, identifier);
+const rateLimitPolicy = (name: "api_requests" | "posts") => services().limiter.policy(name);
 import { AppError } from "../src/core/errors.js";
 import { useTestHome } from "./helpers/home.js";
 import { freshWindow } from "./helpers/limiter-contract.js";
@@ -105,7 +108,7 @@ describe("API request rate limit: refusals", () => {
 });
 
 describe("rate limit policies for features", () => {
-  it("enforceRateLimit counts a named policy per identifier and throws the 429 with its headers", async () => {
+  it("the limiter counts a named policy per identifier and throws the 429 with its headers", async () => {
     const profileId = crypto.randomUUID();
     expect(await enforceRateLimit("posts", profileId)).toMatchObject({ success: true, limit: 2, remaining: 1 });
     expect(await enforceRateLimit("posts", profileId)).toMatchObject({ success: true, remaining: 0 });

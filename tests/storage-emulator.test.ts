@@ -136,6 +136,16 @@ describe("storage emulator: the requests supabase-js sends", () => {
 });
 
 describe("storage emulator: what it refuses, as Supabase Storage does", () => {
+  it("an unknown route is 404 and a known one under another method 405 with Allow, in Storage's error shape", async () => {
+    const missing = await send(`${BASE}/storage/v1/bucket`);
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toMatchObject({ statusCode: "404", error: "Not Found", message: "Route GET:/storage/v1/bucket not found" });
+    const wrong = await send(`${BASE}/storage/v1/object/post-media`);
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get("allow")).toBe("DELETE");
+    expect(await wrong.json()).toMatchObject({ statusCode: "405", error: "Method Not Allowed" });
+  });
+
   it("a replayed token cannot overwrite: 409 Duplicate, the first file kept", async () => {
     const p = newPath();
     const { token } = await signed(p);

@@ -2,7 +2,7 @@ import type http from "node:http";
 import postgres from "postgres";
 import Stripe from "stripe";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createStripeEmulator, parseStripeForm } from "../src/local/stripe-emulator.js";
+import { createStripeEmulator, parseStripeForm } from "../src/local/stripe/index.js";
 import { listen, type FetchHandler } from "../src/local/server.js";
 import { useTestHome } from "./helpers/home.js";
 
@@ -129,6 +129,26 @@ describe("stripe emulator: the API as stripe-node sees it", () => {
     expect(price).toMatchObject({ statusCode: 404, code: "resource_missing", param: "line_items[0][price]", message: "No such price: 'price_nope'" });
     const route = await stripe.rawRequest("GET", "/v1/charges").catch((e: unknown) => e);
     expect(route).toMatchObject({ statusCode: 404, type: "StripeInvalidRequestError" });
+  });
+
+  it("answers an unknown path 404 and a known path under another method 405 with Allow, both in Stripe's error shape", async () => {
+    const auth = { authorization: `Bearer ${secretKey}` };
+    const missing = await fetch(`${emulatorUrl}/v1/charges`, { headers: auth });
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toMatchObject({ error: { type: "invalid_request_error", message: expect.stringContaining("Unrecognized request URL (GET: /v1/charges)") } });
+    const wrong = await fetch(`${emulatorUrl}/v1/customers`, { method: "DELETE", headers: auth });
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get("allow")).toBe("POST");
+    expect(wrong.headers.get("stripe-version")).toBeTruthy();
+    expect(await wrong.json()).toMatchObject({ error: { type: "invalid_request_error", message: expect.stringContaining("DELETE: /v1/customers") } });
+    const control = await fetch(`${emulatorUrl}/stripe/__control/events`, { method: "DELETE", headers: auth });
+    expect(control.status).toBe(405);
+    expect(control.headers.get("allow")).toBe("GET");
+    expect(await control.json()).toMatchObject({ error: { type: "invalid_request_error" } });
+    const page = await fetch(`${emulatorUrl}/stripe/checkout/cs_nope`, { method: "DELETE" });
+    expect(page.status).toBe(405);
+    expect(page.headers.get("allow")).toBe("GET, POST");
+    expect(page.headers.get("content-type")).toContain("text/html");
   });
 
   it("creates an open checkout session whose url is its hosted page", async () => {

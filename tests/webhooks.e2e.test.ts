@@ -9,8 +9,8 @@ import { useTestHome } from "./helpers/home.js";
 import { paidUserWithKey } from "./helpers/users.js";
 
 /**
- * The end-to-end test from the issue: the repository's example receivers (`webhook-receiver.example.js` run with
- * node, `webhook-receiver.example.ts` with tsx), started as the README says with WEBHOOK_SECRET and PORT, registered
+ * End to end: the repository's example receivers (`webhook-receiver.example.js` run with node,
+ * `webhook-receiver.example.ts` with tsx), started as the README says with WEBHOOK_SECRET and PORT and registered
  * against the local home, receive and verify the deliveries of a published and a scheduled post.
  */
 const t = useTestHome({ env: { SWEEP_INTERVAL_SECONDS: "0.3", WEBHOOK_RETRY_BASE_SECONDS: "0.05" } });

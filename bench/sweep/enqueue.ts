@@ -17,13 +17,13 @@ import { generateSecrets, roleKey } from "../../src/local/home.js";
 import { migrate } from "../../src/local/migrate.js";
 import { createQStashEmulator } from "../../src/local/qstash-emulator.js";
 import { listen } from "../../src/local/server.js";
-import { LOOKAHEAD_SECONDS, PUBLISH_PATH, type PublishMessage } from "../../src/publishing/schedule.js";
-import { sweep } from "../../src/publishing/sweep.js";
+import { BATCH, dedupId, LOOKAHEAD_SECONDS, sweep } from "../../src/core/jobs/index.js";
+import { publishJob } from "../../src/publishing/job.js";
 import { fmt, say, table } from "./report.js";
 
-/** sweep.ts's batch size (not exported): one `enqueueDueTargets` call claims at most this many targets. */
-const SWEEP_BATCH = 500;
-/** sweep()'s default time budget per run (ms), which the scheduler uses. */
+/** The outbox's batch size: one dispatch transaction takes at most this many targets (src/core/jobs/outbox.ts). */
+const SWEEP_BATCH = BATCH;
+/** sweep()'s default time budget per run (ms), which the scheduled function uses. */
 const SWEEP_BUDGET_MS = 20_000;
 /** How often the cloud runs the sweep (netlify/functions/sweep.ts: every minute). */
 const CLOUD_INTERVAL_SECONDS = 60;
@@ -197,7 +197,7 @@ export async function setUpQueueOnly(serverUrl: string, admin0: postgres.Sql, cl
     userId: user!.id,
     profileId: profile!.id,
     connectionId: connection!.id,
-    callbackUrl: new URL(PUBLISH_PATH, url).href,
+    callbackUrl: new URL(publishJob.path, url).href,
   };
 }
 
@@ -234,13 +234,13 @@ async function seed(f: Fixture, n: number): Promise<number> {
 /** Floor 1: the same messages through the queue port (`enqueue`: Client.batchJSON, 100 per call) without the sweep. */
 async function measureQueueCalls(f: Fixture, n: number, maxSeconds: number): Promise<Timed> {
   await truncateQueue(f.admin);
-  const rows = await f.admin<{ id: string; due_at: Date; attempts: number }[]>`
-    select id, due_at, attempts from public.post_targets order by due_at`;
+  const rows = await f.admin<{ id: string; due_at: Date }[]>`
+    select id, due_at from public.post_targets order by due_at`;
   const jobs: QueueJob[] = rows.map((t) => ({
-    path: PUBLISH_PATH,
-    body: { targetId: t.id } satisfies PublishMessage,
+    path: publishJob.path,
+    body: publishJob.outbox!.message(t.id),
     notBefore: t.due_at,
-    deduplicationId: `publish-${t.id}-${t.attempts}-${t.due_at.getTime()}`,
+    deduplicationId: dedupId(publishJob.name, t.id, t.due_at),
   }));
   const started = performance.now();
   let done = 0;
@@ -264,13 +264,13 @@ async function measureSqlFloor(f: Fixture): Promise<Timed> {
   const started = performance.now();
   const [row] = await f.admin<{ marked: number }[]>`
     with due as materialized (
-      select id, due_at, attempts, 'msg_' || md5(id::text) as message_id,
-             'publish-' || id || '-' || attempts || '-' || (extract(epoch from due_at) * 1000)::bigint as dedup_id
+      select id, due_at, 'msg_' || md5(id::text) as message_id,
+             'publish:' || id || ':' || (extract(epoch from due_at) * 1000)::bigint as dedup_id
       from public.post_targets
-      where status = 'pending' and due_at <= now() + make_interval(secs => ${LOOKAHEAD_SECONDS})
-        and (queued_for is distinct from due_at or queued_at < now() - interval '15 minutes')
+      where status = 'pending' and queued_for is distinct from due_at
+        and due_at <= now() + make_interval(secs => ${LOOKAHEAD_SECONDS})
       order by due_at
-      for update
+      for no key update
     ), dedup as (
       insert into local_qstash.deduplication (id, message_id, expires_at)
       select dedup_id, message_id, now() + interval '10 minutes' from due
@@ -297,8 +297,8 @@ interface PlanNode {
 }
 
 /**
- * EXPLAIN ANALYZE of the statement `enqueueDueTargets("all-due")` runs (copied from src/publishing/schedule.ts): how
- * many rows it reads only to discard them, because they are queued already but, until delivered, still pending.
+ * EXPLAIN ANALYZE of the outbox's first due read as `publishJob.dispatch("all-due")` runs it (the SQL of
+ * src/core/jobs/outbox.ts for post_targets): how many rows it reads only to discard them.
  */
 async function explainDueQuery(admin: postgres.Sql): Promise<DueQuery> {
   let best: DueQuery | undefined;
@@ -313,14 +313,12 @@ async function explainDueQuery(admin: postgres.Sql): Promise<DueQuery> {
 async function explainOnce(admin: postgres.Sql): Promise<DueQuery> {
   const [row] = await admin.unsafe<{ "QUERY PLAN": [{ Plan: PlanNode; "Execution Time": number }] }[]>(`
     explain (analyze, format json)
-    select id, due_at, attempts, queued_for from public.post_targets
-    where status = 'pending'
-      and true
+    select id, due_at as due, queued_for from public.post_targets
+    where status = 'pending' and queued_for is distinct from due_at and true
       and due_at <= now() + make_interval(secs => ${LOOKAHEAD_SECONDS})
-      and (queued_for is distinct from due_at or queued_at < now() - interval '15 minutes')
     order by due_at
     limit ${SWEEP_BATCH}
-    for update skip locked`);
+    for no key update skip locked`);
   const plan = row!["QUERY PLAN"][0];
   let removed = 0;
   const scans: string[] = [];
@@ -342,10 +340,10 @@ async function measureSweep(f: Fixture, n: number, maxSeconds: number, readPostg
   // As the scheduler would: one run after another until nothing is left (here back to back, not a minute apart).
   while (done < n && performance.now() - started < maxSeconds * 1000) {
     const t0 = performance.now();
-    const result = await sweep();
-    runs.push({ ms: performance.now() - t0, enqueued: result.enqueued });
-    done += result.enqueued;
-    if (result.enqueued === 0) break;
+    const enqueued = (await sweep([publishJob])).publish!.enqueued;
+    runs.push({ ms: performance.now() - t0, enqueued });
+    done += enqueued;
+    if (enqueued === 0) break;
   }
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
@@ -373,9 +371,9 @@ async function measureSweep(f: Fixture, n: number, maxSeconds: number, readPostg
   let idleRunMs = Number.NaN;
   if (done >= n) {
     const t0 = performance.now();
-    const idle = await sweep();
+    const idle = (await sweep([publishJob])).publish!.enqueued;
     idleRunMs = performance.now() - t0;
-    if (idle.enqueued !== 0) throw new Error(`an idle sweep enqueued ${idle.enqueued} targets again`);
+    if (idle !== 0) throw new Error(`an idle sweep enqueued ${idle} targets again`);
   }
   return {
     seconds,
@@ -501,7 +499,7 @@ export function reportEnqueue(results: SizeResult[], config: EnqueueConfig, cont
   say(table(costs));
   say("");
   say(
-    "   the sweep's due query walks post_targets_due_idx (pending targets by due_at) and discards the ones already queued, which stay " +
+    "   the sweep's due query walks post_targets_unqueued_due_idx (pending targets by due_at, not queued for it yet) and discards any already queued, which stay " +
       "pending until delivered: each batch re-reads every target queued before it, so a backlog costs base × N/500 + re-read × N²/1000. " +
       "base = the rest of a batch (5 queue calls, the update), from the measured total; CPU = this process (sweep + emulator) and PostgreSQL.",
   );

@@ -1,6 +1,4 @@
 import { api } from "../../src/core/api.js";
-import { publicConfigHandler } from "../../src/config/handlers.js";
+import { publicConfigRoute } from "../../src/config/handlers.js";
 
-export default api({
-  "GET /api/config": publicConfigHandler,
-});
+export default api([publicConfigRoute]);

@@ -1,7 +1,4 @@
 import { api } from "../../src/core/api.js";
-import { createUploadUrlHandler, deleteMediaHandler } from "../../src/media/handlers.js";
+import { mediaRoutes } from "../../src/media/handlers.js";
 
-export default api({
-  "POST /api/v1/media/upload-url": createUploadUrlHandler,
-  "DELETE /api/v1/media": deleteMediaHandler,
-});
+export default api(mediaRoutes);

@@ -1,9 +1,9 @@
-import { effectivePlan, isPaidActive, plans } from "../billing/plans.js";
+import { effectivePlan, isPaidActive, plans } from "../core/plans.js";
 import { API_KEY_PREFIX } from "../core/auth.js";
 import { randomToken, sha256Hex } from "../core/crypto.js";
 import type { Tx } from "../core/db.js";
 import { AppError, notFound } from "../core/errors.js";
-import type { Keyset } from "../core/pagination.js";
+import { keysetPage, type Page, type PageSpec } from "../core/pagination.js";
 
 export interface ApiKeyRow {
   id: string;
@@ -17,7 +17,7 @@ export interface ApiKeyRow {
 
 export const SUFFIX_LENGTH = 8;
 
-/** The list shape from the contract: the key itself is only ever shown as `...<suffix>`. */
+/** A key as lists show it: the key itself is only ever shown as `...<suffix>`. */
 export function serializeApiKey(k: ApiKeyRow) {
   return {
     id: k.id,
@@ -36,19 +36,18 @@ export function generateApiKey() {
   return { key, hash: sha256Hex(key), suffix: key.slice(-SUFFIX_LENGTH) };
 }
 
-export async function listApiKeys(tx: Tx, filter: { profileId?: string; limit: number; before?: Keyset }) {
-  const rows = await tx<ApiKeyRow[]>`
+export async function listApiKeys(tx: Tx, filter: { profileId?: string }, page: PageSpec): Promise<Page<ApiKeyRow>> {
+  return keysetPage(tx, page, (after, take) => tx<ApiKeyRow[]>`
     select id, name, profile_id, key_suffix, status, created_at, last_used_at
     from public.api_keys
     where user_id = (select auth.uid())
       and ${filter.profileId ? tx`profile_id = ${filter.profileId}` : tx`true`}
-      and ${filter.before ? tx`(created_at, id) < (${filter.before.createdAt}, ${filter.before.id})` : tx`true`}
+      and ${after}
     order by created_at desc, id desc
-    limit ${filter.limit + 1}`;
-  return { rows: rows.slice(0, filter.limit), hasMore: rows.length > filter.limit };
+    limit ${take}`);
 }
 
-/** Creating a key needs an active paid subscription (contract: "Billing Requirement"); 402 otherwise. */
+/** Creating a key needs an active paid subscription ; 402 otherwise. */
 async function assertKeysAllowed(tx: Tx, userId: string): Promise<void> {
   const [billing] = await tx<{ status: string; plan: string }[]>`
     select status, plan from public.billing_subscriptions where user_id = ${userId}`;

@@ -1,48 +1,49 @@
-import { z } from "zod";
 import { route } from "../core/api.js";
 import type { AuthMode } from "../core/auth.js";
 import { created } from "../core/http.js";
-import { decodeCursor, nextCursor, pageQuerySchema } from "../core/pagination.js";
+import { pageOf } from "../core/pagination.js";
 import { resolveProfileId } from "../core/profile-scope.js";
 import { createApiKey, listApiKeys, revokeApiKey, serializeApiKey } from "./api-keys.js";
+import {
+  apiKeyCreatedResponse,
+  apiKeyListResponse,
+  apiKeyRevokedResponse,
+  createApiKeySchema,
+  KEY_WARNING,
+  listApiKeysQuerySchema,
+} from "./schemas.js";
 
-export const createApiKeySchema = z.strictObject({
-  name: z.string().trim().min(1).max(100),
-  profileId: z.uuid(),
-});
-
-const listApiKeysQuerySchema = pageQuerySchema.extend({ profileId: z.uuid().optional() });
-
-export const KEY_WARNING = "Save this key now. It will not be shown again.";
+export { createApiKeySchema, KEY_WARNING } from "./schemas.js";
 
 /**
- * The same three handlers serve `/api/v1/api-keys` and the browser's `/api/api-keys` (session only). With an API key
+ * The same three routes serve `/api/v1/api-keys` and the browser's `/api/api-keys` (session only). With an API key
  * one may list and revoke keys, only ever of the key's own profile (RLS enforces it; a `profileId` filter naming
  * another profile answers 404), but never create one: creating a key needs a signed-in session, so a leaked key
- * cannot mint a successor that survives its own revocation (403 `forbidden`).
+ * cannot mint a successor that survives its own revocation (403 `forbidden`). A session's `profileId` filter is
+ * optional, so these routes resolve it themselves rather than through `profile`.
  */
-function apiKeyHandlers<A extends AuthMode>(auth: A) {
-  return {
-    // GET …/api-keys — the caller's keys, newest first, shown by suffix only
-    list: route({
+function apiKeyRoutes<A extends AuthMode>(path: "/api/v1/api-keys" | "/api/api-keys", auth: A) {
+  return [
+    // The caller's keys, newest first, shown by suffix only
+    route(`GET ${path}`, {
       auth,
       query: listApiKeysQuerySchema,
+      response: apiKeyListResponse,
       handle: async ({ db, query, caller }) => {
         const profileId = caller?.kind === "apiKey" ? resolveProfileId(caller, query.profileId) : query.profileId;
-        const page = await db((tx) =>
-          listApiKeys(tx, { profileId, limit: query.limit, before: decodeCursor(query.cursor) }),
-        );
-        return { apiKeys: page.rows.map(serializeApiKey), nextCursor: nextCursor(page) };
+        const page = await db((tx) => listApiKeys(tx, { profileId }, pageOf(query)));
+        return { apiKeys: page.rows.map(serializeApiKey), nextCursor: page.nextCursor };
       },
     }),
-    // POST …/api-keys — create a key for a profile; the full key is in this response and nowhere else
-    create: route({
+    // Create a key for a profile; the full key is in this response and nowhere else
+    route(`POST ${path}`, {
       auth: "session",
       body: createApiKeySchema,
+      response: apiKeyCreatedResponse,
       handle: async ({ db, body, caller }) => {
-        const { row, key } = await db((tx) => createApiKey(tx, caller!.userId, body));
+        const { row, key } = await db((tx) => createApiKey(tx, caller.userId, body));
         return created({
-          success: true,
+          success: true as const,
           apiKey: {
             id: row.id,
             name: row.name,
@@ -55,16 +56,17 @@ function apiKeyHandlers<A extends AuthMode>(auth: A) {
         });
       },
     }),
-    // DELETE …/api-keys/:keyId — revoke a key, effective from the next request
-    revoke: route({
+    // Revoke a key, effective from the next request
+    route(`DELETE ${path}/:keyId`, {
       auth,
+      response: apiKeyRevokedResponse,
       handle: async ({ db, params }) => {
-        await db((tx) => revokeApiKey(tx, params.keyId!));
-        return { success: true, message: "API key revoked" };
+        await db((tx) => revokeApiKey(tx, params.keyId));
+        return { success: true as const, message: "API key revoked" };
       },
     }),
-  };
+  ];
 }
 
-export const apiKeysV1 = apiKeyHandlers("any");
-export const apiKeysBrowser = apiKeyHandlers("session");
+export const apiKeyRoutesV1 = apiKeyRoutes("/api/v1/api-keys", "any");
+export const apiKeyRoutesBrowser = apiKeyRoutes("/api/api-keys", "session");

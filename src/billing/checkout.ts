@@ -1,15 +1,15 @@
 import type Stripe from "stripe";
-import { withService, type Tx } from "../core/db.js";
+import type { CallerDb, ServiceDb, Tx } from "../core/pg.js";
 import { env } from "../core/env.js";
 import { AppError } from "../core/errors.js";
-import { hasLiveSubscription, isPaidActive, plans, type PaidPlanId } from "./plans.js";
+import { hasLiveSubscription, isPaidActive, plans, type BillingStatus, type PaidPlanId, type PlanId } from "./plans.js";
 import { priceEnvKeyOf, priceIdOf, type PricedItem } from "./prices.js";
-import { callStripe } from "./stripe-client.js";
+import { callStripe, type StripeHandle } from "./stripe-client.js";
 
 /** The caller's billing row, as their own session sees it. */
 export interface BillingRow {
-  status: string;
-  plan: string;
+  status: BillingStatus;
+  plan: PlanId;
   stripe_customer_id: string | null;
   current_period_end: Date | null;
   cancel_at_period_end: boolean;
@@ -89,12 +89,18 @@ export function checkoutLineItems(input: CheckoutInput): LineItems {
  * retries and concurrent checkouts get the same customer; the link is written with the service connection (users can
  * only read their billing row), and only where none is stored yet.
  */
-export async function ensureStripeCustomer(userId: string, email: string | undefined, existing: string | null): Promise<string> {
+export async function ensureStripeCustomer(
+  serviceDb: ServiceDb,
+  stripeHandle: StripeHandle,
+  userId: string,
+  email: string | undefined,
+  existing: string | null,
+): Promise<string> {
   if (existing) return existing;
-  const customer = await callStripe("customers.create", (stripe) =>
+  const customer = await callStripe(stripeHandle, "customers.create", (stripe) =>
     stripe.customers.create({ email, metadata: { user_id: userId } }, { idempotencyKey: `amplify-customer-${userId}` }),
   );
-  return withService(async (tx) => {
+  return serviceDb(async (tx) => {
     const [linked] = await tx<{ stripe_customer_id: string }[]>`
       update public.billing_subscriptions set stripe_customer_id = coalesce(stripe_customer_id, ${customer.id})
       where user_id = ${userId}
@@ -104,11 +110,17 @@ export async function ensureStripeCustomer(userId: string, email: string | undef
   });
 }
 
-/** A Stripe Checkout session in subscription mode for the plan and add-ons; no trial (contract: no free trial). */
-export async function createCheckoutSession(userId: string, customerId: string, plan: PaidPlanId, lineItems: LineItems): Promise<string> {
+/** A Stripe Checkout session in subscription mode for the plan and add-ons; no trial (paid plans have no free trial). */
+export async function createCheckoutSession(
+  stripeHandle: StripeHandle,
+  userId: string,
+  customerId: string,
+  plan: PaidPlanId,
+  lineItems: LineItems,
+): Promise<string> {
   const urls = billingReturnUrls();
   const metadata = { user_id: userId, plan };
-  const session = await callStripe("checkout.sessions.create", (stripe) =>
+  const session = await callStripe(stripeHandle, "checkout.sessions.create", (stripe) =>
     stripe.checkout.sessions.create({
       mode: "subscription",
       customer: customerId,
@@ -125,12 +137,36 @@ export async function createCheckoutSession(userId: string, customerId: string, 
 }
 
 /** A short-lived billing portal session for the user's Stripe customer. */
-export async function createPortalSession(customerId: string | null): Promise<string> {
+export async function createPortalSession(stripeHandle: StripeHandle, customerId: string | null): Promise<string> {
   if (!customerId) {
     throw new AppError("conflict", "No billing account yet: subscribe to a paid plan first, then manage it in the billing portal");
   }
-  const session = await callStripe("billingPortal.sessions.create", (stripe) =>
+  const session = await callStripe(stripeHandle, "billingPortal.sessions.create", (stripe) =>
     stripe.billingPortal.sessions.create({ customer: customerId, return_url: billingReturnUrls().portalReturn }),
   );
   return session.url;
+}
+
+/**
+ * A checkout page for a paid plan and add-ons: refused (409) while the user already pays for a plan, and the Stripe
+ * customer created once before the session.
+ */
+export async function startCheckout(
+  db: CallerDb,
+  serviceDb: ServiceDb,
+  stripeHandle: StripeHandle,
+  user: { userId: string; email?: string },
+  input: CheckoutInput,
+): Promise<string> {
+  const row = await db((tx) => billingRowOf(tx, user.userId));
+  assertCheckoutAllowed(row, input.plan);
+  const lineItems = checkoutLineItems(input);
+  const customerId = await ensureStripeCustomer(serviceDb, stripeHandle, user.userId, user.email, row.stripe_customer_id);
+  return createCheckoutSession(stripeHandle, user.userId, customerId, input.plan, lineItems);
+}
+
+/** The billing portal for the user's Stripe customer (409 before the first checkout). */
+export async function openBillingPortal(db: CallerDb, stripeHandle: StripeHandle, userId: string): Promise<string> {
+  const row = await db((tx) => billingRowOf(tx, userId));
+  return createPortalSession(stripeHandle, row.stripe_customer_id);
 }

@@ -1,65 +1,46 @@
-import { z } from "zod";
 import { route } from "../core/api.js";
-import { env } from "../core/env.js";
 import { readBodyText } from "../core/http.js";
-import {
-  assertCheckoutAllowed,
-  billingRowOf,
-  checkoutLineItems,
-  createCheckoutSession,
-  createPortalSession,
-  ensureStripeCustomer,
-} from "./checkout.js";
-import { paidPlanIds, plans } from "./plans.js";
+import { openBillingPortal, startCheckout } from "./checkout.js";
+import { createCheckoutSessionSchema, hostedPageResponse, stripeWebhookResponse, subscriptionStatusResponse } from "./schemas.js";
 import { subscriptionStatus } from "./subscription-status.js";
 import { processStripeEvent, verifyStripeEvent } from "./webhook.js";
 
-export const createCheckoutSessionSchema = z
-  .strictObject({
-    plan: z.enum(paidPlanIds, { error: `plan must be one of: ${paidPlanIds.join(", ")}` }),
-    extraProfiles: z.number().int().min(0).max(1000).default(0),
-    whiteLabel: z.boolean().default(false),
-  })
-  .refine((b) => b.extraProfiles === 0 || plans[b.plan].profiles !== null, {
-    path: ["extraProfiles"],
-    message: "This plan already has unlimited profiles; extra profile packs add nothing to it",
-  });
-
-// GET /api/billing/subscription-status — plan, status, period, limits, add-ons and usage
-export const subscriptionStatusHandler = route({
+// The caller's plan, status, period, limits, add-ons and usage
+export const subscriptionStatusRoute = route("GET /api/billing/subscription-status", {
   auth: "session",
+  response: subscriptionStatusResponse,
   handle: async ({ db, caller }) => db((tx) => subscriptionStatus(tx, caller.userId)),
 });
 
-// POST /api/billing/create-checkout-session — a Stripe Checkout page for a paid plan (and add-ons)
-export const createCheckoutSessionHandler = route({
+// A Stripe Checkout page for a paid plan (and add-ons). The service connection links the Stripe customer to the user,
+// whose own session can only read their billing row.
+export const createCheckoutSessionRoute = route("POST /api/billing/create-checkout-session", {
   auth: "session",
+  service: true,
   body: createCheckoutSessionSchema,
-  handle: async ({ db, caller, body }) => {
-    const row = await db((tx) => billingRowOf(tx, caller.userId));
-    assertCheckoutAllowed(row, body.plan);
-    const lineItems = checkoutLineItems(body);
-    const customerId = await ensureStripeCustomer(caller.userId, caller.email, row.stripe_customer_id);
-    return { url: await createCheckoutSession(caller.userId, customerId, body.plan, lineItems) };
-  },
+  response: hostedPageResponse,
+  handle: async ({ db, serviceDb, services, caller, body }) => ({
+    url: await startCheckout(db, serviceDb, services.stripe, { userId: caller.userId, email: caller.email }, body),
+  }),
 });
 
-// POST /api/billing/create-portal-session — a Stripe billing portal page to change plan, pay or cancel
-export const createPortalSessionHandler = route({
+// A Stripe billing portal page to change plan, pay or cancel
+export const createPortalSessionRoute = route("POST /api/billing/create-portal-session", {
   auth: "session",
-  handle: async ({ db, caller }) => {
-    const row = await db((tx) => billingRowOf(tx, caller.userId));
-    return { url: await createPortalSession(row.stripe_customer_id) };
+  response: hostedPageResponse,
+  handle: async ({ db, services, caller }) => ({ url: await openBillingPortal(db, services.stripe, caller.userId) }),
+});
+
+// Stripe's signed events: no user (the signature over the raw body is the credential), so the service connection
+export const stripeWebhookRoute = route("POST /api/billing/webhook", {
+  auth: "none",
+  service: true,
+  response: stripeWebhookResponse,
+  handle: async ({ req, serviceDb, services }) => {
+    const payload = await readBodyText(req, services.env.MAX_BODY_BYTES);
+    const event = await verifyStripeEvent(services.stripe, payload, req.headers.get("stripe-signature"));
+    return { received: true as const, outcome: await processStripeEvent(serviceDb, services.stripe, event) };
   },
 });
 
-// POST /api/billing/webhook — Stripe's signed events (no user: the signature is the credential)
-export const stripeWebhookHandler = route({
-  auth: "none",
-  handle: async ({ req }) => {
-    const payload = await readBodyText(req, env().MAX_BODY_BYTES);
-    const event = await verifyStripeEvent(payload, req.headers.get("stripe-signature"));
-    const outcome = await processStripeEvent(event);
-    return { received: true, outcome };
-  },
-});
+export const billingRoutes = [subscriptionStatusRoute, createCheckoutSessionRoute, createPortalSessionRoute, stripeWebhookRoute];

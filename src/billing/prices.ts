@@ -1,7 +1,7 @@
 import { env, type Env } from "../core/env.js";
 import type { AddOnId, PaidPlanId } from "./plans.js";
 
-/** Which environment variable holds the Stripe price id of each paid plan and add-on (contract: "Billing Requirement"). */
+/** Which environment variable holds the Stripe price id of each paid plan and add-on. */
 const priceEnvKeys = {
   starter: "STRIPE_PRICE_ID_STARTER",
   growth: "STRIPE_PRICE_ID_GROWTH",

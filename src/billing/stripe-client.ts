@@ -1,5 +1,5 @@
 import type Stripe from "stripe";
-import { env } from "../core/env.js";
+import { env, type Env } from "../core/env.js";
 import { AppError } from "../core/errors.js";
 import { log } from "../core/log.js";
 
@@ -21,27 +21,33 @@ export function stripeConnectionOptions(apiUrl: string | undefined): Pick<Stripe
   return { host: url.hostname, port: url.port || (protocol === "http" ? 80 : 443), protocol };
 }
 
+/**
+ * A Stripe client configured from the environment. stripe-node is imported on first use, so only the billing function
+ * loads it, and only when a request needs Stripe. Without STRIPE_SECRET_KEY billing answers 503.
+ */
+export async function createStripeClient(e: Pick<Env, "STRIPE_SECRET_KEY" | "STRIPE_API_URL">): Promise<Stripe> {
+  const { STRIPE_SECRET_KEY: secretKey, STRIPE_API_URL: apiUrl } = e;
+  if (!secretKey) throw new AppError("service_unavailable", "Billing is not configured on this deployment");
+  const { default: StripeClient } = await import("stripe");
+  return new StripeClient(secretKey, {
+    ...stripeConnectionOptions(apiUrl),
+    maxNetworkRetries: STRIPE_MAX_NETWORK_RETRIES,
+    timeout: STRIPE_TIMEOUT_MS,
+    telemetry: false,
+    appInfo: { name: "amplify-scheduler" },
+  });
+}
+
 let cached: { configKey: string; client: Stripe } | undefined;
 
 /**
- * The one Stripe client, configured from the environment. stripe-node is imported on first use, so only the billing
- * function loads it, and only when a request needs Stripe. Without STRIPE_SECRET_KEY billing answers 503.
+ * The current environment's client, reused while its configuration is unchanged: what `services.stripe` hands to
+ * billing's routes (billing code itself takes the `StripeHandle` its route passes in).
  */
 export async function stripeClient(): Promise<Stripe> {
-  const { STRIPE_SECRET_KEY: secretKey, STRIPE_API_URL: apiUrl } = env();
-  if (!secretKey) throw new AppError("service_unavailable", "Billing is not configured on this deployment");
-  const configKey = `${secretKey}\n${apiUrl ?? ""}`;
-  if (cached?.configKey !== configKey) {
-    const { default: StripeClient } = await import("stripe");
-    const client = new StripeClient(secretKey, {
-      ...stripeConnectionOptions(apiUrl),
-      maxNetworkRetries: STRIPE_MAX_NETWORK_RETRIES,
-      timeout: STRIPE_TIMEOUT_MS,
-      telemetry: false,
-      appInfo: { name: "amplify-scheduler" },
-    });
-    cached = { configKey, client };
-  }
+  const e = env();
+  const configKey = `${e.STRIPE_SECRET_KEY ?? ""}\n${e.STRIPE_API_URL ?? ""}`;
+  if (cached?.configKey !== configKey) cached = { configKey, client: await createStripeClient(e) };
   return cached.client;
 }
 
@@ -52,13 +58,18 @@ export function stripeWebhookSecret(): string {
   return secret;
 }
 
+/** Where billing gets its Stripe client: `services.stripe` (src/core/services.ts), handed over by the route. */
+export interface StripeHandle {
+  client(): Promise<Stripe>;
+}
+
 /**
  * Runs one Stripe call; a failure of Stripe itself (network, timeout, 5xx, a rejected request caused by our own
  * configuration) is logged in full and reaches the client as a 503 that says nothing about Stripe's internals. An
  * object Stripe does not have becomes a 404 (`not_found`), which callers may treat as an answer rather than a fault.
  */
-export async function callStripe<T>(what: string, fn: (stripe: Stripe) => Promise<T>): Promise<T> {
-  const stripe = await stripeClient();
+export async function callStripe<T>(handle: StripeHandle, what: string, fn: (stripe: Stripe) => Promise<T>): Promise<T> {
+  const stripe = await handle.client();
   try {
     return await fn(stripe);
   } catch (error) {

@@ -1,4 +1,4 @@
-import type { Tx } from "../core/db.js";
+import type { Tx } from "../core/pg.js";
 import { billingRowOf } from "./checkout.js";
 import { effectivePlan, entitlementOf, isPaidActive, plans, profileLimit, type PaidPlanId } from "./plans.js";
 import { currentUsage, monthlyUsage } from "./usage.js";

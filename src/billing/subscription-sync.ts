@@ -1,5 +1,5 @@
 import type Stripe from "stripe";
-import type { Tx } from "../core/db.js";
+import type { Tx } from "../core/pg.js";
 import { log } from "../core/log.js";
 import { billingStatusFromStripe, grantedAddOns, type BillingStatus, type PaidPlanId } from "./plans.js";
 import { itemOfPriceId } from "./prices.js";

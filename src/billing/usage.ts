@@ -1,4 +1,4 @@
-import type { Tx } from "../core/db.js";
+import type { Tx } from "../core/pg.js";
 import { apiRequestsPerMonthLimit } from "../core/quota.js";
 import { effectivePlan, fairUsePostsPerMonth, plans, type PlanId } from "./plans.js";
 

@@ -1,18 +1,19 @@
 import type Stripe from "stripe";
-import { withService } from "../core/db.js";
 import { AppError } from "../core/errors.js";
 import { log } from "../core/log.js";
-import { callStripe, stripeClient, stripeWebhookSecret } from "./stripe-client.js";
+import type { ServiceDb } from "../core/pg.js";
+import type { stripeEventOutcomes } from "./schemas.js";
+import { callStripe, stripeWebhookSecret, type StripeHandle } from "./stripe-client.js";
 import { applySubscriptionState, lockBillingRow, subscriptionState, type SubscriptionRef } from "./subscription-sync.js";
 
 /**
  * Verifies the `Stripe-Signature` header over the exact raw body (HMAC-SHA256 with the endpoint's secret, timestamp
  * within Stripe's 5-minute tolerance) and returns the event. Anything else is a 400 and nothing is touched.
  */
-export async function verifyStripeEvent(payload: string, signature: string | null): Promise<Stripe.Event> {
+export async function verifyStripeEvent(stripeHandle: StripeHandle, payload: string, signature: string | null): Promise<Stripe.Event> {
   const secret = stripeWebhookSecret();
   if (!signature) throw new AppError("bad_request", "Missing Stripe-Signature header");
-  const stripe = await stripeClient();
+  const stripe = await stripeHandle.client();
   try {
     return await stripe.webhooks.constructEventAsync(payload, signature, secret);
   } catch (error) {
@@ -58,17 +59,18 @@ export function subscriptionRefOf(event: Stripe.Event): SubscriptionRef | undefi
   }
 }
 
-export type EventOutcome = "processed" | "duplicate" | "ignored" | "unknown_customer" | "stale";
+export type EventOutcome = (typeof stripeEventOutcomes)[number];
 
 /**
  * Processes one verified event exactly once. Its id is inserted under a unique key in the same transaction as the
  * change, so a second delivery (even a concurrent one, which waits on the first) finds it and does nothing, and a
  * failure rolls both back for Stripe to retry. Order does not matter: the subscription is re-read from Stripe while
- * the user's row is locked, so whichever event is processed last writes Stripe's latest state.
+ * the user's row is locked, so whichever event is processed last writes Stripe's latest state. Runs on the service
+ * connection: the event is about a user, not from one.
  */
-export async function processStripeEvent(event: Stripe.Event): Promise<EventOutcome> {
+export async function processStripeEvent(serviceDb: ServiceDb, stripeHandle: StripeHandle, event: Stripe.Event): Promise<EventOutcome> {
   const ref = subscriptionRefOf(event);
-  return withService(async (tx) => {
+  return serviceDb(async (tx) => {
     const [fresh] = await tx`
       insert into public.stripe_events (id, type, stripe_created_at, livemode)
       values (${event.id}, ${event.type}, ${new Date(event.created * 1000)}, ${event.livemode})
@@ -82,7 +84,7 @@ export async function processStripeEvent(event: Stripe.Event): Promise<EventOutc
       log.warn("stripe event for an unknown customer", { eventId: event.id, type: event.type, ...ref });
       return "unknown_customer";
     }
-    const subscription = await retrieveSubscription(ref.subscriptionId);
+    const subscription = await retrieveSubscription(stripeHandle, ref.subscriptionId);
     if (!subscription) {
       log.warn("stripe event for a subscription Stripe no longer has", { eventId: event.id, type: event.type, ...ref });
       return "ignored";
@@ -93,9 +95,9 @@ export async function processStripeEvent(event: Stripe.Event): Promise<EventOutc
 }
 
 /** The subscription as Stripe has it now, or undefined when Stripe has no such subscription (retrying cannot help). */
-async function retrieveSubscription(id: string): Promise<Stripe.Subscription | undefined> {
+async function retrieveSubscription(stripeHandle: StripeHandle, id: string): Promise<Stripe.Subscription | undefined> {
   try {
-    return await callStripe("subscriptions.retrieve", (stripe) => stripe.subscriptions.retrieve(id));
+    return await callStripe(stripeHandle, "subscriptions.retrieve", (stripe) => stripe.subscriptions.retrieve(id));
   } catch (error) {
     if (error instanceof AppError && error.code === "not_found") return undefined;
     throw error;

@@ -1,8 +1,9 @@
 import { route } from "../core/api.js";
-import { env } from "../core/env.js";
+import { publicConfigResponse } from "./schemas.js";
 
-// GET /api/config — the public values a browser needs to talk to Supabase Auth (same shape in both homes)
-export const publicConfigHandler = route({
+// The public values a browser needs to talk to Supabase Auth (same shape in both homes)
+export const publicConfigRoute = route("GET /api/config", {
   auth: "none",
-  handle: async () => ({ supabaseUrl: env().SUPABASE_URL, supabaseAnonKey: env().SUPABASE_ANON_KEY }),
+  response: publicConfigResponse,
+  handle: async ({ services }) => ({ supabaseUrl: services.env.SUPABASE_URL, supabaseAnonKey: services.env.SUPABASE_ANON_KEY }),
 });

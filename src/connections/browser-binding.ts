@@ -3,7 +3,7 @@ import { env } from "../core/env.js";
 import type { Platform } from "../platforms/catalog.js";
 
 /**
- * Binds a connect flow started by a signed-in browser session to that browser (issue 9, finding 6): connect/init
+ * Binds a connect flow started by a signed-in browser session to that browser: connect/init
  * sets a random nonce in a cookie and stores only its SHA-256 on the `oauth_states` row; the OAuth callback completes
  * the flow only when the browser arriving there sends the cookie back. A consent link forwarded to someone else
  * (the classic "connect your account into my profile" trick) arrives without it and connects nothing.

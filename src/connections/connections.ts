@@ -1,18 +1,20 @@
 import { randomUUID } from "node:crypto";
 import { randomToken } from "../core/crypto.js";
-import { withService, type Tx } from "../core/db.js";
 import { env } from "../core/env.js";
 import { AppError, notFound, type FieldIssue } from "../core/errors.js";
 import { log } from "../core/log.js";
-import { assertProfileVisible } from "../profiles/profiles.js";
+import type { CallerDb, ServiceDb, Tx } from "../core/pg.js";
+import type { Services } from "../core/services.js";
 import { catalog, type Platform } from "../platforms/catalog.js";
 import { createPkcePair } from "../platforms/oauth.js";
-import { getAdapter } from "../platforms/registry.js";
 import { PlatformError, type AccountCredentials, type AccountInfo, type OAuthTokens, type PlatformAdapter } from "../platforms/types.js";
 import { browserMatches, callbackPath, clearBindingCookie, newBrowserBinding } from "./browser-binding.js";
 import { assertReturnUrlAllowed, returnUrlStillAllowed } from "./return-origins.js";
 import { connectionColumns, type ConnectionRow } from "./serialize.js";
 import { liveCredentials, sealTokens } from "./tokens.js";
+
+/** The adapters, one per network (`services.platforms`). */
+type Platforms = Services["platforms"];
 
 /** How long a connect/init link stays usable (and its browser-binding cookie lives). */
 const STATE_TTL_MINUTES = 15;
@@ -22,17 +24,18 @@ export function callbackUrl(platform: Platform): string {
 }
 
 /**
- * Starts the OAuth flow: state and PKCE verifier stored server-side, short-lived and single use. The returnUrl must be
- * on APP_URL's origin or one the profile's owner registered (400 otherwise). A flow started by a signed-in browser
- * session is bound to that browser: the answer's `setCookie` must reach it (see browser-binding.ts). A flow started
- * with an API key has no browser to bind to and stays unbound (the README's "Connecting accounts safely").
+ * Starts the OAuth flow for a profile the caller can see: state and PKCE verifier stored server-side, short-lived and
+ * single use (the oauth_states policy admits owners and admins only). The returnUrl must be on APP_URL's origin or one
+ * the profile's owner registered (400 otherwise). A flow started by a signed-in browser session is bound to that
+ * browser: the answer's `setCookie` must reach it (see browser-binding.ts). A flow started with an API key has no
+ * browser to bind to and stays unbound (the README's "Connecting accounts safely").
  */
 export async function startConnect(
   tx: Tx,
+  platforms: Platforms,
   input: { userId: string; profileId: string; platform: Platform; returnUrl: string; bindToBrowser: boolean },
 ): Promise<{ url: string; setCookie?: string }> {
-  const adapter = getAdapter(input.platform);
-  await assertProfileVisible(tx, input.profileId);
+  const adapter = platforms.get(input.platform);
   await assertReturnUrlAllowed(tx, input.profileId, input.returnUrl);
   const state = randomToken(24);
   const binding = input.bindToBrowser ? newBrowserBinding(state, input.platform, STATE_TTL_MINUTES * 60) : undefined;
@@ -93,8 +96,8 @@ type ClaimedState = { kind: "refused"; location: string } | { kind: "consumed"; 
  *
  * Only then is it consumed, once.
  */
-async function claimState(platform: Platform, stateValue: string, cookieHeader: string | null): Promise<ClaimedState> {
-  return withService(async (tx): Promise<ClaimedState> => {
+async function claimState(serviceDb: ServiceDb, platform: Platform, stateValue: string, cookieHeader: string | null): Promise<ClaimedState> {
+  return serviceDb(async (tx): Promise<ClaimedState> => {
     const [state] = await tx<StateRow[]>`
       select s.profile_id, s.user_id, s.platform, s.code_verifier, s.redirect_uri, s.return_url, s.browser_nonce_hash,
              exists (select 1 from public.profiles p where p.id = s.profile_id) as profile_exists,
@@ -131,10 +134,16 @@ async function claimState(platform: Platform, stateValue: string, cookieHeader: 
  * browser back to the returnUrl with the outcome in the query (`connected` + `connectionId`, or `error`), clearing the
  * browser-binding cookie when there was one.
  */
-export async function completeConnect(platform: Platform, query: URLSearchParams, cookieHeader: string | null): Promise<CallbackOutcome> {
+export async function completeConnect(
+  serviceDb: ServiceDb,
+  platforms: Platforms,
+  platform: Platform,
+  query: URLSearchParams,
+  cookieHeader: string | null,
+): Promise<CallbackOutcome> {
   const stateValue = query.get("state") ?? "";
   if (!stateValue) throw expiredLink();
-  const checked = await claimState(platform, stateValue, cookieHeader);
+  const checked = await claimState(serviceDb, platform, stateValue, cookieHeader);
   if (checked.kind === "refused") return { location: checked.location };
   const { state } = checked;
   const setCookie = state.browser_nonce_hash !== null ? clearBindingCookie(stateValue, platform) : undefined;
@@ -144,10 +153,10 @@ export async function completeConnect(platform: Platform, query: URLSearchParams
   const code = query.get("code");
   if (!code) return back({ error: "missing_code", platform });
   try {
-    const adapter = getAdapter(platform);
+    const adapter = platforms.get(platform);
     const tokens = await adapter.exchangeCode({ code, codeVerifier: state.code_verifier, redirectUri: state.redirect_uri });
     const account = await adapter.getAccount(tokens.accessToken);
-    const connectionId = await saveConnection({ profileId: state.profile_id, userId: state.user_id, platform }, tokens, account);
+    const connectionId = await saveConnection(serviceDb, { profileId: state.profile_id, userId: state.user_id, platform }, tokens, account);
     return back({ connected: platform, connectionId });
   } catch (error) {
     if (error instanceof AppError && error.code === "forbidden") return back({ error: "not_authorized", platform });
@@ -176,6 +185,7 @@ async function assertStarterMayConnect(tx: Tx, owner: { profileId: string; userI
  * the same account to the same profile again updates the existing connection and keeps its settings.
  */
 async function saveConnection(
+  serviceDb: ServiceDb,
   owner: { profileId: string; userId: string; platform: Platform },
   tokens: OAuthTokens,
   account: AccountInfo,
@@ -184,7 +194,7 @@ async function saveConnection(
   // account already in the profile keeps that row's id: its tokens are sealed again for it in the same transaction.
   const newId = randomUUID();
   const sealed = sealTokens(tokens, newId);
-  const connectionId = await withService(async (tx) => {
+  const connectionId = await serviceDb(async (tx) => {
     await assertStarterMayConnect(tx, owner);
     const [row] = await tx<{ id: string }[]>`
       insert into public.connections (id, profile_id, platform, external_account_id, username, display_name, avatar_url,
@@ -215,9 +225,8 @@ async function canManageConnections(tx: Tx, profileId: string): Promise<boolean>
   return row?.allowed === true;
 }
 
-/** Before connecting without a consent page: the profile is visible and the caller may add accounts to it. */
+/** Before connecting without a consent page: the caller may add accounts to the profile. */
 export async function assertCanConnect(tx: Tx, profileId: string): Promise<void> {
-  await assertProfileVisible(tx, profileId);
   // The same answer a member gets from connect/init for a consent flow (the oauth_states policy refuses the row).
   if (!(await canManageConnections(tx, profileId))) throw new AppError("not_found", "Resource not found or not accessible with these credentials");
 }
@@ -228,20 +237,20 @@ export async function assertCanConnect(tx: Tx, profileId: string): Promise<void>
  * consent flow ends with. Credentials the network refuses are a 400 naming `credentials` and nothing is stored; the
  * password itself is never stored, only the session the network returns.
  */
-export async function connectWithCredentials(input: {
+export async function connectWithCredentials(serviceDb: ServiceDb, platforms: Platforms, input: {
   userId: string;
   profileId: string;
   platform: Platform;
   returnUrl: string;
   credentials: AccountCredentials;
 }): Promise<string> {
-  const adapter = getAdapter(input.platform);
+  const adapter = platforms.get(input.platform);
   const name = catalog[input.platform].displayName;
   if (!adapter.signIn) throw new AppError("bad_request", `${name} connects through its consent page: leave out credentials`);
   try {
     const tokens = await adapter.signIn(input.credentials);
     const account = await adapter.getAccount(tokens.accessToken);
-    const connectionId = await saveConnection(input, tokens, account);
+    const connectionId = await saveConnection(serviceDb, input, tokens, account);
     return withParams(input.returnUrl, { connected: input.platform, connectionId });
   } catch (error) {
     if (!(error instanceof PlatformError)) throw error;
@@ -255,6 +264,45 @@ export async function connectWithCredentials(input: {
   }
 }
 
+function fieldError(field: string, message: string): AppError {
+  return new AppError("validation_error", `Invalid field '${field}': ${message}`, { details: [{ field, message }] });
+}
+
+/**
+ * connect/init, for a profile the caller can see. For a network with a consent page it starts the flow
+ * (`startConnect`) and answers its URL, bound to the browser when a signed-in session started it; for a network that
+ * signs in with an app password it connects at once (`connectWithCredentials`, on the service connection) and answers
+ * the returnUrl with the outcome. Credentials sent to the one kind, or none to the other, are a 400 naming them.
+ */
+export async function initConnect(
+  db: CallerDb,
+  serviceDb: ServiceDb,
+  platforms: Platforms,
+  input: {
+    userId: string;
+    profileId: string;
+    platform: Platform;
+    returnUrl: string;
+    credentials?: AccountCredentials;
+    bindToBrowser: boolean;
+  },
+): Promise<{ url: string; setCookie?: string }> {
+  const contract = catalog[input.platform];
+  if (!contract.publish.supported) throw new AppError("bad_request", `${contract.displayName} is not supported: ${contract.notes.join(" ")}`);
+  const { credentials, bindToBrowser, ...flow } = input;
+  if (!platforms.get(input.platform).signIn) {
+    if (credentials) throw fieldError("credentials", `${contract.displayName} connects through its consent page: leave out credentials`);
+    return db((tx) => startConnect(tx, platforms, { ...flow, bindToBrowser }));
+  }
+  if (!credentials) throw fieldError("credentials", `${contract.displayName} connects with a handle and an app password: send { identifier, appPassword }`);
+  await db(async (tx) => {
+    await assertCanConnect(tx, flow.profileId);
+    await assertReturnUrlAllowed(tx, flow.profileId, flow.returnUrl);
+  });
+  return { url: await connectWithCredentials(serviceDb, platforms, { ...flow, credentials }) };
+}
+
+/** The profile's connections, newest first. */
 export async function listConnections(tx: Tx, profileId: string, platform?: string): Promise<ConnectionRow[]> {
   return tx<ConnectionRow[]>`
     select ${tx.unsafe(connectionColumns)}
@@ -282,7 +330,12 @@ export async function deleteConnection(tx: Tx, connectionId: string): Promise<vo
  * the current settings (a key set to null is removed); the result must pass `validSettingsOrThrow`, else a 400 names
  * the field and nothing changes.
  */
-export async function updateConnectionSettings(tx: Tx, connectionId: string, changes: Record<string, unknown>): Promise<ConnectionRow> {
+export async function updateConnectionSettings(
+  tx: Tx,
+  platforms: Platforms,
+  connectionId: string,
+  changes: Record<string, unknown>,
+): Promise<ConnectionRow> {
   const current = await getConnectionOrThrow(tx, connectionId);
   if (!(await canManageConnections(tx, current.profile_id))) {
     throw new AppError("forbidden", "Only the profile's owner or an admin can change a connection's settings");
@@ -292,7 +345,7 @@ export async function updateConnectionSettings(tx: Tx, connectionId: string, cha
     if (value === null) delete merged[key];
     else merged[key] = value;
   }
-  const settings = validSettingsOrThrow(getAdapter(current.platform as Platform), merged, current.metadata);
+  const settings = validSettingsOrThrow(platforms.get(current.platform as Platform), merged, current.metadata);
   const [row] = await tx<ConnectionRow[]>`
     update public.connections set settings = ${tx.json(settings as never)} where id = ${connectionId}
     returning ${tx.unsafe(connectionColumns)}`;
@@ -328,14 +381,22 @@ function validSettingsOrThrow(adapter: PlatformAdapter, settings: Record<string,
 }
 
 /**
- * Refreshes the token and the account's metadata. A refresh the network rejects marks the connection as needing
- * reconnection (and is reported in its readiness); a transient failure leaves it as it was and answers 503.
+ * Refreshes the token and the account's metadata of a connection the caller can see, and answers it as it is then. A
+ * refresh the network rejects marks the connection as needing reconnection (and is reported in its readiness); a
+ * transient failure leaves it as it was and answers 503.
  */
-export async function syncConnection(connectionId: string, profileId: string): Promise<void> {
+export async function syncConnection(db: CallerDb, serviceDb: ServiceDb, platforms: Platforms, connectionId: string): Promise<ConnectionRow> {
+  const visible = await db((tx) => getConnectionOrThrow(tx, connectionId));
+  await refreshAccount(serviceDb, platforms, visible.id, visible.profile_id);
+  return db((tx) => getConnectionOrThrow(tx, connectionId));
+}
+
+/** The network's side of a sync (service connection: tokens are not readable as the caller). */
+async function refreshAccount(serviceDb: ServiceDb, platforms: Platforms, connectionId: string, profileId: string): Promise<void> {
   try {
-    const credentials = await liveCredentials(connectionId, { force: true, profileId });
-    const account = await getAdapter(credentials.platform).getAccount(credentials.accessToken);
-    await withService(
+    const credentials = await liveCredentials(serviceDb, connectionId, { force: true, profileId });
+    const account = await platforms.get(credentials.platform).getAccount(credentials.accessToken);
+    await serviceDb(
       (tx) => tx`
         update public.connections set username = ${account.username}, display_name = ${account.displayName ?? null},
           avatar_url = ${account.avatarUrl ?? null}, metadata = ${tx.json((account.metadata ?? {}) as never)},

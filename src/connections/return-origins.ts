@@ -1,10 +1,9 @@
-import type { Tx } from "../core/db.js";
+import type { Tx } from "../core/pg.js";
 import { env } from "../core/env.js";
 import { AppError } from "../core/errors.js";
-import { assertProfileVisible } from "../profiles/profiles.js";
 
 /**
- * Where a connect flow may send the user back (issue 9, finding 6). A `returnUrl` is accepted only when its origin
+ * Where a connect flow may send the user back. A `returnUrl` is accepted only when its origin
  * is APP_URL's origin or one the profile's owner registered (`public.connect_return_origins`, at most 20 a profile),
  * so the `connectionId` a finished flow carries only ever reaches the app itself or the integrator's own site.
  */
@@ -130,19 +129,18 @@ async function isOwner(tx: Tx, profileId: string): Promise<boolean> {
 const ownersOnly = () =>
   new AppError("forbidden", "Only the profile's owner (signed in, or with an API key the owner created) can change its return origins");
 
+/** The origins registered for a profile the caller can see (any member). */
 export async function listReturnOrigins(tx: Tx, profileId: string): Promise<ReturnOriginRow[]> {
-  await assertProfileVisible(tx, profileId);
   return tx<ReturnOriginRow[]>`
     select profile_id, origin, created_by, created_at from public.connect_return_origins
     where profile_id = ${profileId} order by created_at, origin`;
 }
 
-/** Registers an origin (owner only; idempotent). Answers the row and whether it was new. */
+/** Registers an origin for a profile the caller can see (owner only; idempotent). Answers the row and whether it was new. */
 export async function addReturnOrigin(
   tx: Tx,
   input: { profileId: string; userId: string; origin: string },
 ): Promise<{ row: ReturnOriginRow; created: boolean }> {
-  await assertProfileVisible(tx, input.profileId);
   if (!(await isOwner(tx, input.profileId))) throw ownersOnly();
   const origin = normaliseOrigin(input.origin);
   if (origin === appOrigin()) throw invalidOrigin(`${origin} is the app's own origin, which is always allowed: nothing to register`);
@@ -166,7 +164,6 @@ export async function addReturnOrigin(
 
 /** Removes a registered origin (owner only). Flows already started towards it are refused at the callback. */
 export async function removeReturnOrigin(tx: Tx, profileId: string, rawOrigin: string): Promise<void> {
-  await assertProfileVisible(tx, profileId);
   if (!(await isOwner(tx, profileId))) throw ownersOnly();
   let origin: string;
   try {

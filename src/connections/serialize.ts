@@ -1,6 +1,6 @@
 import { catalog, type Platform } from "../platforms/catalog.js";
-import { facebookPagesOf } from "../platforms/facebook.js";
-import { boardsOf } from "../platforms/pinterest.js";
+import { connectionTraits } from "../platforms/registry.js";
+import type { StoredConnection } from "../platforms/types.js";
 
 export interface ConnectionRow {
   id: string;
@@ -33,19 +33,24 @@ export interface Readiness {
 export const connectionColumns =
   "id, profile_id, platform, external_account_id, username, display_name, avatar_url, has_refresh_token, token_expires_at, scopes, status, settings, metadata, last_error, last_synced_at, created_at";
 
-/**
- * Networks without refresh tokens whose long-lived token is refreshed with itself (Instagram, Threads): once it has
- * expired nothing can renew it, and shortly before, a sync still can.
- */
-const refreshedWithLiveToken: ReadonlySet<string> = new Set(["instagram", "threads"]);
+/** How long before a token that is refreshed with itself expires the connection starts warning. */
 const LIVE_TOKEN_WARNING_MS = 7 * 24 * 3600 * 1000;
+
+const stored = (c: ConnectionRow): StoredConnection => ({
+  externalAccountId: c.external_account_id,
+  username: c.username,
+  settings: c.settings,
+  metadata: c.metadata,
+});
 
 /**
  * What a connection can do right now, from the catalog's contract and the connection's own state: reconnection
- * needed, scopes missing, network-specific requirements (e.g. Pinterest's default board), tokens about to lapse.
+ * needed, scopes missing, the network's own requirements (its adapter's `ConnectionTraits.readiness`, e.g. a default
+ * board), tokens about to lapse.
  */
 export function readinessOf(c: ConnectionRow, now = new Date()): Readiness {
   const contract = catalog[c.platform as Platform];
+  const traits = connectionTraits(c.platform);
   const missing: string[] = [];
   const warnings: string[] = [];
   if (!contract || !contract.publish.supported) missing.push(`${contract?.displayName ?? c.platform} publishing is not supported`);
@@ -53,28 +58,18 @@ export function readinessOf(c: ConnectionRow, now = new Date()): Readiness {
   const granted = new Set(c.scopes);
   const lacking = (contract?.scopes ?? []).filter((s) => !granted.has(s));
   if (c.scopes.length && lacking.length) missing.push(`Missing scopes: ${lacking.join(", ")}`);
-  if (c.platform === "pinterest") missing.push(...pinterestRequirements(c));
-  if (c.platform === "facebook") missing.push(...facebookRequirements(c));
-  if (c.platform === "reddit" && !c.settings.subreddit) missing.push("No subreddit: choose a subreddit for this connection (settings.subreddit)");
-  if (c.platform === "reddit" && c.metadata.suspended === true) missing.push("The Reddit account is suspended");
-  if (c.platform === "bluesky" && c.metadata.active === false) {
-    missing.push(`The Bluesky account is ${typeof c.metadata.status === "string" ? c.metadata.status : "inactive"}: reactivate it, then sync the connection`);
+  const own = traits.readiness?.(stored(c));
+  if (own) {
+    missing.push(...own.missing);
+    warnings.push(...own.warnings);
   }
-  if (c.platform === "instagram" && c.metadata.accountType === "PERSONAL") {
-    missing.push("Switch the Instagram account to a business or creator account, then sync the connection: personal accounts cannot publish");
-  }
-  if (c.platform === "tiktok") {
-    const facts = tiktokReadiness(c);
-    missing.push(...facts.missing);
-    warnings.push(...facts.warnings);
-  }
-  if (c.platform === "youtube") warnings.push(...youtubeWarnings(c));
-  const refreshable = c.has_refresh_token !== false && !refreshedWithLiveToken.has(c.platform);
+  const renewsItself = traits.tokenRenewal === "itself";
+  const refreshable = c.has_refresh_token !== false && !renewsItself;
   if (c.token_expires_at && c.token_expires_at <= now && !refreshable) {
     missing.push("The access token has expired and the network gave no refresh token: reconnect the account");
   } else if (c.token_expires_at && c.token_expires_at <= now) {
     warnings.push("The access token has expired; it will be refreshed before the next publish");
-  } else if (c.token_expires_at && refreshedWithLiveToken.has(c.platform) && c.token_expires_at.getTime() - now.getTime() < LIVE_TOKEN_WARNING_MS) {
+  } else if (c.token_expires_at && renewsItself && c.token_expires_at.getTime() - now.getTime() < LIVE_TOKEN_WARNING_MS) {
     warnings.push(`The access token expires at ${c.token_expires_at.toISOString()}; sync the connection before then to extend it`);
   }
   if (c.last_error && c.status === "connected") warnings.push(c.last_error);
@@ -88,82 +83,18 @@ export function readinessOf(c: ConnectionRow, now = new Date()): Readiness {
   };
 }
 
-/**
- * Facebook posts go out as a Page: one must have been granted at consent, and the one chosen (settings.pageId, else
- * the connection's own Page) must still be granted and allow publishing (the CREATE_CONTENT task), as of the last sync.
- */
-function facebookRequirements(c: ConnectionRow): string[] {
-  const pages = facebookPagesOf(c.metadata);
-  if (!pages) return [];
-  if (!pages.length) {
-    return ["No Facebook Page: the account manages no Page, or none was selected at consent; reconnect and select a Page"];
-  }
-  const pageId = typeof c.settings.pageId === "string" ? c.settings.pageId : c.external_account_id;
-  const page = pages.find((p) => p.id === pageId);
-  if (!page) return [`The Facebook Page ${pageId} is not granted to this connection: reconnect and select it, or choose another (settings.pageId)`];
-  if (!page.canPublish) return [`You cannot publish as the Facebook Page ${page.name}: it needs the CREATE_CONTENT task on the Page`];
-  return [];
-}
-
-/**
- * TikTok, from creator_info at the last connect or sync (src/platforms/tiktok.ts): whether the creator may post now,
- * whether the chosen privacy level is still one TikTok offers them, and whether posts end private (unaudited app).
- */
-function tiktokReadiness(c: ConnectionRow): { missing: string[]; warnings: string[] } {
-  const missing: string[] = [];
-  const warnings: string[] = [];
-  const m = c.metadata;
-  if (m.canPost === false) {
-    const reason = typeof m.cannotPostReason === "string" ? ` (${m.cannotPostReason})` : "";
-    missing.push(`TikTok does not let this account post right now${reason}: sync the connection once it can`);
-  }
-  const options = Array.isArray(m.privacyLevelOptions) ? m.privacyLevelOptions : undefined;
-  if (typeof c.settings.privacyLevel === "string" && options && !options.includes(c.settings.privacyLevel)) {
-    missing.push(`TikTok does not offer ${c.settings.privacyLevel} to this account (offered: ${options.join(", ")}): choose another settings.privacyLevel`);
-  }
-  if (m.postsForcedPrivate === true) warnings.push("Posts will be private (SELF_ONLY): TikTok makes every post from an app it has not audited yet private");
-  return { missing, warnings };
-}
-
-/** YouTube, from the channel at the last connect or sync (src/platforms/youtube.ts). */
-function youtubeWarnings(c: ConnectionRow): string[] {
-  const warnings: string[] = [];
-  if (c.metadata.uploadsForcedPrivate === true) {
-    warnings.push("Uploads will be private: YouTube locks videos uploaded through an API project it has not audited yet to private");
-  }
-  const longUploads = c.metadata.longUploadsStatus;
-  if (typeof longUploads === "string" && longUploads !== "allowed") {
-    warnings.push(`Videos longer than 15 minutes are refused until the channel is verified (longUploadsStatus: ${longUploads})`);
-  }
-  return warnings;
-}
-
-/** Pinterest pins go to the default board, which must still be one of the account's boards (as of the last sync). */
-function pinterestRequirements(c: ConnectionRow): string[] {
-  const boardId = c.settings.boardId;
-  if (typeof boardId !== "string" || !boardId) return ["No default board: choose one of the account's boards (settings.boardId)"];
-  const boards = boardsOf(c.metadata);
-  if (boards && !boards.some((b) => b.id === boardId)) {
-    return [`The default board ${boardId} no longer exists on the Pinterest account: choose another (settings.boardId)`];
-  }
-  return [];
-}
-
-/** Handles shown the way each network shows them (the contract's X example is "@handle"). */
-function displayHandle(platform: string, username: string): string {
-  return platform === "twitter" && !username.startsWith("@") ? `@${username}` : username;
-}
-
-/** The contract's connection shape ("List Connections"). */
+/** A connection as the API answers it (GET /api/v1/connections and every route that returns one). */
 export function serializeConnection(c: ConnectionRow) {
   const contract = catalog[c.platform as Platform];
-  const username = displayHandle(c.platform, c.username);
+  const traits = connectionTraits(c.platform);
+  const handle = traits.displayHandle?.(c.username) ?? c.username;
+  const destinations = traits.destinations?.(stored(c));
   return {
     id: c.id,
     platform: c.platform,
-    username,
+    username: handle,
     externalAccountId: c.external_account_id,
-    externalAccountName: c.platform === "twitter" ? username : (c.display_name ?? username),
+    externalAccountName: traits.accountName?.({ displayName: c.display_name, handle }) ?? c.display_name ?? handle,
     connectionStatus: c.status,
     avatarUrl: c.avatar_url,
     settings: c.settings,
@@ -182,16 +113,9 @@ export function serializeConnection(c: ConnectionRow) {
     },
     readiness: readinessOf(c),
     // Where this account can publish, for the settings that choose one (Pinterest's boardId, Facebook's pageId).
-    ...destinationsOf(c),
+    ...(destinations ? { destinations } : {}),
     tokenExpiresAt: c.token_expires_at?.toISOString() ?? null,
     lastSyncedAt: c.last_synced_at?.toISOString() ?? null,
     createdAt: c.created_at.toISOString(),
   };
-}
-
-function destinationsOf(c: ConnectionRow): { destinations?: Record<string, { id: string; name: string }[]> } {
-  const pick = (items: { id: string; name?: string }[] | undefined) => items?.map((i) => ({ id: i.id, name: i.name ?? i.id }));
-  if (c.platform === "pinterest") return { destinations: { boards: pick(boardsOf(c.metadata)) ?? [] } };
-  if (c.platform === "facebook") return { destinations: { pages: pick(facebookPagesOf(c.metadata)) ?? [] } };
-  return {};
 }

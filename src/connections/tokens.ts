@@ -1,6 +1,6 @@
 import { CiphertextError, open, seal } from "../core/crypto.js";
-import { withService, type Tx } from "../core/db.js";
 import { log } from "../core/log.js";
+import type { ServiceDb, Tx } from "../core/pg.js";
 import type { Platform } from "../platforms/catalog.js";
 import { getAdapter } from "../platforms/registry.js";
 import { PlatformError, type OAuthTokens } from "../platforms/types.js";
@@ -75,15 +75,17 @@ export async function markNeedsReconnect(tx: Tx, connectionId: string, reason: s
  * The row is locked while refreshing so two executors never spend the same rotating refresh token. A refresh the
  * network rejects marks the connection as needing reconnection; a transient failure changes nothing.
  *
- * `profileId` is the profile the caller acts for (a target's): the connection is read by id and that profile, so a
- * target can never borrow another tenant's account.
+ * Tokens are not readable as the caller, so this runs on the service connection (`serviceDb`). `profileId` is the
+ * profile the caller acts for (a target's): the connection is read by id and that profile, so a target can never
+ * borrow another tenant's account.
  */
 export async function liveCredentials(
+  serviceDb: ServiceDb,
   connectionId: string,
   options: { force?: boolean; profileId: string },
 ): Promise<LiveCredentials> {
   // A rejected refresh is recorded (committed) before the error reaches the caller.
-  const result = await withService(async (tx): Promise<LiveCredentials | PlatformError> => {
+  const result = await serviceDb(async (tx): Promise<LiveCredentials | PlatformError> => {
     const [row] = await tx<TokenRow[]>`
       select id, platform, status, access_token_enc, refresh_token_enc, token_expires_at, external_account_id, username, settings
       from public.connections

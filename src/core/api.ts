@@ -1,99 +1,146 @@
 import { z } from "zod";
 import { authenticate, billingGate, type AuthMode, type Caller } from "./auth.js";
-import { withClaims, type Tx } from "./db.js";
+import type { Clock } from "./clock.js";
 import { env } from "./env.js";
 import { AppError, type FieldIssue } from "./errors.js";
 import { errorResponse, jsonResponse, readBodyText, Reply, requestIdFor } from "./http.js";
 import { log } from "./log.js";
+import type { CallerDb, ServiceDb } from "./pg.js";
+import { assertProfileVisible, resolveProfileId } from "./profile-scope.js";
 import { limitApiRequest } from "./ratelimit/limit-api-request.js";
-
-/** What a handler receives: the validated input, the caller and a database session scoped to that caller. */
-export interface HandlerContext<B, Q, C extends Caller | null> {
-  req: Request;
-  requestId: string;
-  params: Record<string, string>;
-  body: B;
-  query: Q;
-  caller: C;
-  /** Runs `fn` in one transaction as the caller (RLS applies). */
-  db: <T>(fn: (tx: Tx) => Promise<T>) => Promise<T>;
-}
+import type { RateLimitPolicyName } from "./ratelimit/policies.js";
+import { router, type Router } from "./router.js";
+import { serviceDb, servicePool, services, type Services } from "./services.js";
 
 type CallerFor<A extends AuthMode> = A extends "none" ? null : A extends "session" ? Extract<Caller, { kind: "session" }> : Caller;
 
-export interface RouteDef<B = undefined, Q = undefined, A extends AuthMode = AuthMode> {
+/** Where a route reads the profile it acts on: `?profileId=` or the JSON body's `profileId`. */
+export type ProfileFrom = "query" | "body";
+
+/** The `:name` segments of a route key: `"GET /api/v1/posts/:postId"` → `"postId"`. */
+type ParamNames<P extends string> = P extends `${string}:${infer Rest}`
+  ? Rest extends `${infer Name}/${infer Tail}`
+    ? Name | ParamNames<Tail>
+    : Rest
+  : never;
+
+/** The path parameters of a route key, each a string (an `…Id` parameter is already checked to be a UUID). */
+export type ParamsOf<K extends string> = { readonly [N in ParamNames<K>]: string };
+
+/** What every handler receives. */
+export interface BaseContext<K extends string, B, Q, A extends AuthMode> {
+  req: Request;
+  requestId: string;
+  params: ParamsOf<K>;
+  body: B;
+  query: Q;
+  caller: CallerFor<A>;
+  /** Runs `fn` in one transaction as the caller (RLS applies). */
+  db: CallerDb;
+  services: Services;
+  clock: Clock;
+  log: Services["log"];
+}
+
+/**
+ * What a handler receives: the base context, `profileId` when the route declares `profile` (resolved and checked by
+ * the pipeline), and `serviceDb` (the RLS-bypassing connection) only when it declares `service: true`.
+ */
+export type RouteContext<K extends string, B, Q, A extends AuthMode, P extends ProfileFrom | undefined, S extends boolean> =
+  BaseContext<K, B, Q, A> &
+    (P extends ProfileFrom ? { profileId: string } : unknown) &
+    (S extends true ? { serviceDb: ServiceDb } : unknown);
+
+/** What a handler may return: the success body (200), a `Reply` (another status or headers), or a raw `Response`. */
+export type HandlerResult<R> = R | Reply<R> | Response;
+
+export interface RouteSpec<
+  K extends string,
+  B,
+  Q,
+  A extends AuthMode,
+  P extends ProfileFrom | undefined,
+  S extends boolean,
+  R extends z.ZodType,
+> {
   auth: A;
+  /** Resolve `profileId` from the query or the body (`resolveProfileStep`) and hand it over as `ctx.profileId`. */
+  profile?: P;
+  /** A per-profile rate limit, counted once the caller is known to belong to the profile (needs `profile`). */
+  rateLimit?: P extends ProfileFrom ? RateLimitPolicyName : never;
+  /** The route needs the service connection (bypasses RLS): the handler receives `ctx.serviceDb`. */
+  service?: S;
   body?: z.ZodType<B>;
   query?: z.ZodType<Q>;
-  handle: (ctx: HandlerContext<B, Q, CallerFor<A>>) => Promise<unknown>;
+  /**
+   * Every success answer's JSON body. In the local home (tests, `npm start`) the pipeline checks each answer against
+   * it, so a handler drifting from its schema fails; in the cloud the answer is not parsed again.
+   */
+  response: R;
+  handle: (ctx: RouteContext<K, B, Q, A, P, S>) => Promise<HandlerResult<z.input<NoInfer<R>>>>;
 }
 
-/** Declares a handler; the generic parameters are inferred from its schemas. */
-export function route<B = undefined, Q = undefined, A extends AuthMode = AuthMode>(def: RouteDef<B, Q, A>): RouteDef<B, Q, A> {
-  return def;
-}
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type RouteTable = Record<string, RouteDef<any, any, any>>;
-
-interface CompiledRoute {
-  method: string;
-  pattern: string;
-  regex: RegExp;
-  paramNames: string[];
+/** A route definition as the pipeline runs it (the type parameters erased). */
+export interface AnyRouteDef {
+  auth: AuthMode;
+  profile?: ProfileFrom;
+  rateLimit?: RateLimitPolicyName;
+  service?: boolean;
+  body?: z.ZodType;
+  query?: z.ZodType;
+  response?: z.ZodType;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  def: RouteDef<any, any, any>;
+  handle: (ctx: any) => Promise<unknown>;
+}
+
+/** A route: its "METHOD /path" key and its definition. `api()` serves a list of them. */
+export interface Route<K extends string = string> {
+  readonly key: K;
+  readonly def: AnyRouteDef;
+}
+
+/**
+ * Declares a route: `route("GET /api/v1/posts/:postId", { auth: "any", response: postResponse, handle })`. The
+ * parameters are typed from the key, `ctx.profileId` exists when `profile` is given, `ctx.serviceDb` when
+ * `service: true`, and the handler's result must fit `response`.
+ */
+export function route<
+  K extends string,
+  B = undefined,
+  Q = undefined,
+  A extends AuthMode = AuthMode,
+  P extends ProfileFrom | undefined = undefined,
+  S extends boolean = false,
+  R extends z.ZodType = z.ZodType,
+>(key: K, spec: RouteSpec<K, B, Q, A, P, S, R>): Route<K>;
+export function route(key: string, spec: unknown): Route {
+  return { key, def: spec as AnyRouteDef };
+}
+
+/** The routes as key → definition; a key given twice is a mistake. */
+function tableOf(routes: readonly Route[]): Record<string, AnyRouteDef> {
+  const table: Record<string, AnyRouteDef> = {};
+  for (const r of routes) {
+    if (Object.hasOwn(table, r.key)) throw new Error(`route defined twice: ${r.key}`);
+    table[r.key] = r.def;
+  }
+  return table;
 }
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export function compileRoutes(table: RouteTable): CompiledRoute[] {
-  return Object.entries(table).map(([key, def]) => {
-    const [method, pattern] = key.split(" ");
-    if (!method || !pattern) throw new Error(`route key must be "METHOD /path": ${key}`);
-    const paramNames: string[] = [];
-    const source = pattern
-      .split("/")
-      .map((segment) => {
-        if (!segment.startsWith(":")) return segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-        paramNames.push(segment.slice(1));
-        return "([^/]+)";
-      })
-      .join("/");
-    return { method, pattern, regex: new RegExp(`^${source}/?$`), paramNames, def };
-  });
-}
-
-/** Finds the route for a request: 404 when no path matches, 405 (with Allow) when only the method is wrong. */
-export function matchRoute(routes: CompiledRoute[], method: string, pathname: string) {
-  const allowed: string[] = [];
-  for (const r of routes) {
-    const m = r.regex.exec(pathname);
-    if (!m) continue;
-    if (r.method !== method) {
-      allowed.push(r.method);
-      continue;
-    }
-    const params: Record<string, string> = {};
-    r.paramNames.forEach((name, i) => {
-      let value = m[i + 1] ?? "";
-      try {
-        value = decodeURIComponent(value);
-      } catch {
-        throw new AppError("not_found", `No resource at ${pathname}`);
-      }
-      // Every `...Id` in our paths is a UUID: anything else cannot name a resource.
-      if (name.endsWith("Id") && !uuidPattern.test(value)) throw new AppError("not_found", `No resource at ${pathname}`);
-      params[name] = value;
-    });
-    return { route: r, params };
+/** Finds the route for a request (src/core/router.ts): 404 when no path matches, 405 (with Allow) when only the method is wrong. */
+export function matchRoute(routes: Router<AnyRouteDef>, method: string, pathname: string) {
+  const m = routes.match(method, pathname);
+  if (m.kind === "method_not_allowed") {
+    throw new AppError("method_not_allowed", `${method} is not allowed on ${pathname}`, { headers: { allow: m.allow.join(", ") } });
   }
-  if (allowed.length) {
-    throw new AppError("method_not_allowed", `${method} is not allowed on ${pathname}`, {
-      headers: { allow: [...new Set(allowed)].join(", ") },
-    });
+  if (m.kind === "not_found") throw new AppError("not_found", `No endpoint ${method} ${pathname}`);
+  // Every `...Id` in our paths is a UUID: anything else cannot name a resource.
+  for (const [name, value] of Object.entries(m.params)) {
+    if (name.endsWith("Id") && !uuidPattern.test(value)) throw new AppError("not_found", `No resource at ${pathname}`);
   }
-  throw new AppError("not_found", `No endpoint ${method} ${pathname}`);
+  return { route: { key: m.key, def: m.value }, params: m.params };
 }
 
 function issuesOf(error: z.ZodError, prefix?: string): FieldIssue[] {
@@ -112,8 +159,8 @@ function validationError(error: z.ZodError, where: "body" | "query"): AppError {
   return new AppError("validation_error", message, { details });
 }
 
-/** Step 4: parse the query string and the JSON body against the route's schemas (400 naming the field). */
-export async function parseInput(req: Request, def: RouteDef<unknown, unknown>): Promise<{ body: unknown; query: unknown }> {
+/** The input step: parse the query string and the JSON body against the route's schemas (400 naming the field). */
+export async function parseInput(req: Request, def: Pick<AnyRouteDef, "body" | "query">): Promise<{ body: unknown; query: unknown }> {
   let query: unknown = undefined;
   if (def.query) {
     const raw = Object.fromEntries(new URL(req.url).searchParams);
@@ -173,6 +220,35 @@ export function pathOf(req: Request): string {
   }
 }
 
+/**
+ * The profile step, for routes that declare `profile`: an API key acts on its own profile (another `profileId` answers
+ * 404, as any resource it cannot see); a session must name one (400 naming the field) that it can see (404 otherwise,
+ * checked as the caller, so RLS decides). It runs before any per-profile rate limit, so strangers never spend a
+ * profile's budget. An API key's membership was checked by its lookup in this same request.
+ */
+export async function resolveProfileStep(
+  from: ProfileFrom,
+  caller: Caller,
+  input: { body: unknown; query: unknown },
+  db: CallerDb,
+): Promise<string> {
+  const source = (from === "query" ? input.query : input.body) as { profileId?: unknown } | undefined;
+  const given = typeof source?.profileId === "string" ? source.profileId : undefined;
+  const profileId = resolveProfileId(caller, given);
+  if (caller.kind === "session") await db((tx) => assertProfileVisible(tx, profileId));
+  return profileId;
+}
+
+/** The response check: in the local home, every success answer must fit the route's response schema. */
+function checkResponse(def: AnyRouteDef, key: string, result: unknown): void {
+  if (!def.response || result instanceof Response || env().AMPLIFY_HOME !== "local") return;
+  const body = result instanceof Reply ? result.body : result;
+  const parsed = def.response.safeParse(body);
+  if (!parsed.success) {
+    throw new Error(`The answer of ${key} does not fit its response schema: ${JSON.stringify(parsed.error.issues.slice(0, 5))}`);
+  }
+}
+
 function toResponse(result: unknown, requestId: string, limitHeaders: Record<string, string>): Response {
   if (result instanceof Response) {
     for (const [name, value] of Object.entries(limitHeaders)) result.headers.set(name, value);
@@ -184,26 +260,41 @@ function toResponse(result: unknown, requestId: string, limitHeaders: Record<str
 }
 
 /**
- * Turns a route table into a Netlify Functions v2 handler: authenticate → billing gate → rate limit and quota →
- * validate → handle, each a named step; every response carries X-Request-Id, every failure the error envelope, and
- * every response to an API key its X-RateLimit-* headers.
+ * Turns routes into a Netlify Functions v2 handler: authenticate → billing gate → API-key rate limit and quota →
+ * validate input → profile → per-profile rate limit → handle → (local home) check the answer, each a named step;
+ * every response carries X-Request-Id, every failure the error envelope, and every response to an API key its
+ * X-RateLimit-* headers.
  */
-export function api(table: RouteTable) {
-  const routes = compileRoutes(table);
+export function api(list: readonly Route[]) {
+  const table = tableOf(list);
+  const routes = router(table);
   const handler = async (req: Request, _context?: unknown): Promise<Response> => {
     const requestId = requestIdFor(req);
     let limitHeaders: Record<string, string> = {};
     try {
       const { route: r, params } = matchRoute(routes, req.method.toUpperCase(), new URL(req.url).pathname);
-      const caller = await authenticate(req, r.def.auth);
+      const def = r.def;
+      const s = services();
+      const caller = await authenticate(req, def.auth, s);
       billingGate(caller);
-      limitHeaders = await limitApiRequest(caller);
-      const { body, query } = await parseInput(req, r.def);
-      const db = <T>(fn: (tx: Tx) => Promise<T>): Promise<T> => {
+      limitHeaders = await limitApiRequest(caller, s, servicePool(s.env));
+      const { body, query } = await parseInput(req, def);
+      const db: CallerDb = (fn) => {
         if (!caller) throw new Error("db() needs an authenticated route");
-        return withClaims(caller.claims, fn);
+        return s.db.as(caller.claims, fn);
       };
-      const result = await r.def.handle({ req, requestId, params, body, query, caller, db });
+      const ctx: Record<string, unknown> = { req, requestId, params, body, query, caller, db, services: s, clock: s.clock, log: s.log };
+      if (def.profile) {
+        if (!caller) throw new Error(`${r.key}: a profile route needs an authenticated caller`);
+        ctx.profileId = await resolveProfileStep(def.profile, caller, { body, query }, db);
+      }
+      if (def.rateLimit) {
+        if (typeof ctx.profileId !== "string") throw new Error(`${r.key}: rateLimit needs profile`);
+        await s.limiter.enforce(def.rateLimit, ctx.profileId);
+      }
+      if (def.service) ctx.serviceDb = serviceDb();
+      const result = await def.handle(ctx);
+      checkResponse(def, r.key, result);
       return toResponse(result, requestId, limitHeaders);
     } catch (error) {
       if (error instanceof AppError) return errorResponse(error, requestId, limitHeaders);
@@ -218,6 +309,6 @@ export function api(table: RouteTable) {
    * The table's "METHOD /path" keys and each one's auth mode, so tests can check every route is reachable through
    * netlify.toml and every authenticated route is in the security suite.
    */
-  const auth = Object.fromEntries(Object.entries(table).map(([key, def]) => [key, def.auth as AuthMode]));
+  const auth = Object.fromEntries(Object.entries(table).map(([key, def]) => [key, def.auth]));
   return Object.assign(handler, { routes: Object.keys(table), auth });
 }

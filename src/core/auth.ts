@@ -1,14 +1,13 @@
-import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWTPayload } from "jose";
-import { effectivePlan, isPaidActive, type PlanId } from "../billing/plans.js";
+import { decodeProtectedHeader, jwtVerify, type JWTPayload } from "jose";
+import { effectivePlan, isPaidActive, type PlanId } from "./plans.js";
 import { sha256Hex } from "./crypto.js";
-import { sql, type Claims } from "./db.js";
 import { env } from "./env.js";
 import { AppError } from "./errors.js";
+import type { Claims } from "./pg.js";
 import { apiQuotaLimits } from "./quota.js";
-import { meteringOf, type ApiRequestMetering, type MeteringColumns } from "./ratelimit/limit-api-request.js";
-import { limiterBackend } from "./ratelimit/limiter.js";
-import { rateLimitPolicy } from "./ratelimit/policies.js";
+import { meteringOf, type ApiRequestMetering, type MeteringColumns } from "./ratelimit/metering.js";
 import { bucketOf } from "./ratelimit/postgres.js";
+import { servicePool, services, type Services } from "./services.js";
 
 /** Who is calling: a profile-scoped API key, or a browser session carrying a Supabase access token. */
 export type Caller =
@@ -32,8 +31,8 @@ export const API_KEY_HEADER = "X-API-Key";
 export const API_KEY_PREFIX = "ak_";
 const apiKeyPattern = /^ak_[A-Za-z0-9_-]{43,128}$/;
 
-/** Step 1 of the pipeline: establish the caller, or refuse with 401 (403 when the kind of credential is wrong). */
-export async function authenticate(req: Request, mode: AuthMode): Promise<Caller | null> {
+/** The pipeline's first step: establish the caller, or refuse with 401 (403 when the kind of credential is wrong). */
+export async function authenticate(req: Request, mode: AuthMode, s: Services = services()): Promise<Caller | null> {
   if (mode === "none") return null;
   const apiKey = req.headers.get(API_KEY_HEADER);
   const authorization = req.headers.get("authorization");
@@ -41,12 +40,12 @@ export async function authenticate(req: Request, mode: AuthMode): Promise<Caller
     if (mode === "session") {
       throw new AppError("forbidden", "This endpoint is for the signed-in dashboard; API keys cannot use it");
     }
-    return verifyApiKey(apiKey.trim());
+    return verifyApiKey(apiKey.trim(), s);
   }
   if (authorization !== null) {
     const match = /^Bearer\s+(\S+)$/i.exec(authorization.trim());
     if (!match?.[1]) throw new AppError("invalid_token", "Authorization header must be 'Bearer <access token>'");
-    return verifyAccessToken(match[1]);
+    return verifyAccessToken(match[1], {}, s);
   }
   throw new AppError(
     "unauthorized",
@@ -80,15 +79,16 @@ interface KeyRow extends MeteringColumns {
  *
  * The pipeline's `limitApiRequest` step turns the counts into headers or a 429.
  */
-export async function verifyApiKey(key: string): Promise<Caller> {
+export async function verifyApiKey(key: string, s: Services = services()): Promise<Caller> {
   if (!apiKeyPattern.test(key)) throw new AppError("invalid_api_key", "Malformed API key");
-  const rate = rateLimitPolicy("api_requests");
-  const foldRateLimit = limiterBackend() === "postgres";
-  const [row] = await sql()<KeyRow[]>`
+  const rate = s.limiter.policy("api_requests");
+  const foldRateLimit = s.limiter.backend() === "postgres";
+  const sql = servicePool(s.env);
+  const [row] = await sql<KeyRow[]>`
     with k as (
       select k.id, k.user_id, k.profile_id, k.status, b.status as billing_status, b.plan,
              m.user_id is not null as member,
-             ${sql().json(apiQuotaLimits())}::jsonb -> (coalesce(b.status, 'free') || ':' || coalesce(b.plan, 'free')) as api_quota,
+             ${sql.json(apiQuotaLimits())}::jsonb -> (coalesce(b.status, 'free') || ':' || coalesce(b.plan, 'free')) as api_quota,
              p.period_start, p.period_end
       from public.api_keys k
       left join public.profile_members m
@@ -134,16 +134,8 @@ export async function verifyApiKey(key: string): Promise<Caller> {
     plan,
     paidActive: isPaidActive(status, row.plan ?? "free"),
     claims: { sub: row.user_id, role: "authenticated", profile_id: row.profile_id, api_key_id: row.id },
-    metering: meteringOf(row, plan),
+    metering: meteringOf(row, plan, rate),
   };
-}
-
-let jwks: { url: string; set: ReturnType<typeof createRemoteJWKSet> } | undefined;
-
-function remoteJwks() {
-  const url = env().SUPABASE_JWKS_URL ?? `${env().SUPABASE_URL.replace(/\/$/, "")}/auth/v1/.well-known/jwks.json`;
-  if (jwks?.url !== url) jwks = { url, set: createRemoteJWKSet(new URL(url), { timeoutDuration: 5000, cooldownDuration: 30_000 }) };
-  return jwks.set;
 }
 
 /** The `iss` Supabase Auth puts in its access tokens: `<project URL>/auth/v1` (the local emulator does the same). */
@@ -165,17 +157,17 @@ export interface AccessTokenOptions {
  * accepted: `aud` must be `authenticated`, `iss` must be `<SUPABASE_URL>/auth/v1`, `exp` must be present (and not
  * past), and anonymous sign-ins are refused unless `allowAnonymous` is set.
  */
-export async function verifyAccessToken(token: string, options: AccessTokenOptions = {}): Promise<Caller> {
+export async function verifyAccessToken(token: string, options: AccessTokenOptions = {}, s: Services = services()): Promise<Caller> {
   let payload: JWTPayload;
   try {
     const { alg } = decodeProtectedHeader(token);
-    const verify = { audience: "authenticated", issuer: expectedIssuer(), requiredClaims: ["exp", "sub"], clockTolerance: 30 };
+    const verify = { audience: "authenticated", issuer: expectedIssuer(s.env.SUPABASE_URL), requiredClaims: ["exp", "sub"], clockTolerance: 30 };
     if (alg === "HS256") {
-      const secret = env().SUPABASE_JWT_SECRET;
+      const secret = s.env.SUPABASE_JWT_SECRET;
       if (!secret) throw new Error("HS256 tokens are not accepted: no SUPABASE_JWT_SECRET configured");
       ({ payload } = await jwtVerify(token, new TextEncoder().encode(secret), { ...verify, algorithms: ["HS256"] }));
     } else {
-      ({ payload } = await jwtVerify(token, remoteJwks(), { ...verify, algorithms: ["ES256", "RS256", "EdDSA"] }));
+      ({ payload } = await jwtVerify(token, s.accessTokenKeys, { ...verify, algorithms: ["ES256", "RS256", "EdDSA"] }));
     }
   } catch {
     throw new AppError("invalid_token", "Invalid or expired access token");
@@ -195,7 +187,7 @@ export async function verifyAccessToken(token: string, options: AccessTokenOptio
   };
 }
 
-/** Step 2: an API key whose owner has no active paid subscription answers 402 (contract: "Billing Requirement"). */
+/** The billing gate: an API key whose owner has no active paid subscription answers 402: API access is a paid feature. */
 export function billingGate(caller: Caller | null): void {
   if (caller?.kind === "apiKey" && !caller.paidActive) {
     throw new AppError(

@@ -61,7 +61,10 @@ const envSchema = z.object({
   PUBLISH_RETRY_BASE_SECONDS: z.coerce.number().min(0).default(60),
   /** Local home: how often the sweep runs (the cloud runs it every minute). */
   SWEEP_INTERVAL_SECONDS: z.coerce.number().min(0.1).default(5),
-  /** When set, every platform adapter talks to `${PLATFORM_SANDBOX_URL}/<platform>` instead of the real network. */
+  /**
+   * Where the local home serves its sandbox platforms (`<url>/sandbox`). The home itself points the adapters there
+   * (src/local/platforms.ts); adapters never read this. Refused in the cloud like every local-only setting.
+   */
   PLATFORM_SANDBOX_URL: z.string().url().optional(),
   TWITTER_CLIENT_ID: z.string().min(1).optional(),
   TWITTER_CLIENT_SECRET: z.string().min(1).optional(),

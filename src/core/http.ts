@@ -2,15 +2,15 @@ import { randomUUID } from "node:crypto";
 import { AppError } from "./errors.js";
 
 /** What a handler returns when it needs a status other than 200 or extra headers. */
-export class Reply {
+export class Reply<T = unknown> {
   constructor(
     readonly status: number,
-    readonly body: unknown,
+    readonly body: T,
     readonly headers: Record<string, string> = {},
   ) {}
 }
 
-export const created = (body: unknown) => new Reply(201, body);
+export const created = <T>(body: T): Reply<T> => new Reply(201, body);
 
 const requestIdPattern = /^[A-Za-z0-9._-]{8,64}$/;
 

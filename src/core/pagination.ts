@@ -1,5 +1,7 @@
 import { z } from "zod";
+import type postgres from "postgres";
 import { AppError } from "./errors.js";
+import type { Tx } from "./pg.js";
 
 /** Keyset pagination: the cursor is the (created_at, id) of the last row seen, opaque to clients. */
 export interface Keyset {
@@ -36,3 +38,42 @@ export const pageQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(50),
   cursor: z.string().max(200).optional(),
 });
+
+/** What a list asks for: how many rows, and the keyset of the last row already seen (none for the first page). */
+export interface PageSpec {
+  limit: number;
+  before?: Keyset;
+}
+
+/** One page of rows, newest first, and the cursor of the next page (null on the last one). */
+export interface Page<R> {
+  rows: R[];
+  nextCursor: string | null;
+}
+
+/** Reads `limit` and `cursor` from a list's query (an unreadable cursor answers 400 naming it). */
+export function pageOf(query: { limit: number; cursor?: string }): PageSpec {
+  return { limit: query.limit, before: decodeCursor(query.cursor) };
+}
+
+/**
+ * The one keyset page: `fetch` runs the list's query with `where` (the keyset predicate on `(created_at, id)`, or
+ * `true` on the first page) and `take` rows (`limit + 1`, to learn whether there is a next page), ordered by
+ * `created_at desc, id desc`. `columns` names the two columns when the query qualifies them (e.g. `p.created_at`).
+ */
+export async function keysetPage<R extends { created_at: Date; id: string }>(
+  tx: Tx,
+  spec: PageSpec,
+  fetch: (where: postgres.Fragment, take: number) => Promise<readonly R[]>,
+  columns: { createdAt: string; id: string } = { createdAt: "created_at", id: "id" },
+): Promise<Page<R>> {
+  const where = spec.before
+    ? tx`(${tx(columns.createdAt)}, ${tx(columns.id)}) < (${spec.before.createdAt}, ${spec.before.id})`
+    : tx`true`;
+  const rows = await fetch(where, spec.limit + 1);
+  const page = rows.slice(0, spec.limit);
+  return { rows: page, nextCursor: nextCursor({ rows: page, hasMore: rows.length > spec.limit }) };
+}
+
+/** The `nextCursor` every list answer carries. */
+export const nextCursorSchema = z.string().nullable();

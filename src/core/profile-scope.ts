@@ -1,5 +1,6 @@
 import type { Caller } from "./auth.js";
-import { AppError } from "./errors.js";
+import { AppError, notFound } from "./errors.js";
+import type { Tx } from "./pg.js";
 
 /**
  * The profile a request acts on. An API key acts on its own profile (a `profileId` it sends must be that one:
@@ -16,4 +17,10 @@ export function resolveProfileId(caller: Caller, given: string | undefined): str
     });
   }
   return given;
+}
+
+/** 404 unless the caller can see the profile (RLS decides: membership, and a key's own profile only). */
+export async function assertProfileVisible(tx: Tx, profileId: string): Promise<void> {
+  const [profile] = await tx`select id from public.profiles where id = ${profileId}`;
+  if (!profile) throw notFound("Profile");
 }

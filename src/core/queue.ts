@@ -4,12 +4,13 @@ import { AppError } from "./errors.js";
 import { readBodyText } from "./http.js";
 
 /**
- * The queue port: jobs are published to QStash, which later POSTs each one, signed, to one of our functions. The same
+ * The queue port: messages are published to QStash, which later POSTs each one, signed, to our queue worker. The same
  * `@upstash/qstash` Client and Receiver run in both homes; only the configuration differs (the local home points
- * `QSTASH_URL` at its emulator of QStash's protocol). Payloads are the callers' business: they validate what they read.
+ * `QSTASH_URL` at its emulator of QStash's protocol). Jobs (src/core/jobs/) use it through their typed `enqueue` and
+ * their outbox, and parse what they receive with their own schema.
  */
 export interface QueueJob {
-  /** Path of the function that runs the job, e.g. `/api/internal/publish`; it is appended to the callback base URL. */
+  /** The path QStash calls back, e.g. `/api/queue/publish`; it is appended to the callback base URL. */
   path: string;
   /** Sent as JSON. */
   body: unknown;

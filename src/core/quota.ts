@@ -1,10 +1,10 @@
-import { billingStatuses, effectivePlan, fairUsePostsPerMonth, isPaidActive, plans, type PlanId } from "../billing/plans.js";
-import { sql, type Tx } from "./db.js";
+import { billingStatuses, effectivePlan, fairUsePostsPerMonth, isPaidActive, plans, type PlanId } from "./plans.js";
+import type { Sql, Tx } from "./pg.js";
 import { AppError } from "./errors.js";
 import { secondsUntil } from "./ratelimit/limiter.js";
 
 /**
- * Monthly quotas (contract: "Pricing (GBP)"), counted durably in Postgres per user and billing month (the Stripe
+ * Monthly quotas (each plan's posts and API requests per month, src/core/plans.ts), counted durably in Postgres per user and billing month (the Stripe
  * billing period when there is one, otherwise the calendar month in UTC; see `public.usage_period`). Counting is one
  * conditional upsert, so concurrent requests at the edge never get more through than the limit and no count is lost.
  *
@@ -137,8 +137,8 @@ export async function consumePostQuota(tx: Tx, profileId: string, count = 1): Pr
  * Gives back one API request counted by the key lookup, for a request the rate limiter then refused (Upstash
  * decides after the lookup; the Postgres limiter decides inside it and never needs this).
  */
-export async function refundApiRequest(userId: string, periodStart: Date): Promise<void> {
-  await sql()`
+export async function refundApiRequest(sql: Sql, userId: string, periodStart: Date): Promise<void> {
+  await sql`
     update public.usage_counters set used = used - 1, updated_at = now()
     where user_id = ${userId} and metric = 'api_requests' and period_start = ${periodStart} and used > 0`;
 }

@@ -1,8 +1,8 @@
 import { route } from "../core/api.js";
 import { API_KEY_HEADER } from "../core/auth.js";
-import { env } from "../core/env.js";
-import { plans } from "../billing/plans.js";
+import { plans } from "../core/plans.js";
 import { catalog, platformIds } from "../platforms/catalog.js";
+import { discoveryResponse } from "./schemas.js";
 
 export const API_VERSION = "v1";
 
@@ -44,10 +44,11 @@ export const coreEndpoints = [
   "POST /api/v1/webhook-deliveries/:deliveryId/retry",
 ];
 
-// GET /api/v1 — discovery: the API's version, how to authenticate, what it offers and what it costs
-export const discoveryHandler = route({
+// Discovery: the API's version, how to authenticate, what it offers and what it costs
+export const discoveryRoute = route("GET /api/v1", {
   auth: "none",
-  handle: async () => ({
+  response: discoveryResponse,
+  handle: async ({ services }) => ({
     name: "Amplify Scheduler API",
     version: API_VERSION,
     auth: {
@@ -86,6 +87,6 @@ export const discoveryHandler = route({
         analytics: c.analytics.supported,
       };
     }),
-    docs: env().DOCS_URL ?? `${env().APP_URL.replace(/\/$/, "")}/docs/`,
+    docs: services.env.DOCS_URL ?? `${services.env.APP_URL.replace(/\/$/, "")}/docs/`,
   }),
 });

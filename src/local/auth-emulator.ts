@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { exportJWK, generateKeyPair, jwtVerify, SignJWT, type JWK, type KeyObject } from "jose";
 import type postgres from "postgres";
 import { z } from "zod";
+import { dispatcher, json, Reply } from "./emulator.js";
 import { isLoopbackOrigin, type FetchHandler } from "./server.js";
 
 /**
@@ -38,14 +39,9 @@ interface UserRow {
   is_anonymous: boolean;
 }
 
-class AuthError extends Error {
-  constructor(
-    readonly status: number,
-    readonly errorCode: string,
-    message: string,
-  ) {
-    super(message);
-  }
+/** An error as GoTrue words it: `{ code, error_code, msg }` with the status repeated in `code`. */
+function authError(status: number, errorCode: string, message: string): Reply {
+  return new Reply(json(status, { code: status, error_code: errorCode, msg: message }));
 }
 
 /**
@@ -60,13 +56,6 @@ function withCors(req: Request, res: Response): Response {
   res.headers.set("access-control-allow-headers", "authorization, apikey, content-type, x-client-info, x-supabase-api-version");
   res.headers.set("access-control-allow-methods", "GET, POST, PUT, DELETE, OPTIONS");
   return res;
-}
-
-function reply(status: number, body: unknown): Response {
-  return new Response(status === 204 ? null : JSON.stringify(body), {
-    status,
-    headers: { "content-type": "application/json" },
-  });
 }
 
 function userJson(u: UserRow) {
@@ -150,7 +139,7 @@ export async function createAuthEmulator(options: AuthEmulatorOptions): Promise<
       const { payload } = await jwtVerify(token, es256 ? es256.publicKey : hmacKey, { issuer: options.issuer });
       return payload;
     } catch (error) {
-      throw new AuthError(403, "bad_jwt", `invalid JWT: unable to parse or verify signature, ${(error as Error).message}`);
+      throw authError(403, "bad_jwt", `invalid JWT: unable to parse or verify signature, ${(error as Error).message}`);
     }
   }
 
@@ -181,7 +170,7 @@ export async function createAuthEmulator(options: AuthEmulatorOptions): Promise<
     try {
       return await req.json();
     } catch {
-      throw new AuthError(400, "bad_json", "Could not parse request body as JSON");
+      throw authError(400, "bad_json", "Could not parse request body as JSON");
     }
   }
 
@@ -189,7 +178,7 @@ export async function createAuthEmulator(options: AuthEmulatorOptions): Promise<
     const parsed = credentialsSchema.safeParse(await readJson(req));
     if (!parsed.success) {
       const emailIssue = parsed.error.issues.some((i) => i.path[0] === "email");
-      throw new AuthError(400, "validation_failed", emailIssue ? "Unable to validate email address: invalid format" : "Password is required");
+      throw authError(400, "validation_failed", emailIssue ? "Unable to validate email address: invalid format" : "Password is required");
     }
     return parsed.data;
   }
@@ -197,7 +186,7 @@ export async function createAuthEmulator(options: AuthEmulatorOptions): Promise<
   async function signUp(req: Request): Promise<Response> {
     const { email, password, data } = await parseCredentials(req);
     if (password.length < MIN_PASSWORD_LENGTH) {
-      return reply(422, {
+      return json(422, {
         code: 422,
         error_code: "weak_password",
         msg: `Password should be at least ${MIN_PASSWORD_LENGTH} characters.`,
@@ -215,10 +204,10 @@ export async function createAuthEmulator(options: AuthEmulatorOptions): Promise<
                 ${sql.json(appMeta)}, ${sql.json((data ?? {}) as postgres.JSONValue)}, now(), now(), false)
         returning ${sql.unsafe(userColumns)}`;
     } catch (error) {
-      if ((error as { code?: string }).code === "23505") throw new AuthError(422, "user_already_exists", "User already registered");
+      if ((error as { code?: string }).code === "23505") throw authError(422, "user_already_exists", "User already registered");
       throw error;
     }
-    return reply(200, await issueSession(user!));
+    return json(200, await issueSession(user!));
   }
 
   async function passwordGrant(req: Request): Promise<Response> {
@@ -228,33 +217,33 @@ export async function createAuthEmulator(options: AuthEmulatorOptions): Promise<
       where email = ${email} and deleted_at is null
         and encrypted_password = extensions.crypt(${password}, encrypted_password)
       returning ${sql.unsafe(userColumns)}`;
-    if (!user) throw new AuthError(400, "invalid_credentials", "Invalid login credentials");
-    return reply(200, await issueSession(user));
+    if (!user) throw authError(400, "invalid_credentials", "Invalid login credentials");
+    return json(200, await issueSession(user));
   }
 
   async function refreshGrant(req: Request): Promise<Response> {
     const body = (await readJson(req)) as { refresh_token?: unknown };
     if (typeof body?.refresh_token !== "string" || !body.refresh_token) {
-      throw new AuthError(400, "validation_failed", "refresh_token required");
+      throw authError(400, "validation_failed", "refresh_token required");
     }
     const [row] = await sql<{ user_id: string; session_id: string }[]>`
       update auth.refresh_tokens set revoked = true, updated_at = now()
       where token = ${body.refresh_token} and revoked = false
       returning user_id, session_id`;
-    if (!row) throw new AuthError(400, "refresh_token_not_found", "Invalid Refresh Token: Refresh Token Not Found");
+    if (!row) throw authError(400, "refresh_token_not_found", "Invalid Refresh Token: Refresh Token Not Found");
     const [user] = await sql<UserRow[]>`select ${sql.unsafe(userColumns)} from auth.users where id = ${row.user_id}`;
-    if (!user) throw new AuthError(400, "refresh_token_not_found", "Invalid Refresh Token: Refresh Token Not Found");
-    return reply(200, await issueSession(user, row.session_id, body.refresh_token));
+    if (!user) throw authError(400, "refresh_token_not_found", "Invalid Refresh Token: Refresh Token Not Found");
+    return json(200, await issueSession(user, row.session_id, body.refresh_token));
   }
 
   async function bearerUser(req: Request) {
     const token = /^Bearer\s+(\S+)$/i.exec(req.headers.get("authorization") ?? "")?.[1];
-    if (!token) throw new AuthError(401, "no_authorization", "This endpoint requires a Bearer token");
+    if (!token) throw authError(401, "no_authorization", "This endpoint requires a Bearer token");
     const claims = await verifyAccessToken(token);
     const [session] = await sql`select id from auth.sessions where id = ${String(claims.session_id ?? "")}::uuid`.catch(() => []);
-    if (!session) throw new AuthError(403, "session_not_found", "Session from session_id claim in JWT does not exist");
+    if (!session) throw authError(403, "session_not_found", "Session from session_id claim in JWT does not exist");
     const [user] = await sql<UserRow[]>`select ${sql.unsafe(userColumns)} from auth.users where id = ${String(claims.sub)}`;
-    if (!user) throw new AuthError(403, "user_not_found", "User from sub claim in JWT does not exist");
+    if (!user) throw authError(403, "user_not_found", "User from sub claim in JWT does not exist");
     return { user, sessionId: String(claims.session_id) };
   }
 
@@ -264,39 +253,38 @@ export async function createAuthEmulator(options: AuthEmulatorOptions): Promise<
     if (scope === "local") await sql`delete from auth.sessions where id = ${sessionId}`;
     else if (scope === "others") await sql`delete from auth.sessions where user_id = ${user.id} and id <> ${sessionId}`;
     else await sql`delete from auth.sessions where user_id = ${user.id}`;
-    return reply(204, null);
+    return json(204, null);
   }
+
+  const routes = dispatcher("auth emulator", {
+    "GET /.well-known/jwks.json": () => json(200, { keys: es256 ? [es256.jwk] : [] }),
+    "GET /health": () => json(200, { name: "GoTrue (local emulator)", description: "Amplify Scheduler local home" }),
+    "POST /signup": (req) => signUp(req),
+    "POST /token": (req) => {
+      const grant = new URL(req.url).searchParams.get("grant_type");
+      if (grant === "password") return passwordGrant(req);
+      if (grant === "refresh_token") return refreshGrant(req);
+      throw authError(400, "unsupported_grant_type", "unsupported_grant_type");
+    },
+    "GET /user": async (req) => json(200, userJson((await bearerUser(req)).user)),
+    "POST /logout": (req) => logout(req),
+  }, {
+    notFound: (method, path) => json(404, { code: 404, error_code: "not_found", msg: `${method} ${path} is not emulated locally` }),
+    methodNotAllowed: (method, path) => json(405, { code: 405, error_code: "method_not_allowed", msg: `${method} ${path} is not allowed` }),
+    internal: () => json(500, { code: 500, error_code: "unexpected_failure", msg: "Unexpected failure" }),
+  });
+  /** Paths served without an `apikey` (as behind Supabase's gateway); everything else needs one of the keys. */
+  const keyless = new Set(["/.well-known/jwks.json", "/health"]);
 
   async function answer(req: Request): Promise<Response> {
     if (req.method === "OPTIONS") return new Response(null, { status: 204 });
-    const url = new URL(req.url);
-    const route = `${req.method} ${url.pathname.replace(/^\/auth\/v1/, "").replace(/\/$/, "") || "/"}`;
-    try {
-      if (route === "GET /.well-known/jwks.json") return reply(200, { keys: es256 ? [es256.jwk] : [] });
-      if (route === "GET /health") return reply(200, { name: "GoTrue (local emulator)", description: "Amplify Scheduler local home" });
+    const path = new URL(req.url).pathname.replace(/^\/auth\/v1/, "").replace(/\/$/, "") || "/";
+    if (!keyless.has(path)) {
       const apikey = req.headers.get("apikey");
-      if (!apikey) return reply(401, { message: "No API key found in request" });
-      if (!options.apiKeys.includes(apikey)) return reply(401, { message: "Invalid API key" });
-      switch (route) {
-        case "POST /signup":
-          return await signUp(req);
-        case "POST /token": {
-          const grant = url.searchParams.get("grant_type");
-          if (grant === "password") return await passwordGrant(req);
-          if (grant === "refresh_token") return await refreshGrant(req);
-          throw new AuthError(400, "unsupported_grant_type", "unsupported_grant_type");
-        }
-        case "GET /user":
-          return reply(200, userJson((await bearerUser(req)).user));
-        case "POST /logout":
-          return await logout(req);
-        default:
-          return reply(404, { code: 404, error_code: "not_found", msg: `${route} is not emulated locally` });
-      }
-    } catch (error) {
-      if (error instanceof AuthError) return reply(error.status, { code: error.status, error_code: error.errorCode, msg: error.message });
-      return reply(500, { code: 500, error_code: "unexpected_failure", msg: "Unexpected failure" });
+      if (!apikey) return json(401, { message: "No API key found in request" });
+      if (!options.apiKeys.includes(apikey)) return json(401, { message: "Invalid API key" });
     }
+    return routes(req, path, undefined);
   }
 
   return async function authEmulator(req: Request): Promise<Response> {

@@ -9,13 +9,15 @@ import postgres from "postgres";
 import { closeSql } from "../core/db.js";
 import { env, resetEnvForTests } from "../core/env.js";
 import { mediaBucket } from "../media/limits.js";
+import { configurePlatforms } from "../platforms/registry.js";
 import { createSandboxPlatforms } from "../sandbox/index.js";
 import { createAuthEmulator } from "./auth-emulator.js";
 import { createQStashEmulator } from "./qstash-emulator.js";
 import { createStorageEmulator } from "./storage-emulator.js";
-import { createStripeEmulator } from "./stripe-emulator.js";
+import { createStripeEmulator } from "./stripe/index.js";
 import { startEmbeddedPostgres, type RunningPostgres } from "./embedded-postgres.js";
 import { migrate } from "./migrate.js";
+import { sandboxPlatformConfig } from "./platforms.js";
 import { scheduledFunctions, startScheduler } from "./scheduler.js";
 import { createLocalHandler, listen, parseAllowedHosts, type FetchHandler } from "./server.js";
 
@@ -178,6 +180,8 @@ export async function startLocalHome(options: LocalHomeOptions = {}): Promise<Lo
     // settings above (sandbox URL, Stripe emulator URL, loopback outbound, overrides) against it.
     AMPLIFY_HOME: "local",
   });
+  // The adapters talk to the sandbox platforms, with the clients registered there (src/local/platforms.ts).
+  configurePlatforms(sandboxPlatformConfig(`${url}/sandbox`, `${url}/storage/v1/object/public/`));
   resetEnvForTests();
 
   // The emulators keep their own state in the same database, outside the public schema.

@@ -7,7 +7,7 @@ import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from "jose"
 import { normalizeMimeType } from "../media/limits.js";
 import { signatureMismatch, SNIFF_BYTES } from "../media/sniff.js";
 import { declaredHeaders } from "../media/storage.js";
-import { log } from "../core/log.js";
+import { dispatcher, json as jsonAnswer, Reply } from "./emulator.js";
 import type { FetchHandler } from "./server.js";
 
 /**
@@ -71,16 +71,13 @@ interface UploadClaims extends JWTPayload {
   declared_content_length?: number;
 }
 
-/** A Storage error as Supabase renders it: HTTP 400 for anything the client did, the real status in the body. */
-class StorageFault extends Error {
-  constructor(
-    readonly statusCode: number,
-    readonly code: string,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
+/**
+ * A Storage error as Supabase renders it: HTTP 400 for anything the client did (416 and 5xx keep theirs), the real
+ * status as a string in `statusCode`, the code in both `code` and `error`.
+ */
+function storageError(statusCode: number, code: string, message: string, headers: Record<string, string> = {}): Reply {
+  const body = { statusCode: String(statusCode), code, error: code, message };
+  return new Reply(json(statusCode >= 500 ? 500 : statusCode === 416 ? 416 : 400, body, headers));
 }
 
 const cors = {
@@ -92,17 +89,12 @@ const cors = {
 };
 
 function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...cors, ...headers } });
+  return jsonAnswer(status, body, { ...cors, ...headers });
 }
 
-function faultResponse(fault: StorageFault): Response {
-  const body = { statusCode: String(fault.statusCode), code: fault.code, error: fault.code, message: fault.message };
-  return json(fault.statusCode >= 500 ? 500 : fault.statusCode === 416 ? 416 : 400, body, fault.headers);
-}
-
-const objectNotFound = () => new StorageFault(404, "NoSuchKey", "Object not found");
-const bucketNotFound = () => new StorageFault(404, "NoSuchBucket", "Bucket not found");
-const alreadyExists = () => new StorageFault(409, "Duplicate", "The resource already exists");
+const objectNotFound = () => storageError(404, "NoSuchKey", "Object not found");
+const bucketNotFound = () => storageError(404, "NoSuchBucket", "Bucket not found");
+const alreadyExists = () => storageError(409, "Duplicate", "The resource already exists");
 
 function jwtMessage(error: unknown): string {
   if (error instanceof joseErrors.JWTExpired) return "jwt expired";
@@ -116,11 +108,11 @@ function objectKey(encoded: string): string {
   try {
     segments = encoded.split("/").map((s) => decodeURIComponent(s));
   } catch {
-    throw new StorageFault(400, "InvalidKey", `Invalid key: ${encoded}`);
+    throw storageError(400, "InvalidKey", `Invalid key: ${encoded}`);
   }
   const key = segments.join("/");
   const bad = segments.some((s) => s === "" || s === "." || s === ".." || s.startsWith(".meta") || /[\u0000-\u001f\\]/.test(s));
-  if (bad || key.length > 1024) throw new StorageFault(400, "InvalidKey", `Invalid key: ${key}`);
+  if (bad || key.length > 1024) throw storageError(400, "InvalidKey", `Invalid key: ${key}`);
   return key;
 }
 
@@ -174,12 +166,12 @@ export function createStorageEmulator(options: StorageEmulatorOptions): FetchHan
   /** The caller's role from `Authorization: Bearer <jwt>`: the service role bypasses policies; there are none else. */
   async function callerRole(req: Request): Promise<{ role: string; sub?: string }> {
     const token = /^Bearer\s+(.+)$/i.exec(req.headers.get("authorization") ?? "")?.[1];
-    if (!token) throw new StorageFault(400, "InvalidJWT", "headers must have required property 'authorization'");
+    if (!token) throw storageError(400, "InvalidJWT", "headers must have required property 'authorization'");
     try {
       const { payload } = await jwtVerify(token, secret, { algorithms: ["HS256"], currentDate: now() });
       return { role: String(payload.role ?? "anon"), sub: payload.sub };
     } catch (error) {
-      throw new StorageFault(400, "InvalidJWT", jwtMessage(error));
+      throw storageError(400, "InvalidJWT", jwtMessage(error));
     }
   }
 
@@ -189,7 +181,7 @@ export function createStorageEmulator(options: StorageEmulatorOptions): FetchHan
     bucketOrThrow(bucketId);
     if (caller.role !== "service_role") {
       // Supabase checks INSERT on storage.objects; the project defines no policy that would allow it.
-      throw new StorageFault(403, "AccessDenied", "new row violates row-level security policy");
+      throw storageError(403, "AccessDenied", "new row violates row-level security policy");
     }
     const upsert = req.headers.get("x-upsert") === "true";
     if (!upsert && (await readMeta(bucketId, key))) throw alreadyExists();
@@ -209,14 +201,14 @@ export function createStorageEmulator(options: StorageEmulatorOptions): FetchHan
   }
 
   async function verifyUploadToken(token: string | null, bucketId: string, key: string): Promise<UploadClaims> {
-    if (!token) throw new StorageFault(400, "InvalidRequest", "querystring must have required property 'token'");
+    if (!token) throw storageError(400, "InvalidRequest", "querystring must have required property 'token'");
     let claims: UploadClaims;
     try {
       claims = (await jwtVerify(token, secret, { algorithms: ["HS256"], currentDate: now() })).payload as UploadClaims;
     } catch (error) {
-      throw new StorageFault(400, "InvalidJWT", jwtMessage(error));
+      throw storageError(400, "InvalidJWT", jwtMessage(error));
     }
-    if (claims.url !== `${bucketId}/${key}`) throw new StorageFault(400, "InvalidSignature", "The url do not match the signature");
+    if (claims.url !== `${bucketId}/${key}`) throw storageError(400, "InvalidSignature", "The url do not match the signature");
     return claims;
   }
 
@@ -226,7 +218,7 @@ export function createStorageEmulator(options: StorageEmulatorOptions): FetchHan
     if (/^multipart\/form-data/i.test(headerType)) {
       const form = await req.formData();
       const file = [...form.values()].find((v): v is File => typeof v !== "string");
-      if (!file) throw new StorageFault(400, "InvalidRequest", "No content provided");
+      if (!file) throw storageError(400, "InvalidRequest", "No content provided");
       const cacheControl = form.get("cacheControl");
       return {
         contentType: normalizeMimeType(file.type || "text/plain"),
@@ -242,7 +234,7 @@ export function createStorageEmulator(options: StorageEmulatorOptions): FetchHan
   }
 
   /** Streams the body to a temporary file, refusing more than `limit` bytes; returns its size, first bytes and MD5. */
-  async function receive(body: ReadableStream<Uint8Array> | null, limit: number, tooLarge: () => StorageFault) {
+  async function receive(body: ReadableStream<Uint8Array> | null, limit: number, tooLarge: () => Reply) {
     const tempDir = path.join(root, ".tmp");
     await mkdir(tempDir, { recursive: true });
     const temp = path.join(tempDir, randomUUID());
@@ -288,17 +280,17 @@ export function createStorageEmulator(options: StorageEmulatorOptions): FetchHan
     const limit = Math.min(bucket.fileSizeLimit ?? Infinity, declared ?? Infinity);
     const tooLarge = () =>
       declared !== undefined && declared <= (bucket.fileSizeLimit ?? Infinity)
-        ? new StorageFault(413, "EntityTooLarge", `The object exceeded the ${declared} bytes this upload URL was created for`)
-        : new StorageFault(413, "EntityTooLarge", "The object exceeded the maximum allowed size");
+        ? storageError(413, "EntityTooLarge", `The object exceeded the ${declared} bytes this upload URL was created for`)
+        : storageError(413, "EntityTooLarge", "The object exceeded the maximum allowed size");
     // Refused before reading when the length says so (a multipart form carries a little more than the file).
     const multipart = /^multipart\/form-data/i.test(req.headers.get("content-type") ?? "");
     if (Number(req.headers.get("content-length") ?? 0) > limit + (multipart ? 64 * 1024 : 0)) throw tooLarge();
     const source = await uploadSource(req);
     if (!acceptsType(bucket.allowedMimeTypes, source.contentType)) {
-      throw new StorageFault(415, "InvalidMimeType", `mime type ${source.contentType} is not supported`);
+      throw storageError(415, "InvalidMimeType", `mime type ${source.contentType} is not supported`);
     }
     if (claims.declared_content_type && source.contentType !== claims.declared_content_type) {
-      throw new StorageFault(
+      throw storageError(
         415,
         "InvalidMimeType",
         `Content-Type ${source.contentType} does not match the ${claims.declared_content_type} this upload URL was created for`,
@@ -306,16 +298,16 @@ export function createStorageEmulator(options: StorageEmulatorOptions): FetchHan
     }
     const received = await receive(source.body, limit, tooLarge);
     try {
-      if (received.size === 0) throw new StorageFault(400, "InvalidRequest", "No content provided");
+      if (received.size === 0) throw storageError(400, "InvalidRequest", "No content provided");
       if (declared !== undefined && received.size !== declared) {
-        throw new StorageFault(
+        throw storageError(
           400,
           "InvalidRequest",
           `Received ${received.size} bytes, but this upload URL was created for ${declared} bytes`,
         );
       }
       const mismatch = signatureMismatch(source.contentType, received.head);
-      if (mismatch) throw new StorageFault(400, "InvalidRequest", mismatch);
+      if (mismatch) throw storageError(400, "InvalidRequest", mismatch);
       const target = dataPath(bucketId, key);
       await mkdir(path.dirname(target), { recursive: true });
       if (claims.upsert) {
@@ -371,7 +363,7 @@ export function createStorageEmulator(options: StorageEmulatorOptions): FetchHan
     const download = url.searchParams.get("download");
     if (download !== null) headers["content-disposition"] = `attachment; filename="${download || path.posix.basename(key)}"`;
     const range = parseRange(req.headers.get("range"), size);
-    if (range === "unsatisfiable") throw new StorageFault(416, "InvalidRange", "invalid range provided", { "content-range": `bytes */${size}` });
+    if (range === "unsatisfiable") throw storageError(416, "InvalidRange", "invalid range provided", { "content-range": `bytes */${size}` });
     const { start, end } = range ?? { start: 0, end: size - 1 };
     headers["content-length"] = String(end - start + 1);
     if (range) headers["content-range"] = `bytes ${start}-${end}/${size}`;
@@ -389,10 +381,10 @@ export function createStorageEmulator(options: StorageEmulatorOptions): FetchHan
     try {
       prefixes = ((await req.json()) as { prefixes?: unknown }).prefixes;
     } catch {
-      throw new StorageFault(400, "InvalidRequest", "body must be JSON");
+      throw storageError(400, "InvalidRequest", "body must be JSON");
     }
     if (!Array.isArray(prefixes) || prefixes.length < 1 || prefixes.length > 1000) {
-      throw new StorageFault(400, "InvalidRequest", "body/prefixes must contain between 1 and 1000 items");
+      throw storageError(400, "InvalidRequest", "body/prefixes must contain between 1 and 1000 items");
     }
     // Without the service role Supabase's RLS (no policies here) hides every object: nothing is deleted.
     if (caller.role !== "service_role") return json(200, []);
@@ -427,25 +419,28 @@ export function createStorageEmulator(options: StorageEmulatorOptions): FetchHan
     return json(200, removed);
   }
 
+  const routes = dispatcher<URL>(
+    "storage emulator",
+    {
+      "POST /object/upload/sign/:bucket/*": (req, p) => signUpload(req, p.bucket!, objectKey(p["*"]!)),
+      "PUT /object/upload/sign/:bucket/*": (req, p, url) => uploadToSigned(req, url, p.bucket!, objectKey(p["*"]!)),
+      "GET /object/public/:bucket/*": (req, p, url) => readPublic(req, url, p.bucket!, objectKey(p["*"]!)),
+      "HEAD /object/public/:bucket/*": (req, p, url) => readPublic(req, url, p.bucket!, objectKey(p["*"]!)),
+      "DELETE /object/:bucket": (req, p) => remove(req, p.bucket!),
+    },
+    {
+      // Supabase Storage's router (fastify) words an unknown route this way.
+      notFound: (method, path) => json(404, { statusCode: "404", error: "Not Found", message: `Route ${method}:${prefix}${path} not found` }),
+      methodNotAllowed: (method, path) =>
+        json(405, { statusCode: "405", error: "Method Not Allowed", message: `Route ${method}:${prefix}${path} not allowed` }),
+      internal: () => storageError(500, "InternalError", "Internal server error").response,
+    },
+  );
+
   return async (req) => {
     if (req.method === "OPTIONS") return new Response(null, { status: 204, headers: cors });
     const url = new URL(req.url);
     const rest = url.pathname.startsWith(prefix) ? url.pathname.slice(prefix.length) : url.pathname;
-    try {
-      const signed = /^\/object\/upload\/sign\/([^/]+)\/(.+)$/.exec(rest);
-      if (signed && req.method === "POST") return await signUpload(req, decodeURIComponent(signed[1]!), objectKey(signed[2]!));
-      if (signed && req.method === "PUT") return await uploadToSigned(req, url, decodeURIComponent(signed[1]!), objectKey(signed[2]!));
-      const pub = /^\/object\/public\/([^/]+)\/(.+)$/.exec(rest);
-      if (pub && (req.method === "GET" || req.method === "HEAD")) {
-        return await readPublic(req, url, decodeURIComponent(pub[1]!), objectKey(pub[2]!));
-      }
-      const bucketOnly = /^\/object\/([^/]+)\/?$/.exec(rest);
-      if (bucketOnly && req.method === "DELETE") return await remove(req, decodeURIComponent(bucketOnly[1]!));
-      return json(404, { statusCode: "404", error: "Not Found", message: `Route ${req.method}:${prefix}${rest} not found` });
-    } catch (error) {
-      if (error instanceof StorageFault) return faultResponse(error);
-      log.error("storage emulator error", { method: req.method, path: new URL(req.url).pathname, error });
-      return faultResponse(new StorageFault(500, "InternalError", "Internal server error"));
-    }
+    return routes(req, rest, url);
   };
 }

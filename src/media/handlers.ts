@@ -1,28 +1,21 @@
 import { randomUUID } from "node:crypto";
 import { route } from "../core/api.js";
-import { resolveProfileId } from "../core/profile-scope.js";
-import { enforceRateLimit } from "../core/ratelimit/index.js";
-import { assertProfileVisible } from "../profiles/profiles.js";
 import { assertUploadAccepted, deleteMedia, insertMedia, mediaObjectPath, serializeMedia } from "./media.js";
-import { deleteMediaSchema, uploadUrlSchema } from "./schemas.js";
-import { mediaStorage } from "./storage.js";
+import { deleteMediaSchema, mediaDeletedResponse, uploadUrlResponse, uploadUrlSchema } from "./schemas.js";
 
-// POST /api/v1/media/upload-url — record a media item and sign the URL its file is PUT to
-export const createUploadUrlHandler = route({
+// Record a media item and sign the URL its file is PUT to. The upload rate limit is counted by hand, after the plan
+// and type checks, so only an upload that could go somewhere spends the profile's budget.
+export const createUploadUrlRoute = route("POST /api/v1/media/upload-url", {
   auth: "any",
   body: uploadUrlSchema,
-  handle: async ({ db, body, caller }) => {
-    const profileId = resolveProfileId(caller, body.profileId);
-    await db(async (tx) => {
-      await assertProfileVisible(tx, profileId);
-      await assertUploadAccepted(tx, profileId, body.contentType, body.fileSize);
-    });
-    // Counted per profile, once the caller is known to belong there (above, for both kinds of caller; an API key's
-    // creator was also checked to be a member by the key lookup) and the file could go somewhere.
-    await enforceRateLimit("media_uploads", profileId);
+  profile: "body",
+  response: uploadUrlResponse,
+  handle: async ({ db, body, caller, profileId, services }) => {
+    await db((tx) => assertUploadAccepted(tx, profileId, body.contentType, body.fileSize));
+    await services.limiter.enforce("media_uploads", profileId);
     const id = randomUUID();
     const path = mediaObjectPath(caller.userId, profileId, id, body.fileName, body.contentType);
-    const storage = await mediaStorage();
+    const storage = await services.storage();
     const upload = await storage.createSignedUpload(path, { contentType: body.contentType, fileSize: body.fileSize });
     const media = await db((tx) =>
       insertMedia(tx, {
@@ -40,17 +33,17 @@ export const createUploadUrlHandler = route({
   },
 });
 
-// DELETE /api/v1/media — remove uploaded media no unpublished post still needs
-export const deleteMediaHandler = route({
+// Remove uploaded media no unpublished post still needs
+export const deleteMediaRoute = route("DELETE /api/v1/media", {
   auth: "any",
   body: deleteMediaSchema,
-  handle: async ({ db, body, caller }) => {
-    const profileId = resolveProfileId(caller, body.profileId);
-    const storage = await mediaStorage();
-    await db(async (tx) => {
-      await assertProfileVisible(tx, profileId);
-      await deleteMedia(tx, profileId, body.filePath, (path) => storage.remove(path));
-    });
-    return { success: true, filePath: body.filePath };
+  profile: "body",
+  response: mediaDeletedResponse,
+  handle: async ({ db, body, profileId, services }) => {
+    const storage = await services.storage();
+    await db((tx) => deleteMedia(tx, profileId, body.filePath, (path) => storage.remove(path)));
+    return { success: true as const, filePath: body.filePath };
   },
 });
+
+export const mediaRoutes = [createUploadUrlRoute, deleteMediaRoute];

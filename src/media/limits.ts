@@ -4,7 +4,7 @@ import { catalog, platformIds, type Platform } from "../platforms/catalog.js";
  * What media we take and how large it may be, as data. The types are the ones every network that takes media agrees
  * on and whose bytes we can recognise (src/media/sniff.ts); which network takes which of them comes from the
  * capability catalog. Sizes come from `mediaSizeLimits` below: our own ceiling per kind, lowered where a network
- * says less (shared/reference/platforms.md).
+ * publishes a lower limit (the rows below: e.g. X takes images up to 5 MB, Bluesky up to 1,000,000 bytes).
  */
 export const mediaTypes = {
   "image/jpeg": { kind: "image", label: "JPEG image", extension: "jpg" },

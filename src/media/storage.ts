@@ -1,5 +1,5 @@
 import type { SupabaseClient } from "@supabase/supabase-js";
-import { env, type Env } from "../core/env.js";
+import type { Env } from "../core/env.js";
 import { AppError } from "../core/errors.js";
 import { log } from "../core/log.js";
 import { mediaBucket } from "./limits.js";
@@ -65,32 +65,21 @@ function createMediaStorage(client: SupabaseClient): MediaStorage {
   };
 }
 
-let chosen: { env: Env; storage: Promise<MediaStorage> } | undefined;
-
 /**
- * The storage client for this instance, created once per environment with the service-role key. supabase-js is
- * loaded here, on first use, so only the media function pays for it.
+ * A storage client for the environment, with the service-role key. supabase-js is loaded here, so only the media
+ * function pays for it. `services().storage()` keeps one per environment.
  */
-export function mediaStorage(): Promise<MediaStorage> {
-  const e = env();
-  if (chosen?.env !== e) {
-    const key = e.SUPABASE_SERVICE_ROLE_KEY;
-    if (!key) {
-      log.error("SUPABASE_SERVICE_ROLE_KEY is not set: media storage is unavailable");
-      return Promise.reject(new AppError("service_unavailable", "Media storage is not configured on this server"));
-    }
-    const created = import("@supabase/supabase-js").then(({ createClient }) =>
-      createMediaStorage(
-        createClient(e.SUPABASE_URL, key, {
-          auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
-          realtime: { transport: RealtimeUnused as never },
-        }),
-      ),
-    );
-    chosen = { env: e, storage: created };
-    created.catch(() => {
-      if (chosen?.storage === created) chosen = undefined;
-    });
+export async function loadMediaStorage(e: Env): Promise<MediaStorage> {
+  const key = e.SUPABASE_SERVICE_ROLE_KEY;
+  if (!key) {
+    log.error("SUPABASE_SERVICE_ROLE_KEY is not set: media storage is unavailable");
+    throw new AppError("service_unavailable", "Media storage is not configured on this server");
   }
-  return chosen.storage;
+  const { createClient } = await import("@supabase/supabase-js");
+  return createMediaStorage(
+    createClient(e.SUPABASE_URL, key, {
+      auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+      realtime: { transport: RealtimeUnused as never },
+    }),
+  );
 }

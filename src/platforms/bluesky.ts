@@ -5,6 +5,7 @@ import {
   type AccountCredentials,
   type AccountInfo,
   type AdapterConfig,
+  type ConnectionTraits,
   type MediaItem,
   type OAuthTokens,
   type PlatformAdapter,
@@ -13,7 +14,7 @@ import {
 } from "./types.js";
 
 /**
- * Bluesky (AT Protocol) adapter (reference/platforms.md §11). There is no consent page: the user creates an app
+ * Bluesky (AT Protocol) adapter. There is no consent page, and so no OAuth client to configure: the user creates an app
  * password on Bluesky and gives it with their handle once; `signIn` turns it into a session
  * (`com.atproto.server.createSession`) and only the session's JWTs are stored, never the password. The access JWT is
  * short-lived and `refresh` renews the pair with `com.atproto.server.refreshSession` (the refresh JWT rotates).
@@ -86,10 +87,14 @@ export interface Facet {
   features: ({ $type: "app.bsky.richtext.facet#link"; uri: string } | { $type: "app.bsky.richtext.facet#tag"; tag: string })[];
 }
 
-export function createBlueskyAdapter(config: AdapterConfig): PlatformAdapter {
+/** Bluesky has no OAuth client: users sign in with an app password, so only the service's address is configured. */
+export type BlueskyAdapterConfig = Omit<AdapterConfig, "clientId" | "clientSecret">;
+
+export function createBlueskyAdapter(config: BlueskyAdapterConfig): PlatformAdapter {
   const http = createHttpClient({ service: "Bluesky", fetch: config.fetch, timeoutMs: config.timeoutMs });
   const now = config.now ?? (() => new Date());
-  const xrpc = (method: string) => `${config.apiBaseUrl.replace(/\/$/, "")}/xrpc/${method}`;
+  const apiBase = (config.apiBaseUrl ?? blueskyHosts.apiBaseUrl).replace(/\/$/, "");
+  const xrpc = (method: string) => `${apiBase}/xrpc/${method}`;
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
   const noConsentPage = () =>
     new PlatformError("unknown", "Bluesky has no OAuth consent page here: connect it with a handle and an app password (signIn)");
@@ -291,7 +296,7 @@ function positive(width: number, height: number) {
 }
 
 /**
- * Classifies a Bluesky (XRPC) answer from its status and `error` name (§11): 401, or ExpiredToken/InvalidToken and
+ * Classifies a Bluesky (XRPC) answer from its status and `error` name: 401, or ExpiredToken/InvalidToken and
  * the other session errors on a 400 → auth_error (the executor refreshes once, then asks for a reconnect); 429 or
  * RateLimitExceeded → rate_limited until `ratelimit-reset` (epoch seconds); 5xx → network_error; blob errors
  * (BlobTooLarge, BlobNotFound, PayloadTooLarge, …) or any failed upload → media_error; the rest (InvalidRequest on a
@@ -322,3 +327,12 @@ export function blueskyRetryAfterSeconds(headers: Headers, now: Date): number | 
   if (headers.get("ratelimit-reset") !== null && Number.isFinite(reset) && reset > 0) return secondsUntil(reset, now);
   return retryAfterHeader(headers, now);
 }
+
+/** A deactivated, suspended or taken-down account cannot post (as of the last sync). */
+export const blueskyConnection: ConnectionTraits = {
+  readiness(c) {
+    if (c.metadata.active !== false) return { missing: [], warnings: [] };
+    const status = typeof c.metadata.status === "string" ? c.metadata.status : "inactive";
+    return { missing: [`The Bluesky account is ${status}: reactivate it, then sync the connection`], warnings: [] };
+  },
+};

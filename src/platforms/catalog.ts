@@ -1,6 +1,7 @@
 /**
  * The capability catalog: one source of truth for what each network supports, read by discovery, the platform
- * catalog endpoint, post validation and the adapters. Values follow the contract's "Platform-Specific Constraints".
+ * catalog endpoint, post validation and the adapters. `publish.supported` is typed as a literal per network, so
+ * `PublishablePlatform` (below) is known to the compiler and the adapter registry must cover exactly those networks.
  */
 export const platformIds = [
   "twitter",
@@ -40,7 +41,10 @@ export interface PlatformContract {
   notes: string[];
 }
 
-const publish = (p: Partial<PlatformContract["publish"]>): PlatformContract["publish"] => ({
+type Publish = PlatformContract["publish"];
+
+/** A network this app publishes to (its `supported` is the literal `true`). */
+const publish = (p: Partial<Omit<Publish, "supported">>): Publish & { supported: true } => ({
   supported: true,
   text: true,
   images: false,
@@ -52,9 +56,10 @@ const publish = (p: Partial<PlatformContract["publish"]>): PlatformContract["pub
   ...p,
 });
 
-const unsupported = publish({ supported: false, text: false, scheduling: false });
+/** A network listed for discovery only: nothing is published to it. */
+const unsupported: Publish & { supported: false } = { ...publish({ text: false, scheduling: false }), supported: false };
 
-export const catalog: Record<Platform, PlatformContract> = {
+export const catalog = {
   twitter: {
     platform: "twitter",
     displayName: "Twitter / X",
@@ -232,4 +237,15 @@ export const catalog: Record<Platform, PlatformContract> = {
     requirements: [],
     notes: ["Publishing is only available through Snapchat's Marketing API."],
   },
-};
+} satisfies Record<Platform, PlatformContract>;
+
+/** The networks the catalog marks publishable: the adapter registry has one adapter for each, and only these. */
+export type PublishablePlatform = {
+  [P in Platform]: (typeof catalog)[P]["publish"]["supported"] extends true ? P : never;
+}[Platform];
+
+export const publishablePlatforms = platformIds.filter((p): p is PublishablePlatform => catalog[p].publish.supported);
+
+export function isPublishable(platform: Platform): platform is PublishablePlatform {
+  return catalog[platform]?.publish.supported === true;
+}

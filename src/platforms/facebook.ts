@@ -2,11 +2,13 @@ import { z } from "zod";
 import { createHttpClient, excerpt, type HttpResponse } from "./http.js";
 import { catalog } from "./catalog.js";
 import { classifyGraphError } from "./meta-graph.js";
+import { baseUrls, codeFlow } from "./oauth.js";
 import {
   PlatformError,
   type ErrorCategory,
   type AccountInfo,
   type AdapterConfig,
+  type ConnectionTraits,
   type MediaItem,
   type OAuthTokens,
   type PlatformAdapter,
@@ -16,7 +18,7 @@ import {
 } from "./types.js";
 
 /**
- * Facebook Pages adapter (reference/platforms.md §3 and §5). Consent on www.facebook.com (`/{v}/dialog/oauth`, no
+ * Facebook Pages adapter. Consent on www.facebook.com (`/{v}/dialog/oauth`, no
  * PKCE), then on graph.facebook.com: the code for a short-lived user token, that for a long-lived one
  * (`fb_exchange_token`, about 60 days), the granted permissions (`/me/permissions`) and the Pages with their Page
  * access tokens (`/me/accounts`). Posts go out as the Page, with its token: text to `/{page-id}/feed`, one photo to
@@ -50,7 +52,7 @@ export const videoCheckSeconds = [1, 2, 5, 10, 20, 30, 60] as const;
 /** The Page task needed to publish as the Page. */
 export const CREATE_CONTENT_TASK = "CREATE_CONTENT";
 
-// --- Facebook's own error codes (§5.3), on top of the Graph codes meta-graph.ts classifies -------------------------
+// --- Facebook's own error codes, on top of the Graph codes meta-graph.ts classifies ---------------------------------
 
 /**
  * Media Meta could not take, beyond the codes shared with Instagram: 324 missing or invalid image file, 389 video
@@ -171,28 +173,39 @@ export function createFacebookAdapter(config: AdapterConfig, options: FacebookAd
   const http = createHttpClient({ service: "Facebook", fetch: config.fetch, timeoutMs: config.timeoutMs });
   const now = config.now ?? (() => new Date());
   const version = options.graphVersion ?? FACEBOOK_GRAPH_VERSION;
-  const graphBase = `${config.apiBaseUrl.replace(/\/$/, "")}/${version}`;
-  const graph = (path: string) => new URL(`${graphBase}${path}`);
+  const { api, auth, apiOrigin } = baseUrls(config, facebookHosts);
+  const graph = (path: string) => new URL(api(`/${version}${path}`));
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-  const apiOrigin = new URL(config.apiBaseUrl).origin;
+  // Meta documents its token endpoint as a GET with everything in the query; the code and `fb_exchange_token` grants
+  // both answer `{ access_token, expires_in }`.
+  const oauth = codeFlow({
+    service: "Facebook",
+    http,
+    now,
+    clientId: config.clientId,
+    clientSecret: config.clientSecret,
+    authorizeUrl: auth(`/${version}/dialog/oauth`),
+    tokenUrl: graph("/oauth/access_token").toString(),
+    tokenRequest: "query",
+    pkce: false,
+    clientAuth: "body",
+    scopeSeparator: ",",
+    error: (res, at) => classifyFacebookError(res, "token", at),
+    tokens(res, at) {
+      const parsed = tokenSchema.safeParse(res.json);
+      if (!parsed.success) throw classifyFacebookError(res, "token", at);
+      const expiresIn = parsed.data.expires_in;
+      return { accessToken: parsed.data.access_token, expiresAt: expiresIn ? new Date(at.getTime() + expiresIn * 1000) : undefined, scopes: [] };
+    },
+  });
+  /** A long-lived user token (about 60 days) for a short- or long-lived one. */
+  const longLivedUserToken = (userToken: string) => oauth.requestToken({ grant_type: "fb_exchange_token", fb_exchange_token: userToken });
 
   async function get<T>(url: URL, token: string, schema: z.ZodType<T>, context: Context = "api"): Promise<T> {
     const res = await http.request({ url, headers: bearer(token) });
     const parsed = res.ok ? schema.safeParse(res.json) : undefined;
     if (!parsed?.success) throw classifyFacebookError(res, context, now());
     return parsed.data;
-  }
-
-  /** `GET /oauth/access_token`: the code grant, or `fb_exchange_token` for a long-lived user token. */
-  async function accessToken(params: Record<string, string>): Promise<{ token: string; expiresIn?: number }> {
-    const url = graph("/oauth/access_token");
-    for (const [key, value] of Object.entries({ ...params, client_id: config.clientId, client_secret: config.clientSecret })) {
-      url.searchParams.set(key, value);
-    }
-    const res = await http.request({ url });
-    const parsed = res.ok ? tokenSchema.safeParse(res.json) : undefined;
-    if (!parsed?.success) throw classifyFacebookError(res, "token", now());
-    return { token: parsed.data.access_token, expiresIn: parsed.data.expires_in };
   }
 
   async function grantedPermissions(userToken: string): Promise<{ granted: string[]; declined: string[] }> {
@@ -219,16 +232,17 @@ export function createFacebookAdapter(config: AdapterConfig, options: FacebookAd
   }
 
   /** Tokens for a fresh long-lived user token: the Page credential, the user token to refresh with, the permissions. */
-  async function tokensFor(longLived: { token: string; expiresIn?: number }): Promise<OAuthTokens> {
-    const [permissions, pages] = await Promise.all([grantedPermissions(longLived.token), grantedPages(longLived.token)]);
+  async function tokensFor(longLived: OAuthTokens): Promise<OAuthTokens> {
+    const userToken = longLived.accessToken;
+    const [permissions, pages] = await Promise.all([grantedPermissions(userToken), grantedPages(userToken)]);
     const credential: PageCredential = {
-      userToken: longLived.token,
+      userToken,
       pages: pages.filter((p) => p.access_token).map((p) => ({ id: p.id, token: p.access_token! })),
     };
     return {
       accessToken: encodePageCredential(credential),
-      refreshToken: longLived.token,
-      refreshTokenExpiresAt: longLived.expiresIn ? new Date(now().getTime() + longLived.expiresIn * 1000) : undefined,
+      refreshToken: userToken,
+      refreshTokenExpiresAt: longLived.expiresAt,
       scopes: permissions.granted,
     };
   }
@@ -278,23 +292,15 @@ export function createFacebookAdapter(config: AdapterConfig, options: FacebookAd
     platform: "facebook",
     settingsSchema: facebookSettingsSchema,
 
-    authorizeUrl({ state, redirectUri, scopes }) {
-      const url = new URL(`${config.authBaseUrl.replace(/\/$/, "")}/${version}/dialog/oauth`);
-      url.searchParams.set("client_id", config.clientId);
-      url.searchParams.set("redirect_uri", redirectUri);
-      url.searchParams.set("state", state);
-      url.searchParams.set("response_type", "code");
-      url.searchParams.set("scope", scopes.join(","));
-      return url.toString();
-    },
+    authorizeUrl: oauth.authorizeUrl,
 
-    async exchangeCode({ code, redirectUri }) {
-      const short = await accessToken({ code, redirect_uri: redirectUri });
-      return tokensFor(await accessToken({ grant_type: "fb_exchange_token", fb_exchange_token: short.token }));
+    async exchangeCode(exchange) {
+      const short = await oauth.exchangeCode(exchange);
+      return tokensFor(await longLivedUserToken(short.accessToken));
     },
 
     async refresh(userToken) {
-      return tokensFor(await accessToken({ grant_type: "fb_exchange_token", fb_exchange_token: userToken }));
+      return tokensFor(await longLivedUserToken(userToken));
     },
 
     async getAccount(credentialValue): Promise<AccountInfo> {
@@ -401,7 +407,7 @@ function videoUrl(pageId: string, videoId: string, permalink: string | undefined
 }
 
 /**
- * Classifies a Graph API answer from its parsed `error.code` and `error_subcode` (§3, §5.3), never from the message:
+ * Classifies a Graph API answer from its parsed `error.code` and `error_subcode`, never from the message:
  * Facebook's own media codes (324, 389, 6000, 6001; subcode 2061006) → media_error, identity confirmation (4854002) →
  * auth_error, its service-unavailable subcodes → network_error; everything Meta's products share (tokens 190,
  * permissions 10/200–299, throttling 4/17/32/613/80001 with the reset from `X-Business-Use-Case-Usage`, duplicates
@@ -419,3 +425,22 @@ export function classifyFacebookError(res: HttpResponse, context: Context, now: 
   if (subcode !== undefined && FACEBOOK_UNAVAILABLE_SUBCODES.has(subcode)) return as("network_error");
   return shared;
 }
+
+/**
+ * Facebook posts go out as a Page: one must have been granted at consent, and the one chosen (settings.pageId, else
+ * the connection's own Page) must still be granted and allow publishing (the CREATE_CONTENT task), as of the last sync.
+ */
+export const facebookConnection: ConnectionTraits = {
+  destinations: (c) => ({ pages: (facebookPagesOf(c.metadata) ?? []).map((p) => ({ id: p.id, name: p.name ?? p.id })) }),
+  readiness(c) {
+    const missing = (why: string) => ({ missing: [why], warnings: [] });
+    const pages = facebookPagesOf(c.metadata);
+    if (!pages) return { missing: [], warnings: [] };
+    if (!pages.length) return missing("No Facebook Page: the account manages no Page, or none was selected at consent; reconnect and select a Page");
+    const pageId = typeof c.settings.pageId === "string" ? c.settings.pageId : c.externalAccountId;
+    const page = pages.find((p) => p.id === pageId);
+    if (!page) return missing(`The Facebook Page ${pageId} is not granted to this connection: reconnect and select it, or choose another (settings.pageId)`);
+    if (!page.canPublish) return missing(`You cannot publish as the Facebook Page ${page.name}: it needs the CREATE_CONTENT task on the Page`);
+    return { missing: [], warnings: [] };
+  },
+};

@@ -1,8 +1,10 @@
 import { route } from "../core/api.js";
 import { catalog, platformIds } from "./catalog.js";
+import { platformCatalogResponse } from "./schemas.js";
 
-// GET /api/v1/platforms — every network's capability contract and constraints (public)
-export const platformCatalogHandler = route({
+// Every network's capability contract and constraints (public)
+export const platformCatalogRoute = route("GET /api/v1/platforms", {
   auth: "none",
+  response: platformCatalogResponse,
   handle: async () => ({ platforms: platformIds.map((id) => catalog[id]) }),
 });

@@ -1,11 +1,12 @@
 import { z } from "zod";
 import { createHttpClient } from "./http.js";
-import { classifyGraphError, containerPublisher, mediaKind, requestLongLivedToken, scopeList, type ContainerStatus } from "./meta-graph.js";
-import { PlatformError, type AccountInfo, type AdapterConfig, type PlatformAdapter, type PublishRequest } from "./types.js";
+import { classifyGraphError, containerPublisher, mediaKind, metaLoginFlow, scopeList, type ContainerStatus } from "./meta-graph.js";
+import { baseUrls } from "./oauth.js";
+import { PlatformError, type AccountInfo, type AdapterConfig, type ConnectionTraits, type PlatformAdapter, type PublishRequest } from "./types.js";
 
 /**
- * Instagram adapter: the Instagram API with Instagram Login (Business Login for Instagram; reference/platforms.md §3,
- * §4), for professional (business or creator) accounts, without a Facebook Page.
+ * Instagram adapter: the Instagram API with Instagram Login (Business Login for Instagram), for professional
+ * (business or creator) accounts, without a Facebook Page.
  *
  * Consent on www.instagram.com; the code is exchanged on api.instagram.com for a short-lived token (1 h), which is
  * exchanged on graph.instagram.com for a long-lived one (60 days). There is no refresh token: the long-lived token is
@@ -15,7 +16,7 @@ import { PlatformError, type AccountInfo, type AdapterConfig, type PlatformAdapt
  * a video published as a reel. Meta downloads the media from its public URL itself. No PKCE: neither flow uses it.
  */
 
-/** Consent, API and the short-lived token endpoint live on three hosts; a sandbox serves all three at one base URL. */
+/** Consent, API and the short-lived token endpoint live on three hosts. */
 export const instagramHosts = {
   apiBaseUrl: "https://graph.instagram.com",
   authBaseUrl: "https://www.instagram.com",
@@ -54,20 +55,29 @@ const containerStatusSchema = z.object({ status_code: z.enum(["IN_PROGRESS", "FI
 
 const SERVICE = "Instagram";
 
-export interface InstagramAdapterConfig extends AdapterConfig {
-  /** Base URL of the code exchange (`instagramHosts.tokenBaseUrl`); defaults to `authBaseUrl` (the sandbox serves both). */
-  tokenBaseUrl?: string;
-}
-
-export function createInstagramAdapter(config: InstagramAdapterConfig): PlatformAdapter {
+export function createInstagramAdapter(config: AdapterConfig): PlatformAdapter {
   const http = createHttpClient({ service: SERVICE, fetch: config.fetch, timeoutMs: config.timeoutMs });
   const now = config.now ?? (() => new Date());
-  const api = (path: string) => `${config.apiBaseUrl.replace(/\/$/, "")}${path}`;
-  const auth = (path: string) => `${config.authBaseUrl.replace(/\/$/, "")}${path}`;
-  const tokenBase = (config.tokenBaseUrl ?? config.authBaseUrl).replace(/\/$/, "");
+  const { api, auth, token } = baseUrls(config, instagramHosts);
 
-  const longLived = (path: string, query: Record<string, string>, scopes: string[]) =>
-    requestLongLivedToken(http, { apiBaseUrl: config.apiBaseUrl, service: SERVICE, now }, path, query, scopes);
+  const login = metaLoginFlow({
+    service: SERVICE,
+    http,
+    now,
+    clientId: config.clientId,
+    clientSecret: config.clientSecret,
+    authorizeUrl: auth("/oauth/authorize"),
+    codeTokenUrl: token("/oauth/access_token"),
+    longLivedBaseUrl: api(""),
+    grants: { exchange: "ig_exchange_token", refresh: "ig_refresh_token" },
+    readShortLived(body) {
+      const parsed = shortLivedAnswerSchema.safeParse(body);
+      if (!parsed.success) return undefined;
+      const short = "data" in parsed.data ? parsed.data.data[0]! : parsed.data;
+      return { accessToken: short.access_token, scopes: scopeList(short.permissions) };
+    },
+    defaultScopes: [],
+  });
 
   const publisher = containerPublisher(
     http,
@@ -84,39 +94,16 @@ export function createInstagramAdapter(config: InstagramAdapterConfig): Platform
       },
       containerParams,
     },
-    { apiBaseUrl: config.apiBaseUrl, now },
+    { apiBaseUrl: api(""), now },
   );
 
   return {
     platform: "instagram",
     settingsSchema: instagramSettingsSchema,
 
-    authorizeUrl({ state, redirectUri, scopes }) {
-      const url = new URL(auth("/oauth/authorize"));
-      url.searchParams.set("client_id", config.clientId);
-      url.searchParams.set("redirect_uri", redirectUri);
-      url.searchParams.set("response_type", "code");
-      url.searchParams.set("scope", scopes.join(","));
-      url.searchParams.set("state", state);
-      return url.toString();
-    },
-
-    async exchangeCode({ code, redirectUri }) {
-      const res = await http.request({
-        url: `${tokenBase}/oauth/access_token`,
-        form: { client_id: config.clientId, client_secret: config.clientSecret, grant_type: "authorization_code", redirect_uri: redirectUri, code },
-      });
-      if (!res.ok) throw classifyGraphError(res, SERVICE, now(), "token");
-      const parsed = shortLivedAnswerSchema.safeParse(res.json);
-      if (!parsed.success) throw new PlatformError("unknown", `${SERVICE} token endpoint answered ${res.status} without an access token`, { status: res.status });
-      const short = "data" in parsed.data ? parsed.data.data[0]! : parsed.data;
-      const scopes = scopeList(short.permissions) ?? [];
-      return longLived("/access_token", { grant_type: "ig_exchange_token", client_secret: config.clientSecret, access_token: short.access_token }, scopes);
-    },
-
-    refresh(longLivedToken) {
-      return longLived("/refresh_access_token", { grant_type: "ig_refresh_token", access_token: longLivedToken }, []);
-    },
+    authorizeUrl: login.authorizeUrl,
+    exchangeCode: login.exchangeCode,
+    refresh: login.refresh,
 
     async getAccount(accessToken): Promise<AccountInfo> {
       const url = new URL(api(`/${INSTAGRAM_GRAPH_VERSION}/me`));
@@ -168,3 +155,15 @@ function containerParams(request: PublishRequest): Record<string, string> {
   }
   throw new PlatformError("media_error", `Instagram cannot publish ${item.mimeType}`);
 }
+
+/** Personal accounts cannot publish through the API; the long-lived token is refreshed with itself while valid. */
+export const instagramConnection: ConnectionTraits = {
+  tokenRenewal: "itself",
+  readiness(c) {
+    if (c.metadata.accountType !== "PERSONAL") return { missing: [], warnings: [] };
+    return {
+      missing: ["Switch the Instagram account to a business or creator account, then sync the connection: personal accounts cannot publish"],
+      warnings: [],
+    };
+  },
+};

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { createHttpClient, excerpt, retryAfterHeader, type HttpResponse } from "./http.js";
-import { tokenEndpointError, toOAuthTokens } from "./oauth.js";
+import { baseUrls, codeFlow } from "./oauth.js";
 import {
   PlatformError,
   type AccountInfo,
@@ -12,7 +12,7 @@ import {
 } from "./types.js";
 
 /**
- * LinkedIn adapter (reference/platforms.md §2): 3-legged OAuth on www.linkedin.com, the member from the OIDC
+ * LinkedIn adapter: 3-legged OAuth on www.linkedin.com (client id and secret in the token request's body), the member from the OIDC
  * `GET /v2/userinfo`, posts through the versioned Posts API (`POST /rest/posts`) and images through the Images API
  * (`initializeUpload`, then a PUT of the bytes to the returned upload URL).
  *
@@ -74,26 +74,29 @@ type Context = "api" | "media";
 export function createLinkedInAdapter(config: AdapterConfig): PlatformAdapter {
   const http = createHttpClient({ service: "LinkedIn", fetch: config.fetch, timeoutMs: config.timeoutMs });
   const now = config.now ?? (() => new Date());
-  const api = (path: string) => `${config.apiBaseUrl.replace(/\/$/, "")}${path}`;
-  const auth = (path: string) => `${config.authBaseUrl.replace(/\/$/, "")}${path}`;
+  const { api, auth, apiOrigin, authOrigin } = baseUrls(config, linkedinHosts);
   const rest = (accessToken: string) => ({
     authorization: `Bearer ${accessToken}`,
     "linkedin-version": LINKEDIN_VERSION,
     "x-restli-protocol-version": RESTLI_PROTOCOL_VERSION,
   });
   // The upload URL comes from LinkedIn's answer; the member's token is only ever sent to LinkedIn's own hosts.
-  const trustedOrigins = new Set([new URL(config.apiBaseUrl).origin, new URL(config.authBaseUrl).origin]);
+  const trustedOrigins = new Set([apiOrigin, authOrigin]);
   const isTrustedUploadUrl = (url: URL) =>
     trustedOrigins.has(url.origin) || (url.protocol === "https:" && (url.hostname === "linkedin.com" || url.hostname.endsWith(".linkedin.com")));
 
-  async function token(form: Record<string, string>, requestedScopes?: string[]) {
-    const res = await http.request({
-      url: auth("/oauth/v2/accessToken"),
-      form: { ...form, client_id: config.clientId, client_secret: config.clientSecret },
-    });
-    if (!res.ok) throw tokenEndpointError(res, "LinkedIn", now());
-    return toOAuthTokens(res, "LinkedIn", now(), requestedScopes);
-  }
+  const oauth = codeFlow({
+    service: "LinkedIn",
+    http,
+    now,
+    clientId: config.clientId,
+    clientSecret: config.clientSecret,
+    authorizeUrl: auth("/oauth/v2/authorization"),
+    tokenUrl: auth("/oauth/v2/accessToken"),
+    pkce: false,
+    clientAuth: "body",
+    scopeSeparator: " ",
+  });
 
   async function uploadImage(accessToken: string, owner: string, item: MediaItem): Promise<string> {
     if (!item.mimeType.toLowerCase().startsWith("image/")) {
@@ -139,23 +142,9 @@ export function createLinkedInAdapter(config: AdapterConfig): PlatformAdapter {
     platform: "linkedin",
     settingsSchema: z.object({}),
 
-    authorizeUrl({ state, redirectUri, scopes }) {
-      const url = new URL(auth("/oauth/v2/authorization"));
-      url.searchParams.set("response_type", "code");
-      url.searchParams.set("client_id", config.clientId);
-      url.searchParams.set("redirect_uri", redirectUri);
-      url.searchParams.set("state", state);
-      url.searchParams.set("scope", scopes.join(" "));
-      return url.toString();
-    },
-
-    exchangeCode({ code, redirectUri }) {
-      return token({ grant_type: "authorization_code", code, redirect_uri: redirectUri });
-    },
-
-    refresh(refreshToken) {
-      return token({ grant_type: "refresh_token", refresh_token: refreshToken });
-    },
+    authorizeUrl: oauth.authorizeUrl,
+    exchangeCode: oauth.exchangeCode,
+    refresh: oauth.refresh,
 
     async getAccount(accessToken): Promise<AccountInfo> {
       const res = await http.request({ url: api("/v2/userinfo"), headers: { authorization: `Bearer ${accessToken}` } });
@@ -216,7 +205,7 @@ export function escapeLittleText(text: string): string {
 }
 
 /**
- * Classifies a LinkedIn answer from its status, `serviceErrorCode` and input-error codes (§2.6): 401 or service codes
+ * Classifies a LinkedIn answer from its status, `serviceErrorCode` and input-error codes: 401 or service codes
  * 65600/65601/65602 → auth_error; 403 ACCESS_DENIED (missing permission; reconnecting with the scope fixes it) →
  * auth_error; 429 → rate_limited (LinkedIn's quotas are daily and it sends no reset header; `Retry-After` is used if
  * present); 5xx → network_error; input error DUPLICATE_POST → duplicate; an input error on the media field, or any

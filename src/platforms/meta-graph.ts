@@ -1,12 +1,14 @@
 import { z } from "zod";
 import { excerpt, retryAfterHeader, type HttpClient, type HttpResponse } from "./http.js";
+import { codeFlow } from "./oauth.js";
 import { PlatformError, type ErrorCategory, type OAuthTokens, type PlatformAdapter, type PublishOutcome, type PublishRequest } from "./types.js";
 
 /**
- * What Instagram and Threads share as Meta Graph APIs (reference/platforms.md §3): the error envelope and its
- * classification by `error.code` / `error_subcode` (never by the HTTP status or the message), the rate-limit reset
- * from the usage headers, long-lived tokens that are refreshed with themselves, and the container publishing flow
- * (create a container from a public media URL → its status → publish it).
+ * What Instagram, Threads and Facebook share as Meta Graph APIs: the error envelope and its classification by
+ * `error.code` / `error_subcode` (never by the HTTP status or the message), the rate-limit reset from the usage
+ * headers, the login flow of Instagram and Threads (a short-lived token exchanged for a long-lived one that is
+ * refreshed with itself), and the container publishing flow (create a container from a public media URL → its
+ * status → publish it).
  */
 
 // --- errors ---------------------------------------------------------------------------------------------------------
@@ -75,7 +77,7 @@ function isPermission(code: number | undefined): boolean {
 export type GraphContext = "api" | "token";
 
 /**
- * Classifies a Graph answer from `error.code` and `error_subcode` (§3, §4.3, §6.3): invalid or expired tokens and
+ * Classifies a Graph answer from `error.code` and `error_subcode`: invalid or expired tokens and
  * missing permissions → auth_error (reconnecting fixes them); throttling codes and the publishing limit →
  * rate_limited, with the reset from the usage headers; 9007/2207027 → media_processing; 506/368 → duplicate; media
  * codes → media_error; codes 1 and 2, `is_transient` and 5xx without an envelope → network_error; the rest → unknown.
@@ -144,27 +146,76 @@ export function graphRetryAfterSeconds(headers: Headers, now: Date): number | un
 
 const longLivedTokenSchema = z.object({ access_token: z.string().min(1), token_type: z.string().optional(), expires_in: z.coerce.number().positive() });
 
+export interface MetaLoginOptions {
+  service: string;
+  http: HttpClient;
+  now: () => Date;
+  clientId: string;
+  clientSecret: string;
+  /** The consent page. */
+  authorizeUrl: string;
+  /** Where the code is exchanged for a short-lived token (1 hour). */
+  codeTokenUrl: string;
+  /** The host serving `/access_token` (short-lived → long-lived) and `/refresh_access_token`. */
+  longLivedBaseUrl: string;
+  /** The product's grant names for those two calls (`ig_exchange_token`/`ig_refresh_token`, `th_…`). */
+  grants: { exchange: string; refresh: string };
+  /** The short-lived token and, when the answer names them, the granted scopes; undefined for an unreadable answer. */
+  readShortLived(body: unknown): { accessToken: string; scopes?: string[] } | undefined;
+  /** The scopes to record when the answer names none (consent grants what was asked). */
+  defaultScopes: string[];
+}
+
 /**
- * A long-lived token (60 days) from `access_token` (exchange) or `refresh_access_token` (refresh). Meta has no refresh
- * token: a long-lived token is refreshed with itself while it is still valid, so it is returned as `refreshToken` too
- * (an expired one cannot be refreshed, and the refresh fails with auth_error: the person must reconnect).
+ * The login flow of Instagram (Instagram Login) and Threads: consent with comma-separated scopes and no PKCE; the code
+ * for a short-lived token (client id and secret in the form); that, on the API host, for a long-lived token (60 days).
+ * There is no refresh token: a long-lived token is refreshed with itself while it is still valid, so it is returned
+ * as `refreshToken` too (an expired one cannot be refreshed, and the refresh fails with auth_error: reconnect).
+ * Every refusal at these endpoints (bad code, bad secret, wrong redirect) is an auth_error.
  */
-/**
- * GET on one of Instagram's or Threads' long-lived token endpoints (`/access_token` to exchange a short-lived token,
- * `/refresh_access_token` to refresh one): the query carries everything, the answer is a long-lived token.
- */
-export async function requestLongLivedToken(
-  http: HttpClient,
-  target: { apiBaseUrl: string; service: string; now: () => Date },
-  path: string,
-  query: Record<string, string>,
-  scopes: string[],
-): Promise<OAuthTokens> {
-  const url = new URL(`${target.apiBaseUrl.replace(/\/$/, "")}${path}`);
-  for (const [key, value] of Object.entries(query)) url.searchParams.set(key, value);
-  const res = await http.request({ url });
-  if (!res.ok) throw classifyGraphError(res, target.service, target.now(), "token");
-  return toLongLivedTokens(res, target.service, target.now(), scopes);
+export function metaLoginFlow(options: MetaLoginOptions): Pick<PlatformAdapter, "authorizeUrl" | "exchangeCode" | "refresh"> {
+  const { service, http, now } = options;
+  const shortLived = codeFlow({
+    service,
+    http,
+    now,
+    clientId: options.clientId,
+    clientSecret: options.clientSecret,
+    authorizeUrl: options.authorizeUrl,
+    tokenUrl: options.codeTokenUrl,
+    pkce: false,
+    clientAuth: "body",
+    scopeSeparator: ",",
+    error: (res, at) => classifyGraphError(res, service, at, "token"),
+    tokens(res) {
+      const read = options.readShortLived(res.json);
+      if (!read) throw new PlatformError("unknown", `${service} token endpoint answered ${res.status} without an access token`, { status: res.status });
+      return { accessToken: read.accessToken, scopes: read.scopes ?? options.defaultScopes };
+    },
+  });
+
+  /** A GET on a long-lived token endpoint: the query carries everything, the answer is a long-lived token. */
+  async function longLived(path: string, query: Record<string, string>, scopes: string[]): Promise<OAuthTokens> {
+    const url = new URL(`${options.longLivedBaseUrl.replace(/\/$/, "")}${path}`);
+    for (const [key, value] of Object.entries(query)) url.searchParams.set(key, value);
+    const res = await http.request({ url });
+    if (!res.ok) throw classifyGraphError(res, service, now(), "token");
+    return toLongLivedTokens(res, service, now(), scopes);
+  }
+
+  return {
+    authorizeUrl: shortLived.authorizeUrl,
+
+    async exchangeCode(exchange) {
+      const short = await shortLived.exchangeCode(exchange);
+      const query = { grant_type: options.grants.exchange, client_secret: options.clientSecret, access_token: short.accessToken };
+      return longLived("/access_token", query, short.scopes);
+    },
+
+    refresh(longLivedToken) {
+      return longLived("/refresh_access_token", { grant_type: options.grants.refresh, access_token: longLivedToken }, []);
+    },
+  };
 }
 
 export function toLongLivedTokens(res: HttpResponse, service: string, now: Date, scopes: string[]): OAuthTokens {
@@ -220,7 +271,7 @@ export function checkAfterSeconds(polls: number): number {
 }
 
 /**
- * The container flow as `publish` and `checkStatus` (§4.2, §6.2). `publish` creates the container and looks at it
+ * The container flow as `publish` and `checkStatus`. `publish` creates the container and looks at it
  * once: finished media (images, text) are published in the same call; media still processing (video) come back as
  * `processing`, and the executor calls `checkStatus` through the queue until the container is finished, failed or the
  * bounded wait is over. Nothing here waits in a loop.

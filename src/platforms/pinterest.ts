@@ -1,10 +1,11 @@
 import { z } from "zod";
 import { createHttpClient, excerpt, retryAfterHeader, type HttpResponse } from "./http.js";
-import { basicAuthorization, tokenEndpointError, toOAuthTokens } from "./oauth.js";
+import { baseUrls, codeFlow } from "./oauth.js";
 import {
   PlatformError,
   type AccountInfo,
   type AdapterConfig,
+  type ConnectionTraits,
   type PlatformAdapter,
   type PublishOutcome,
   type PublishRequest,
@@ -12,7 +13,7 @@ import {
 } from "./types.js";
 
 /**
- * Pinterest API v5 adapter (reference/platforms.md §9): OAuth on www.pinterest.com (comma-separated scopes, no PKCE)
+ * Pinterest API v5 adapter: OAuth on www.pinterest.com (comma-separated scopes, no PKCE)
  * with the token endpoint on api.pinterest.com (HTTP Basic client auth), the account from `GET /v5/user_account` and
  * its boards from `GET /v5/boards` (listed into `AccountInfo.metadata.boards`), and image pins through `POST /v5/pins`
  * with `media_source.source_type = image_url`: Pinterest fetches the image itself, so nothing is downloaded here.
@@ -34,7 +35,7 @@ export const pinterestLimits = {
 } as const;
 
 /**
- * Pinterest's error codes the adapter acts on (the `code` of `{code, message}`; pinterest/api-description v5):
+ * Pinterest's error codes the adapter acts on (the `code` of its `{code, message}` error body, API v5):
  * 8 rate limit; 2 authentication failed; 29 not permitted (a missing scope on a 401); 233/235 image too small or
  * broken; 40 board not found.
  */
@@ -69,15 +70,20 @@ export interface PinterestBoard {
 export function createPinterestAdapter(config: AdapterConfig): PlatformAdapter {
   const http = createHttpClient({ service: "Pinterest", fetch: config.fetch, timeoutMs: config.timeoutMs });
   const now = config.now ?? (() => new Date());
-  const api = (path: string) => `${config.apiBaseUrl.replace(/\/$/, "")}${path}`;
+  const { api, auth } = baseUrls(config, pinterestHosts);
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-  const clientAuth = basicAuthorization(config.clientId, config.clientSecret);
-
-  async function token(form: Record<string, string>) {
-    const res = await http.request({ url: api("/v5/oauth/token"), form, headers: { authorization: clientAuth } });
-    if (!res.ok) throw tokenEndpointError(res, "Pinterest", now());
-    return toOAuthTokens(res, "Pinterest", now());
-  }
+  const oauth = codeFlow({
+    service: "Pinterest",
+    http,
+    now,
+    clientId: config.clientId,
+    clientSecret: config.clientSecret,
+    authorizeUrl: auth("/oauth/"),
+    tokenUrl: api("/v5/oauth/token"),
+    pkce: false,
+    clientAuth: "basic",
+    scopeSeparator: ",",
+  });
 
   /** Every board of the account, following `bookmark` for at most `boardPagesMax` pages. */
   async function listBoards(accessToken: string): Promise<PinterestBoard[]> {
@@ -101,23 +107,9 @@ export function createPinterestAdapter(config: AdapterConfig): PlatformAdapter {
     platform: "pinterest",
     settingsSchema: pinterestSettingsSchema,
 
-    authorizeUrl({ state, redirectUri, scopes }) {
-      const url = new URL(`${config.authBaseUrl.replace(/\/$/, "")}/oauth/`);
-      url.searchParams.set("client_id", config.clientId);
-      url.searchParams.set("redirect_uri", redirectUri);
-      url.searchParams.set("response_type", "code");
-      url.searchParams.set("scope", scopes.join(","));
-      url.searchParams.set("state", state);
-      return url.toString();
-    },
-
-    exchangeCode({ code, redirectUri }) {
-      return token({ grant_type: "authorization_code", code, redirect_uri: redirectUri });
-    },
-
-    refresh(refreshToken) {
-      return token({ grant_type: "refresh_token", refresh_token: refreshToken });
-    },
+    authorizeUrl: oauth.authorizeUrl,
+    exchangeCode: oauth.exchangeCode,
+    refresh: oauth.refresh,
 
     async getAccount(accessToken): Promise<AccountInfo> {
       const res = await http.request({ url: api("/v5/user_account"), headers: bearer(accessToken) });
@@ -190,7 +182,7 @@ export function firstLink(text: string): string | undefined {
 }
 
 /**
- * Classifies a Pinterest answer from its status and `code` (§9.4): 401 → auth_error (an expired or revoked token, or
+ * Classifies a Pinterest answer from its status and `code`: 401 → auth_error (an expired or revoked token, or
  * code 29 for a missing scope); 429 or code 8 → rate_limited (Pinterest documents no reset header; `Retry-After` is
  * used when sent); 5xx → network_error; codes 233/235 (image too small, broken or unreachable as an image) →
  * media_error; the rest, including 404 code 40 (the board no longer exists) → unknown.
@@ -211,3 +203,19 @@ export function classifyPinterestError(res: HttpResponse, now: Date): PlatformEr
   if (code !== undefined && MEDIA_CODES.has(code)) return new PlatformError("media_error", message, details);
   return new PlatformError("unknown", message, details);
 }
+
+/** Pins go to the default board, which must still be one of the account's boards (as of the last sync). */
+export const pinterestConnection: ConnectionTraits = {
+  destinations: (c) => ({ boards: (boardsOf(c.metadata) ?? []).map((b) => ({ id: b.id, name: b.name ?? b.id })) }),
+  readiness(c) {
+    const boardId = c.settings.boardId;
+    if (typeof boardId !== "string" || !boardId) {
+      return { missing: ["No default board: choose one of the account's boards (settings.boardId)"], warnings: [] };
+    }
+    const boards = boardsOf(c.metadata);
+    if (boards && !boards.some((b) => b.id === boardId)) {
+      return { missing: [`The default board ${boardId} no longer exists on the Pinterest account: choose another (settings.boardId)`], warnings: [] };
+    }
+    return { missing: [], warnings: [] };
+  },
+};

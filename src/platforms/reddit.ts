@@ -1,10 +1,11 @@
 import { z } from "zod";
 import { createHttpClient, excerpt, retryAfterHeader, type HttpResponse } from "./http.js";
-import { basicAuthorization, tokenEndpointError, toOAuthTokens } from "./oauth.js";
+import { baseUrls, codeFlow } from "./oauth.js";
 import {
   PlatformError,
   type AccountInfo,
   type AdapterConfig,
+  type ConnectionTraits,
   type ErrorCategory,
   type PlatformAdapter,
   type PublishOutcome,
@@ -12,9 +13,9 @@ import {
 } from "./types.js";
 
 /**
- * Reddit adapter (reference/platforms.md §10): OAuth on www.reddit.com with `duration=permanent` (so a refresh token
- * comes back) and HTTP Basic client auth on the token endpoint; the API on oauth.reddit.com: `GET /api/v1/me` and
- * self posts through `POST /api/submit` (`kind=self`) to the subreddit in the connection's settings.
+ * Reddit adapter: OAuth on www.reddit.com with `duration=permanent` (so a refresh token comes back) and HTTP Basic
+ * client auth on the token endpoint; the API on oauth.reddit.com: `GET /api/v1/me` and self posts through
+ * `POST /api/submit` (`kind=self`) to the subreddit in the connection's settings.
  *
  * Reddit answers most submit failures with HTTP 200 and `json.errors` (`[CODE, message, field]`), so the body is
  * parsed before the status is trusted. Every call carries the descriptive User-Agent Reddit requires; generic agents
@@ -69,46 +70,40 @@ const submitSchema = z.object({
 });
 type SubmitBody = z.infer<typeof submitSchema>["json"];
 
-export function createRedditAdapter(config: AdapterConfig & { userAgent?: string }): PlatformAdapter {
+export interface RedditAdapterConfig extends AdapterConfig {
+  /** The descriptive User-Agent Reddit requires (`DEFAULT_REDDIT_USER_AGENT` when unset). */
+  userAgent?: string;
+}
+
+export function createRedditAdapter(config: RedditAdapterConfig): PlatformAdapter {
   const http = createHttpClient({ service: "Reddit", fetch: config.fetch, timeoutMs: config.timeoutMs });
   const now = config.now ?? (() => new Date());
   const userAgent = config.userAgent ?? DEFAULT_REDDIT_USER_AGENT;
-  const api = (path: string) => `${config.apiBaseUrl.replace(/\/$/, "")}${path}`;
-  const auth = (path: string) => `${config.authBaseUrl.replace(/\/$/, "")}${path}`;
+  const { api, auth } = baseUrls(config, redditHosts);
   const headers = (accessToken: string) => ({ authorization: `bearer ${accessToken}`, "user-agent": userAgent });
-
-  async function token(form: Record<string, string>) {
-    const res = await http.request({
-      url: auth("/api/v1/access_token"),
-      form,
-      headers: { authorization: basicAuthorization(config.clientId, config.clientSecret), "user-agent": userAgent },
-    });
-    if (!res.ok) throw tokenEndpointError(res, "Reddit", now());
-    return toOAuthTokens(res, "Reddit", now());
-  }
+  const oauth = codeFlow({
+    service: "Reddit",
+    http,
+    now,
+    clientId: config.clientId,
+    clientSecret: config.clientSecret,
+    authorizeUrl: auth("/api/v1/authorize"),
+    tokenUrl: auth("/api/v1/access_token"),
+    pkce: false,
+    clientAuth: "basic",
+    scopeSeparator: " ",
+    // Without `permanent` Reddit issues no refresh token and the access token lapses after an hour.
+    authorizeParams: { duration: "permanent" },
+    tokenHeaders: { "user-agent": userAgent },
+  });
 
   return {
     platform: "reddit",
     settingsSchema: redditSettingsSchema,
 
-    authorizeUrl({ state, redirectUri, scopes }) {
-      const url = new URL(auth("/api/v1/authorize"));
-      url.searchParams.set("client_id", config.clientId);
-      url.searchParams.set("response_type", "code");
-      url.searchParams.set("state", state);
-      url.searchParams.set("redirect_uri", redirectUri);
-      url.searchParams.set("duration", "permanent");
-      url.searchParams.set("scope", scopes.join(" "));
-      return url.toString();
-    },
-
-    exchangeCode({ code, redirectUri }) {
-      return token({ grant_type: "authorization_code", code, redirect_uri: redirectUri });
-    },
-
-    refresh(refreshToken) {
-      return token({ grant_type: "refresh_token", refresh_token: refreshToken });
-    },
+    authorizeUrl: oauth.authorizeUrl,
+    exchangeCode: oauth.exchangeCode,
+    refresh: oauth.refresh,
 
     async getAccount(accessToken): Promise<AccountInfo> {
       const res = await http.request({ url: api("/api/v1/me"), headers: headers(accessToken) });
@@ -235,3 +230,13 @@ export function redditRetryAfterSeconds(headers: Headers, now: Date): number | u
   if (headers.get("x-ratelimit-reset") !== null && Number.isFinite(reset) && reset >= 0) return Math.max(1, Math.ceil(reset));
   return retryAfterHeader(headers, now);
 }
+
+/** Posts go to the connection's subreddit, as an account Reddit has not suspended (as of the last sync). */
+export const redditConnection: ConnectionTraits = {
+  readiness(c) {
+    const missing: string[] = [];
+    if (!c.settings.subreddit) missing.push("No subreddit: choose a subreddit for this connection (settings.subreddit)");
+    if (c.metadata.suspended === true) missing.push("The Reddit account is suspended");
+    return { missing, warnings: [] };
+  },
+};

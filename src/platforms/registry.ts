@@ -1,136 +1,194 @@
 import { env, type Env } from "../core/env.js";
 import { AppError } from "../core/errors.js";
 import { log } from "../core/log.js";
-import { sandboxClients } from "../sandbox/clients.js";
-import { catalog, type Platform } from "./catalog.js";
-import { createFacebookAdapter, facebookHosts } from "./facebook.js";
-import { createInstagramAdapter, instagramHosts } from "./instagram.js";
+import { blueskyConnection, blueskyHosts, createBlueskyAdapter } from "./bluesky.js";
+import { catalog, isPublishable, type Platform, type PublishablePlatform } from "./catalog.js";
+import { createFacebookAdapter, facebookConnection, facebookHosts } from "./facebook.js";
+import { createInstagramAdapter, instagramConnection, instagramHosts } from "./instagram.js";
 import { createLinkedInAdapter, linkedinHosts } from "./linkedin.js";
-import { createThreadsAdapter, threadsHosts } from "./threads.js";
-import { createTwitterAdapter, twitterHosts } from "./twitter.js";
-import { createTikTokAdapter, tiktokHosts, tiktokOptionsFromEnv } from "./tiktok.js";
-import { createYouTubeAdapter, youtubeHosts, youtubeOptionsFromEnv } from "./youtube.js";
-import { blueskyHosts, createBlueskyAdapter } from "./bluesky.js";
-import { createPinterestAdapter, pinterestHosts } from "./pinterest.js";
-import { createRedditAdapter, redditHosts } from "./reddit.js";
-import type { AdapterConfig, PlatformAdapter } from "./types.js";
+import { createPinterestAdapter, pinterestConnection, pinterestHosts } from "./pinterest.js";
+import { createRedditAdapter, redditConnection, redditHosts } from "./reddit.js";
+import { createThreadsAdapter, threadsConnection, threadsHosts } from "./threads.js";
+import { createTikTokAdapter, tiktokConnection, tiktokHosts } from "./tiktok.js";
+import { createTwitterAdapter, twitterConnection, twitterHosts } from "./twitter.js";
+import { createYouTubeAdapter, youtubeConnection, youtubeHosts } from "./youtube.js";
+import type { BaseUrls, ConnectionTraits, PlatformAdapter } from "./types.js";
 
 /**
- * The platform registry: one adapter per network, built once per parsed environment. With PLATFORM_SANDBOX_URL set
- * (the local home, tests, test mode) every adapter talks to `${PLATFORM_SANDBOX_URL}/<platform>` for both its API and
- * its consent page, with the sandbox's registered client; otherwise to the real hosts with the client credentials from
- * the environment. Feature code asks `getAdapter(platform)` and never knows which.
+ * The platform registry: one entry per network the catalog marks publishable, typed as complete over them, so a
+ * network without an adapter (or an adapter for a network the catalog does not publish to) is a compile error. Adding
+ * a network is its adapter module plus one entry here.
+ *
+ * Each entry names the adapter, the network's real hosts, the environment variables holding its OAuth client, its
+ * options from the environment, and what the API says about its stored connections. Adapters talk to the real hosts
+ * with the environment's client, unless the home configured otherwise: the local home hands `configurePlatforms` its
+ * sandbox's base URLs, registered clients and audit flags (src/local/platforms.ts). Nothing here asks which home it
+ * is in.
  */
 
-interface AdapterFactory {
-  create(config: AdapterConfig): PlatformAdapter;
-  hosts: { apiBaseUrl: string; authBaseUrl: string };
-  /** The env variables holding the network's OAuth client. */
-  credentials(e: Env): { clientId: string | undefined; clientSecret: string | undefined; names: string };
+interface NetworkEntry<C> {
+  create(config: C): PlatformAdapter;
+  /** The network's real hosts (every base URL its adapter uses). */
+  hosts: BaseUrls;
+  /** The environment variables holding the OAuth client id and secret; absent for networks without an OAuth client. */
+  credentials?: readonly [keyof Env, keyof Env];
+  /** The network's own options from the environment (audit status, User-Agent…). */
+  options?(e: Env): Partial<C>;
+  connection: ConnectionTraits;
 }
 
-// Issue 6 completes this to `satisfies Record<Platform, AdapterFactory>`, so that a network without an adapter is a
-// compile error; until then the networks below are the ones implemented.
-const factories = {
-  twitter: {
+const network = <C>(entry: NetworkEntry<C>) => entry;
+const list = (value: string | undefined) => (value ?? "").split(",").map((p) => p.trim()).filter(Boolean);
+
+const networks = {
+  twitter: network({
     create: createTwitterAdapter,
     hosts: twitterHosts,
-    credentials: (e) => ({ clientId: e.TWITTER_CLIENT_ID, clientSecret: e.TWITTER_CLIENT_SECRET, names: "TWITTER_CLIENT_ID, TWITTER_CLIENT_SECRET" }),
-  },
-  linkedin: {
+    credentials: ["TWITTER_CLIENT_ID", "TWITTER_CLIENT_SECRET"],
+    connection: twitterConnection,
+  }),
+  linkedin: network({
     create: createLinkedInAdapter,
     hosts: linkedinHosts,
-    credentials: (e) => ({ clientId: e.LINKEDIN_CLIENT_ID, clientSecret: e.LINKEDIN_CLIENT_SECRET, names: "LINKEDIN_CLIENT_ID, LINKEDIN_CLIENT_SECRET" }),
-  },
-  instagram: {
-    // instagramHosts also carries the code-exchange host (`tokenBaseUrl`), which the spread in adapterConfig passes on.
+    credentials: ["LINKEDIN_CLIENT_ID", "LINKEDIN_CLIENT_SECRET"],
+    connection: {},
+  }),
+  instagram: network({
     create: createInstagramAdapter,
     hosts: instagramHosts,
-    credentials: (e) => ({ clientId: e.INSTAGRAM_CLIENT_ID, clientSecret: e.INSTAGRAM_CLIENT_SECRET, names: "INSTAGRAM_CLIENT_ID, INSTAGRAM_CLIENT_SECRET" }),
-  },
-  facebook: {
+    credentials: ["INSTAGRAM_CLIENT_ID", "INSTAGRAM_CLIENT_SECRET"],
+    connection: instagramConnection,
+  }),
+  facebook: network({
     create: createFacebookAdapter,
     hosts: facebookHosts,
-    credentials: (e) => ({ clientId: e.FACEBOOK_CLIENT_ID, clientSecret: e.FACEBOOK_CLIENT_SECRET, names: "FACEBOOK_CLIENT_ID, FACEBOOK_CLIENT_SECRET" }),
-  },
-  threads: {
+    credentials: ["FACEBOOK_CLIENT_ID", "FACEBOOK_CLIENT_SECRET"],
+    connection: facebookConnection,
+  }),
+  threads: network({
     create: createThreadsAdapter,
     hosts: threadsHosts,
-    credentials: (e) => ({ clientId: e.THREADS_CLIENT_ID, clientSecret: e.THREADS_CLIENT_SECRET, names: "THREADS_CLIENT_ID, THREADS_CLIENT_SECRET" }),
-  },
-  tiktok: {
-    // App audit status and verified pull-from-URL prefixes come from the environment (sandbox: an audited app).
-    create: (config) => createTikTokAdapter(config, tiktokOptionsFromEnv(env())),
+    credentials: ["THREADS_CLIENT_ID", "THREADS_CLIENT_SECRET"],
+    connection: threadsConnection,
+  }),
+  tiktok: network({
+    create: createTikTokAdapter,
     hosts: tiktokHosts,
-    credentials: (e) => ({ clientId: e.TIKTOK_CLIENT_KEY, clientSecret: e.TIKTOK_CLIENT_SECRET, names: "TIKTOK_CLIENT_KEY, TIKTOK_CLIENT_SECRET" }),
-  },
-  youtube: {
-    // youtubeHosts also carries Google's token host (`tokenBaseUrl`), which the spread in adapterConfig passes on.
-    create: (config) => createYouTubeAdapter({ ...config, ...youtubeOptionsFromEnv(env()) }),
+    credentials: ["TIKTOK_CLIENT_KEY", "TIKTOK_CLIENT_SECRET"],
+    options: (e) => ({ appAudited: e.TIKTOK_APP_AUDITED ?? false, pullFromUrlPrefixes: list(e.TIKTOK_PULL_FROM_URL_PREFIXES) }),
+    connection: tiktokConnection,
+  }),
+  youtube: network({
+    create: createYouTubeAdapter,
     hosts: youtubeHosts,
-    credentials: (e) => ({ clientId: e.YOUTUBE_CLIENT_ID, clientSecret: e.YOUTUBE_CLIENT_SECRET, names: "YOUTUBE_CLIENT_ID, YOUTUBE_CLIENT_SECRET" }),
-  },
-  pinterest: {
+    credentials: ["YOUTUBE_CLIENT_ID", "YOUTUBE_CLIENT_SECRET"],
+    options: (e) => ({ projectAudited: e.YOUTUBE_PROJECT_AUDITED ?? false }),
+    connection: youtubeConnection,
+  }),
+  pinterest: network({
     create: createPinterestAdapter,
     hosts: pinterestHosts,
-    credentials: (e) => ({ clientId: e.PINTEREST_APP_ID, clientSecret: e.PINTEREST_APP_SECRET, names: "PINTEREST_APP_ID, PINTEREST_APP_SECRET" }),
-  },
-  reddit: {
-    // Reddit requires a descriptive User-Agent naming the app and its developer (REDDIT_USER_AGENT).
-    create: (config) => createRedditAdapter({ ...config, userAgent: env().REDDIT_USER_AGENT }),
+    credentials: ["PINTEREST_APP_ID", "PINTEREST_APP_SECRET"],
+    connection: pinterestConnection,
+  }),
+  reddit: network({
+    create: createRedditAdapter,
     hosts: redditHosts,
-    credentials: (e) => ({ clientId: e.REDDIT_CLIENT_ID, clientSecret: e.REDDIT_CLIENT_SECRET, names: "REDDIT_CLIENT_ID, REDDIT_CLIENT_SECRET" }),
-  },
-  bluesky: {
-    // Users sign in with an app password: there is no OAuth client to configure, so nothing can be missing.
-    create: createBlueskyAdapter,
-    hosts: blueskyHosts,
-    credentials: () => ({ clientId: "bluesky", clientSecret: "none", names: "" }),
-  },
-} satisfies Partial<Record<Platform, AdapterFactory>>;
+    credentials: ["REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET"],
+    options: (e) => (e.REDDIT_USER_AGENT ? { userAgent: e.REDDIT_USER_AGENT } : {}),
+    connection: redditConnection,
+  }),
+  // Users sign in with an app password: there is no OAuth client, so nothing can be missing.
+  bluesky: network({ create: createBlueskyAdapter, hosts: blueskyHosts, connection: blueskyConnection }),
+} satisfies Record<PublishablePlatform, { create(config: never): PlatformAdapter; hosts: BaseUrls; connection: ConnectionTraits }>;
 
-export type ImplementedPlatform = keyof typeof factories;
-export const implementedPlatforms = Object.keys(factories) as ImplementedPlatform[];
+/** The configuration each network's adapter takes (its base URLs, client and own options). */
+export type AdapterConfigOf<P extends PublishablePlatform> = Parameters<(typeof networks)[P]["create"]>[0];
 
-export function isImplemented(platform: Platform): platform is ImplementedPlatform {
-  return Object.hasOwn(factories, platform);
-}
+/** What a home sets for some networks instead of the real hosts and the environment's clients (the local home's sandbox). */
+export type PlatformOverrides = { [P in PublishablePlatform]?: Partial<AdapterConfigOf<P>> };
 
-/** Where the adapter for `platform` finds its network and who it is there, from the environment. */
-export function adapterConfig(platform: ImplementedPlatform, e: Env = env()): AdapterConfig {
-  const factory: AdapterFactory = factories[platform];
-  if (e.PLATFORM_SANDBOX_URL) {
-    // The sandbox knows only its own registered clients, so real credentials in the environment are not used here.
-    const base = `${e.PLATFORM_SANDBOX_URL.replace(/\/$/, "")}/${platform}`;
-    return { apiBaseUrl: base, authBaseUrl: base, ...sandboxClients[platform] };
-  }
-  const { clientId, clientSecret, names } = factory.credentials(e);
-  if (!clientId || !clientSecret) {
-    log.error("platform not configured", { platform, missing: names });
-    throw new AppError("service_unavailable", `${catalog[platform].displayName} is not configured on this server`);
-  }
-  return { ...factory.hosts, clientId, clientSecret };
-}
+/** Every network's real hosts. */
+export const platformHosts: Record<PublishablePlatform, BaseUrls> = Object.fromEntries(
+  Object.entries(networks).map(([platform, entry]) => [platform, entry.hosts]),
+) as Record<PublishablePlatform, BaseUrls>;
 
-let built: { for: Env; adapters: Partial<Record<ImplementedPlatform, PlatformAdapter>> } | undefined;
+let configured: PlatformOverrides | undefined;
 
 /**
- * The adapter for a network. Throws AppError("bad_request") for a network without an adapter yet, and
- * AppError("service_unavailable") when the server lacks that network's client credentials.
+ * Sets what this process's home configures for its adapters (the local home: its sandbox); `undefined` restores the
+ * real hosts and the environment's clients. Adapters built before are rebuilt on next use.
  */
-export function getAdapter(platform: Platform): PlatformAdapter {
-  if (!isImplemented(platform)) {
-    throw new AppError("bad_request", `Publishing to ${catalog[platform]?.displayName ?? platform} is not available yet`);
-  }
-  const e = env();
-  // A new parsed environment (the local home resets it at start) gets new adapters.
-  if (built?.for !== e) built = { for: e, adapters: {} };
-  const adapter = built.adapters[platform] ?? factories[platform].create(adapterConfig(platform, e));
-  built.adapters[platform] = adapter;
-  return adapter;
+export function configurePlatforms(overrides: PlatformOverrides | undefined): void {
+  configured = overrides;
+  built = undefined;
 }
 
-/** Every implemented adapter at once (throws if any network lacks its configuration). */
-export function platformAdapters(): Record<ImplementedPlatform, PlatformAdapter> {
-  return Object.fromEntries(implementedPlatforms.map((p) => [p, getAdapter(p)])) as Record<ImplementedPlatform, PlatformAdapter>;
+/**
+ * Where the adapter for `platform` finds its network and who it is there: the real hosts, the client and options from
+ * the environment, and over them whatever the home configured (`null`: nothing). Throws AppError("service_unavailable") when no client
+ * is known for a network that needs one.
+ */
+export function adapterConfig<P extends PublishablePlatform>(
+  platform: P,
+  e: Env = env(),
+  overrides: PlatformOverrides | null = configured ?? null,
+): AdapterConfigOf<P> {
+  const entry = networks[platform] as NetworkEntry<Record<string, unknown>>;
+  const fromEnv: Record<string, unknown> = {};
+  if (entry.credentials) {
+    const [id, secret] = entry.credentials;
+    if (e[id] !== undefined) fromEnv.clientId = e[id];
+    if (e[secret] !== undefined) fromEnv.clientSecret = e[secret];
+  }
+  const config: Record<string, unknown> = { ...entry.hosts, ...fromEnv, ...entry.options?.(e), ...overrides?.[platform] };
+  if (entry.credentials && (!config.clientId || !config.clientSecret)) {
+    log.error("platform not configured", { platform, missing: entry.credentials.join(", ") });
+    throw new AppError("service_unavailable", `${catalog[platform].displayName} is not configured on this server`);
+  }
+  return config as AdapterConfigOf<P>;
+}
+
+export interface PlatformRegistry {
+  /**
+   * The adapter for a network, built on first use. Throws AppError("bad_request") for a network the catalog does not
+   * publish to, and AppError("service_unavailable") when the server lacks that network's client credentials.
+   */
+  get(platform: Platform): PlatformAdapter;
+}
+
+/** A registry for one parsed environment (and the home's configuration at the time). */
+export function createPlatformRegistry(e: Env, overrides: PlatformOverrides | null = configured ?? null): PlatformRegistry {
+  const adapters = new Map<PublishablePlatform, PlatformAdapter>();
+  return {
+    get(platform) {
+      if (!isPublishable(platform)) {
+        throw new AppError("bad_request", `Publishing to ${catalog[platform]?.displayName ?? platform} is not available yet`);
+      }
+      let adapter = adapters.get(platform);
+      if (!adapter) {
+        adapter = build(platform, adapterConfig(platform, e, overrides));
+        adapters.set(platform, adapter);
+      }
+      return adapter;
+    },
+  };
+}
+
+function build<P extends PublishablePlatform>(platform: P, config: AdapterConfigOf<P>): PlatformAdapter {
+  return (networks[platform].create as (config: AdapterConfigOf<P>) => PlatformAdapter)(config);
+}
+
+let built: { for: Env; registry: PlatformRegistry } | undefined;
+
+/** The adapter for a network, from the registry of the current environment (rebuilt when the environment is reset). */
+export function getAdapter(platform: Platform): PlatformAdapter {
+  const e = env();
+  if (built?.for !== e) built = { for: e, registry: createPlatformRegistry(e) };
+  return built.registry.get(platform);
+}
+
+/** What the API says about a stored connection of `platform` without calling the network (no credentials needed). */
+export function connectionTraits(platform: string): ConnectionTraits {
+  return Object.hasOwn(networks, platform) ? networks[platform as PublishablePlatform].connection : {};
 }

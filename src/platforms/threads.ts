@@ -1,11 +1,12 @@
 import { z } from "zod";
 import { catalog } from "./catalog.js";
 import { createHttpClient } from "./http.js";
-import { classifyGraphError, containerPublisher, mediaKind, requestLongLivedToken, scopeList, type ContainerStatus } from "./meta-graph.js";
-import { PlatformError, type AccountInfo, type AdapterConfig, type PlatformAdapter, type PublishRequest } from "./types.js";
+import { classifyGraphError, containerPublisher, mediaKind, metaLoginFlow, scopeList, type ContainerStatus } from "./meta-graph.js";
+import { baseUrls } from "./oauth.js";
+import { PlatformError, type AccountInfo, type AdapterConfig, type ConnectionTraits, type PlatformAdapter, type PublishRequest } from "./types.js";
 
 /**
- * Threads adapter (reference/platforms.md §3, §6): consent on threads.net with the Threads app's id (not the Meta
+ * Threads adapter: consent on threads.net with the Threads app's id (not the Meta
  * app's), the code exchanged on graph.threads.net for a short-lived token (1 h) and that for a long-lived one (60
  * days), refreshed with itself while valid (`refresh_access_token`): it doubles as the connection's refresh token.
  *
@@ -44,11 +45,26 @@ const SERVICE = "Threads";
 export function createThreadsAdapter(config: AdapterConfig): PlatformAdapter {
   const http = createHttpClient({ service: SERVICE, fetch: config.fetch, timeoutMs: config.timeoutMs });
   const now = config.now ?? (() => new Date());
-  const api = (path: string) => `${config.apiBaseUrl.replace(/\/$/, "")}${path}`;
-  const auth = (path: string) => `${config.authBaseUrl.replace(/\/$/, "")}${path}`;
+  const { api, auth } = baseUrls(config, threadsHosts);
 
-  const longLived = (path: string, query: Record<string, string>, scopes: string[]) =>
-    requestLongLivedToken(http, { apiBaseUrl: config.apiBaseUrl, service: SERVICE, now }, path, query, scopes);
+  const login = metaLoginFlow({
+    service: SERVICE,
+    http,
+    now,
+    clientId: config.clientId,
+    clientSecret: config.clientSecret,
+    authorizeUrl: auth("/oauth/authorize"),
+    codeTokenUrl: api("/oauth/access_token"),
+    longLivedBaseUrl: api(""),
+    grants: { exchange: "th_exchange_token", refresh: "th_refresh_token" },
+    readShortLived(body) {
+      const parsed = shortLivedSchema.safeParse(body);
+      if (!parsed.success) return undefined;
+      return { accessToken: parsed.data.access_token, scopes: scopeList(parsed.data.permissions) ?? scopeList(parsed.data.scope) };
+    },
+    // The answer names no permissions: consent grants what was asked, and the adapter always asks the catalog's.
+    defaultScopes: catalog.threads.scopes,
+  });
 
   const publisher = containerPublisher(
     http,
@@ -65,39 +81,16 @@ export function createThreadsAdapter(config: AdapterConfig): PlatformAdapter {
       },
       containerParams,
     },
-    { apiBaseUrl: config.apiBaseUrl, now },
+    { apiBaseUrl: api(""), now },
   );
 
   return {
     platform: "threads",
     settingsSchema: threadsSettingsSchema,
 
-    authorizeUrl({ state, redirectUri, scopes }) {
-      const url = new URL(auth("/oauth/authorize"));
-      url.searchParams.set("client_id", config.clientId);
-      url.searchParams.set("redirect_uri", redirectUri);
-      url.searchParams.set("scope", scopes.join(","));
-      url.searchParams.set("response_type", "code");
-      url.searchParams.set("state", state);
-      return url.toString();
-    },
-
-    async exchangeCode({ code, redirectUri }) {
-      const res = await http.request({
-        url: api("/oauth/access_token"),
-        form: { client_id: config.clientId, client_secret: config.clientSecret, code, grant_type: "authorization_code", redirect_uri: redirectUri },
-      });
-      if (!res.ok) throw classifyGraphError(res, SERVICE, now(), "token");
-      const parsed = shortLivedSchema.safeParse(res.json);
-      if (!parsed.success) throw new PlatformError("unknown", `${SERVICE} token endpoint answered ${res.status} without an access token`, { status: res.status });
-      // The answer names no permissions: consent grants what was asked, and the adapter always asks the catalog's.
-      const scopes = scopeList(parsed.data.permissions) ?? scopeList(parsed.data.scope) ?? catalog.threads.scopes;
-      return longLived("/access_token", { grant_type: "th_exchange_token", client_secret: config.clientSecret, access_token: parsed.data.access_token }, scopes);
-    },
-
-    refresh(longLivedToken) {
-      return longLived("/refresh_access_token", { grant_type: "th_refresh_token", access_token: longLivedToken }, []);
-    },
+    authorizeUrl: login.authorizeUrl,
+    exchangeCode: login.exchangeCode,
+    refresh: login.refresh,
 
     async getAccount(accessToken): Promise<AccountInfo> {
       const url = new URL(api(`/${THREADS_API_VERSION}/me`));
@@ -131,3 +124,6 @@ function containerParams(request: PublishRequest): Record<string, string> {
   }
   throw new PlatformError("media_error", `Threads publishes JPEG or PNG images and MP4 or MOV videos, not ${item.mimeType}`);
 }
+
+/** The long-lived token is refreshed with itself while valid (there is no refresh token). */
+export const threadsConnection: ConnectionTraits = { tokenRenewal: "itself" };

@@ -1,23 +1,22 @@
 import { z } from "zod";
-import type { Env } from "../core/env.js";
 import { createHttpClient, excerpt, retryAfterHeader, type HttpResponse } from "./http.js";
-import { tokenEndpointError, toOAuthTokens } from "./oauth.js";
+import { baseUrls, codeFlow, tokenEndpointError, toOAuthTokens } from "./oauth.js";
 import { sniffVideo } from "./sniff-video.js";
 import {
   PlatformError,
   type AccountInfo,
   type AdapterConfig,
+  type ConnectionTraits,
   type ErrorCategory,
   type MediaItem,
-  type OAuthTokens,
   type PlatformAdapter,
   type PublishOutcome,
   type PublishRequest,
 } from "./types.js";
 
 /**
- * TikTok Content Posting API v2 adapter (reference/platforms.md §7): Login Kit v2 on www.tiktok.com with PKCE as
- * TikTok does it (the challenge is the *hex* SHA-256 of the verifier, not base64url), tokens and the API on
+ * TikTok Content Posting API v2 adapter: Login Kit v2 on www.tiktok.com with PKCE as TikTok does it (the challenge is
+ * the *hex* SHA-256 of the verifier, not base64url) and the client id named `client_key`, tokens and the API on
  * open.tiktokapis.com, rotating refresh tokens. Publishing is a direct post of one video:
  *
  *   creator_info/query  → privacy options, the creator's maximum duration, whether they can post now
@@ -67,7 +66,7 @@ export const tiktokSettingsSchema = z.object({
 });
 export type TikTokSettings = z.infer<typeof tiktokSettingsSchema>;
 
-export interface TikTokOptions {
+export interface TikTokAdapterConfig extends AdapterConfig {
   /**
    * Whether TikTok has audited this app. Until it has, TikTok makes every post private (SELF_ONLY), so the adapter
    * posts SELF_ONLY and the connection's readiness says so.
@@ -77,19 +76,6 @@ export interface TikTokOptions {
   pullFromUrlPrefixes?: string[];
   /** FILE_UPLOAD chunk size (5–64 MB); tests lower it to exercise several chunks. */
   chunkBytes?: number;
-}
-
-/**
- * TikTok's options from the environment. The sandbox's registered client is an audited app, and it has verified the
- * local home's public storage path (where uploaded media is served), as a real deployment would verify its own.
- */
-export function tiktokOptionsFromEnv(e: Env): TikTokOptions {
-  const prefixes = (e.TIKTOK_PULL_FROM_URL_PREFIXES ?? "").split(",").map((p) => p.trim()).filter(Boolean);
-  if (e.PLATFORM_SANDBOX_URL) {
-    const storage = `${e.SUPABASE_URL.replace(/\/$/, "")}/storage/v1/object/public/`;
-    return { appAudited: true, pullFromUrlPrefixes: prefixes.length ? prefixes : [storage] };
-  }
-  return { appAudited: e.TIKTOK_APP_AUDITED ?? false, pullFromUrlPrefixes: prefixes };
 }
 
 /** Seconds before each next status check: soon at first (most videos finish in seconds), then backing off. */
@@ -161,6 +147,10 @@ const statusSchema = z.object({
   data: z.object({ status: z.string(), fail_reason: z.string().optional(), uploaded_bytes: z.number().optional() }),
 });
 const tokenExtrasSchema = z.object({ refresh_expires_in: z.coerce.number().positive().optional(), error: z.string().optional() });
+const tokenExtras = (res: HttpResponse) => {
+  const parsed = tokenExtrasSchema.safeParse(res.json);
+  return parsed.success ? parsed.data : undefined;
+};
 const processingStateSchema = z.object({
   publishId: z.string().min(1),
   checks: z.number().int().min(0).default(0),
@@ -169,35 +159,41 @@ const processingStateSchema = z.object({
 
 type Context = "api" | "upload" | "status";
 
-export function createTikTokAdapter(config: AdapterConfig, options: TikTokOptions = {}): PlatformAdapter {
+export function createTikTokAdapter(config: TikTokAdapterConfig): PlatformAdapter {
   const http = createHttpClient({ service: "TikTok", fetch: config.fetch, timeoutMs: config.timeoutMs });
   const now = config.now ?? (() => new Date());
-  const api = (path: string) => `${config.apiBaseUrl.replace(/\/$/, "")}${path}`;
-  const auth = (path: string) => `${config.authBaseUrl.replace(/\/$/, "")}${path}`;
+  const { api, auth, apiOrigin } = baseUrls(config, tiktokHosts);
   const bearer = (token: string) => ({ authorization: `Bearer ${token}`, "content-type": "application/json; charset=UTF-8" });
-  const appAudited = options.appAudited ?? false;
-  const pullPrefixes = options.pullFromUrlPrefixes ?? [];
-  const chunkBytes = Math.min(Math.max(options.chunkBytes ?? tiktokLimits.defaultChunkBytes, tiktokLimits.minChunkBytes), tiktokLimits.maxChunkBytes);
-  // The upload URL comes from TikTok's answer: it must be TikTok's own (or the configured API host, i.e. the sandbox).
-  const apiOrigin = new URL(config.apiBaseUrl).origin;
+  const appAudited = config.appAudited ?? false;
+  const pullPrefixes = config.pullFromUrlPrefixes ?? [];
+  const chunkBytes = Math.min(Math.max(config.chunkBytes ?? tiktokLimits.defaultChunkBytes, tiktokLimits.minChunkBytes), tiktokLimits.maxChunkBytes);
+  // The upload URL comes from TikTok's answer: it must be on TikTok's own domain or the configured API host.
   const isTrustedUploadUrl = (url: URL) =>
     url.origin === apiOrigin || (url.protocol === "https:" && (url.hostname === "tiktokapis.com" || url.hostname.endsWith(".tiktokapis.com")));
 
-  async function token(form: Record<string, string>, requestedScopes?: string[]): Promise<OAuthTokens> {
-    const res = await http.request({
-      url: api("/v2/oauth/token/"),
-      form: { ...form, client_key: config.clientId, client_secret: config.clientSecret },
-    });
-    const extras = tokenExtrasSchema.safeParse(res.json);
+  const oauth = codeFlow({
+    service: "TikTok",
+    http,
+    now,
+    clientId: config.clientId,
+    clientSecret: config.clientSecret,
+    clientIdParam: "client_key",
+    authorizeUrl: auth("/v2/auth/authorize/"),
+    tokenUrl: api("/v2/oauth/token/"),
+    pkce: "S256-hex",
+    clientAuth: "body",
+    scopeSeparator: ",",
     // TikTok may answer a refused grant with an `error` body whatever the status: the field is what counts.
-    if (!res.ok || (extras.success && extras.data.error)) {
-      throw tokenEndpointError(res.ok ? { ...res, status: 400 } : res, "TikTok", now());
-    }
-    const tokens = toOAuthTokens(res, "TikTok", now(), requestedScopes);
-    const refreshIn = extras.success ? extras.data.refresh_expires_in : undefined;
-    if (refreshIn !== undefined) tokens.refreshTokenExpiresAt = new Date(now().getTime() + refreshIn * 1000);
-    return tokens;
-  }
+    failed: (res) => !res.ok || Boolean(tokenExtras(res)?.error),
+    error: (res, at) => tokenEndpointError(res.ok ? { ...res, status: 400 } : res, "TikTok", at),
+    // The refresh token's lifetime comes as `refresh_expires_in` (365 days), not the RFC-style field.
+    tokens(res, at) {
+      const tokens = toOAuthTokens(res, "TikTok", at);
+      const refreshIn = tokenExtras(res)?.refresh_expires_in;
+      if (refreshIn !== undefined) tokens.refreshTokenExpiresAt = new Date(at.getTime() + refreshIn * 1000);
+      return tokens;
+    },
+  });
 
   /** POST a v2 JSON endpoint; a non-"ok" envelope or status throws the classified error. */
   async function call<T>(path: string, accessToken: string, body: unknown, schema: z.ZodType<T>, context: Context = "api"): Promise<T> {
@@ -277,25 +273,9 @@ export function createTikTokAdapter(config: AdapterConfig, options: TikTokOption
     platform: "tiktok",
     settingsSchema: tiktokSettingsSchema,
 
-    authorizeUrl({ state, codeChallenge, redirectUri, scopes }) {
-      const url = new URL(auth("/v2/auth/authorize/"));
-      url.searchParams.set("client_key", config.clientId);
-      url.searchParams.set("response_type", "code");
-      url.searchParams.set("scope", scopes.join(","));
-      url.searchParams.set("redirect_uri", redirectUri);
-      url.searchParams.set("state", state);
-      url.searchParams.set("code_challenge", tiktokCodeChallenge(codeChallenge));
-      url.searchParams.set("code_challenge_method", "S256");
-      return url.toString();
-    },
-
-    exchangeCode({ code, codeVerifier, redirectUri }) {
-      return token({ grant_type: "authorization_code", code, redirect_uri: redirectUri, code_verifier: codeVerifier });
-    },
-
-    refresh(refreshToken) {
-      return token({ grant_type: "refresh_token", refresh_token: refreshToken });
-    },
+    authorizeUrl: oauth.authorizeUrl,
+    exchangeCode: oauth.exchangeCode,
+    refresh: oauth.refresh,
 
     async getAccount(accessToken): Promise<AccountInfo> {
       const url = new URL(api("/v2/user/info/"));
@@ -438,7 +418,7 @@ export interface ChunkPlan {
 }
 
 /**
- * TikTok's chunking rules (§7.2): a file under 5 MB is one chunk of its own size; otherwise `count` is
+ * TikTok's chunking rules: a file under 5 MB is one chunk of its own size; otherwise `count` is
  * floor(size / chunkSize) and the last chunk absorbs the remainder.
  */
 export function planChunks(size: number, chunkSize: number): ChunkPlan {
@@ -446,10 +426,6 @@ export function planChunks(size: number, chunkSize: number): ChunkPlan {
   return { chunkSize, count: Math.floor(size / chunkSize) };
 }
 
-/** TikTok's S256 challenge is the hex SHA-256 of the verifier; the caller's is base64url of the same digest. */
-export function tiktokCodeChallenge(base64urlChallenge: string): string {
-  return Buffer.from(base64urlChallenge, "base64url").toString("hex");
-}
 
 function envelopeCode(res: HttpResponse): string | undefined {
   const parsed = envelopeSchema.safeParse(res.json);
@@ -466,7 +442,7 @@ export function publicPostId(rawJson: string): string | undefined {
 }
 
 /**
- * Classifies a TikTok answer from `error.code` and the HTTP status (§7.5): reconnectable token and scope codes →
+ * Classifies a TikTok answer from `error.code` and the HTTP status: reconnectable token and scope codes →
  * auth_error; `rate_limit_exceeded` and the spam/daily caps → rate_limited (with `Retry-After` when sent); 5xx and
  * `internal_error` → network_error; upload and file codes, or any failure of the upload PUT → media_error; the rest
  * (invalid_params, privacy_level_option_mismatch, unaudited_client_can_only_post_to_private_accounts,
@@ -505,3 +481,25 @@ async function creatorFactsFrom(load: () => Promise<CreatorInfo>): Promise<{ cre
     throw error;
   }
 }
+
+/**
+ * From creator_info at the last connect or sync: whether the creator may post now, whether the chosen privacy level is
+ * still one TikTok offers them, and whether posts end private (an app TikTok has not audited).
+ */
+export const tiktokConnection: ConnectionTraits = {
+  readiness(c) {
+    const missing: string[] = [];
+    const warnings: string[] = [];
+    const m = c.metadata;
+    if (m.canPost === false) {
+      const reason = typeof m.cannotPostReason === "string" ? ` (${m.cannotPostReason})` : "";
+      missing.push(`TikTok does not let this account post right now${reason}: sync the connection once it can`);
+    }
+    const options = Array.isArray(m.privacyLevelOptions) ? m.privacyLevelOptions : undefined;
+    if (typeof c.settings.privacyLevel === "string" && options && !options.includes(c.settings.privacyLevel)) {
+      missing.push(`TikTok does not offer ${c.settings.privacyLevel} to this account (offered: ${options.join(", ")}): choose another settings.privacyLevel`);
+    }
+    if (m.postsForcedPrivate === true) warnings.push("Posts will be private (SELF_ONLY): TikTok makes every post from an app it has not audited yet private");
+    return { missing, warnings };
+  },
+};

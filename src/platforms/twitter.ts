@@ -1,10 +1,11 @@
 import { z } from "zod";
 import { excerpt, createHttpClient, retryAfterHeader, secondsUntil, type HttpResponse } from "./http.js";
-import { basicAuthorization, tokenEndpointError, toOAuthTokens } from "./oauth.js";
+import { baseUrls, codeFlow } from "./oauth.js";
 import {
   PlatformError,
   type AccountInfo,
   type AdapterConfig,
+  type ConnectionTraits,
   type MediaItem,
   type PlatformAdapter,
   type PublishOutcome,
@@ -12,8 +13,8 @@ import {
 } from "./types.js";
 
 /**
- * X (Twitter) API v2 adapter (reference/platforms.md §1): OAuth 2.0 authorization code + PKCE (S256) with a
- * confidential client, rotating refresh tokens, `GET /2/users/me`, `POST /2/tweets`, and images through the simple
+ * X (Twitter) API v2 adapter: OAuth 2.0 authorization code + PKCE (S256) with a confidential client (HTTP Basic at
+ * the token endpoint), rotating refresh tokens (a refresh returns a new one and the old one stops working), `GET /2/users/me`, `POST /2/tweets`, and images through the simple
  * `POST /2/media/upload`. Consent happens on x.com (`authBaseUrl`); the token endpoint and the API live on api.x.com
  * (`apiBaseUrl`).
  */
@@ -65,15 +66,20 @@ type Context = "api" | "media";
 export function createTwitterAdapter(config: AdapterConfig): PlatformAdapter {
   const http = createHttpClient({ service: "X", fetch: config.fetch, timeoutMs: config.timeoutMs });
   const now = config.now ?? (() => new Date());
-  const api = (path: string) => `${config.apiBaseUrl.replace(/\/$/, "")}${path}`;
-  const clientAuth = basicAuthorization(config.clientId, config.clientSecret);
+  const { api, auth } = baseUrls(config, twitterHosts);
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-
-  async function token(form: Record<string, string>, requestedScopes?: string[]) {
-    const res = await http.request({ url: api("/2/oauth2/token"), form, headers: { authorization: clientAuth } });
-    if (!res.ok) throw tokenEndpointError(res, "X", now());
-    return toOAuthTokens(res, "X", now(), requestedScopes);
-  }
+  const oauth = codeFlow({
+    service: "X",
+    http,
+    now,
+    clientId: config.clientId,
+    clientSecret: config.clientSecret,
+    authorizeUrl: auth("/i/oauth2/authorize"),
+    tokenUrl: api("/2/oauth2/token"),
+    pkce: "S256",
+    clientAuth: "basic",
+    scopeSeparator: " ",
+  });
 
   async function uploadImage(accessToken: string, item: MediaItem): Promise<string> {
     const mimeType = item.mimeType.toLowerCase();
@@ -120,25 +126,9 @@ export function createTwitterAdapter(config: AdapterConfig): PlatformAdapter {
     platform: "twitter",
     settingsSchema: z.object({}),
 
-    authorizeUrl({ state, codeChallenge, redirectUri, scopes }) {
-      const url = new URL(`${config.authBaseUrl.replace(/\/$/, "")}/i/oauth2/authorize`);
-      url.searchParams.set("response_type", "code");
-      url.searchParams.set("client_id", config.clientId);
-      url.searchParams.set("redirect_uri", redirectUri);
-      url.searchParams.set("scope", scopes.join(" "));
-      url.searchParams.set("state", state);
-      url.searchParams.set("code_challenge", codeChallenge);
-      url.searchParams.set("code_challenge_method", "S256");
-      return url.toString();
-    },
-
-    exchangeCode({ code, codeVerifier, redirectUri }) {
-      return token({ grant_type: "authorization_code", code, redirect_uri: redirectUri, code_verifier: codeVerifier });
-    },
-
-    refresh(refreshToken) {
-      return token({ grant_type: "refresh_token", refresh_token: refreshToken });
-    },
+    authorizeUrl: oauth.authorizeUrl,
+    exchangeCode: oauth.exchangeCode,
+    refresh: oauth.refresh,
 
     async getAccount(accessToken): Promise<AccountInfo> {
       const url = new URL(api("/2/users/me"));
@@ -188,7 +178,7 @@ function assertProcessed(processing: NonNullable<z.infer<typeof processingInfoSc
 }
 
 /**
- * Classifies an X answer from its status and problem fields (§1.4): 401 → auth_error; 429 → rate_limited with the
+ * Classifies an X answer from its status and problem fields: 401 → auth_error; 429 → rate_limited with the
  * reset from the rate-limit headers; 5xx → network_error; 403 with the duplicate detail (or v1.1 code 187) →
  * duplicate; a 400 naming a media parameter, or any failure of a media call → media_error; the rest → unknown.
  */
@@ -234,3 +224,9 @@ export function xRetryAfterSeconds(headers: Headers, now: Date): number | undefi
 function describe(problem: Problem): string | undefined {
   return excerpt(problem.detail ?? problem.errors?.[0]?.message ?? problem.title);
 }
+
+/** X shows handles as `@name`, and the handle is the account's name. */
+export const twitterConnection: ConnectionTraits = {
+  displayHandle: (username) => (username.startsWith("@") ? username : `@${username}`),
+  accountName: ({ handle }) => handle,
+};

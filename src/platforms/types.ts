@@ -2,8 +2,9 @@ import type { z } from "zod";
 import type { Platform } from "./catalog.js";
 
 /**
- * The closed set of failure categories (contract: "Error Categories"). Adapters classify every failure into one of
- * these from parsed status codes and error fields, never from substring guesses on free text.
+ * The closed set of failure categories a publish can end in (the API reports them as a target's error category).
+ * Adapters classify every failure into one of these from parsed status codes and error fields, never from substring
+ * guesses on free text.
  */
 export const errorCategories = [
   "rate_limited",
@@ -153,12 +154,21 @@ export interface SettingsIssue {
   message: string;
 }
 
-/** Where an adapter finds its network and who it is to that network. */
-export interface AdapterConfig {
-  /** Base URL of the network's API (the sandbox in the local home). */
+/**
+ * Where a network lives. Every adapter exports its real hosts (e.g. `twitterHosts`) and uses them for any base URL its
+ * config leaves out; the local home replaces all of them with its sandbox's.
+ */
+export interface BaseUrls {
+  /** Base URL of the network's API. */
   apiBaseUrl: string;
   /** Base URL of the consent page (differs from the API host on most networks). */
   authBaseUrl: string;
+  /** Base URL of the token endpoint, on networks where it is a third host (Google, Instagram's code exchange). */
+  tokenBaseUrl?: string;
+}
+
+/** Where an adapter finds its network and who it is to that network. */
+export interface AdapterConfig extends Partial<BaseUrls> {
   clientId: string;
   clientSecret: string;
   /** Outbound HTTP; injectable so tests can observe calls. Defaults to global fetch. */
@@ -167,4 +177,47 @@ export interface AdapterConfig {
   timeoutMs?: number;
   /** The clock, for token expiry and rate-limit reset arithmetic. Defaults to the system clock. */
   now?: () => Date;
+}
+
+/** A stored connection as the per-network descriptions below read it (never its tokens). */
+export interface StoredConnection {
+  externalAccountId: string;
+  username: string;
+  settings: Record<string, unknown>;
+  /** `AccountInfo.metadata` as of the last connect or sync. */
+  metadata: Record<string, unknown>;
+}
+
+/** One place a connection can publish to (a Facebook Page, a Pinterest board), for the setting that chooses it. */
+export interface Destination {
+  id: string;
+  name: string;
+}
+
+/**
+ * What the API says about a stored connection of one network without calling the network, so it needs no client
+ * credentials (listing connections works on a server that has since lost a network's configuration). Each adapter
+ * module exports one (e.g. `pinterestConnection`); the registry hands it out with `connectionTraits(platform)`.
+ */
+export interface ConnectionTraits {
+  /**
+   * Where the account can publish, keyed by the kind of destination (`{ boards: [...] }`, `{ pages: [...] }`), for the
+   * setting that picks one. Networks that publish only to the account itself leave it out.
+   */
+  destinations?(connection: StoredConnection): Record<string, Destination[]>;
+  /**
+   * What stops the connection from publishing (`missing`) or will change how it publishes (`warnings`), from its
+   * settings and the metadata of its last connect or sync, beyond what every network checks (scopes, reconnection).
+   */
+  readiness?(connection: StoredConnection): { missing: string[]; warnings: string[] };
+  /**
+   * How the access token is renewed. `refresh_token` (the default): with a refresh token, whatever the access token's
+   * state. `itself`: a long-lived token refreshed with itself while it is valid (Instagram, Threads): once it has
+   * expired nothing can renew it, so the connection warns before then.
+   */
+  tokenRenewal?: "refresh_token" | "itself";
+  /** The handle as the network shows it (X: `@name`). Defaults to the username as stored. */
+  displayHandle?(username: string): string;
+  /** The account's name as shown to users. Defaults to the display name, else the handle. */
+  accountName?(connection: { displayName: string | null; handle: string }): string;
 }

@@ -1,14 +1,14 @@
 import { addDays, startOfDay } from "date-fns";
 import { fromZonedTime, toZonedTime } from "date-fns-tz";
 import { z } from "zod";
-import type { Env } from "../core/env.js";
 import { createHttpClient, excerpt, retryAfterHeader, type HttpResponse } from "./http.js";
-import { tokenEndpointError, toOAuthTokens } from "./oauth.js";
+import { baseUrls, codeFlow } from "./oauth.js";
 import { sniffVideo } from "./sniff-video.js";
 import {
   PlatformError,
   type AccountInfo,
   type AdapterConfig,
+  type ConnectionTraits,
   type MediaItem,
   type PlatformAdapter,
   type PublishOutcome,
@@ -16,7 +16,7 @@ import {
 } from "./types.js";
 
 /**
- * YouTube Data API v3 adapter (reference/platforms.md §8): Google OAuth 2.0 (consent on accounts.google.com with
+ * YouTube Data API v3 adapter: Google OAuth 2.0 (consent on accounts.google.com with
  * `access_type=offline` for a refresh token and PKCE S256; tokens on oauth2.googleapis.com), the channel from
  * `channels.list?mine=true`, and one video per post through the resumable `videos.insert`: a session POST with the
  * metadata answers a `Location`, the bytes are PUT there in chunks (308 Resume Incomplete with `Range` until the last
@@ -64,8 +64,6 @@ export const youtubeSettingsSchema = z.object({
 export type YouTubeSettings = z.infer<typeof youtubeSettingsSchema>;
 
 export interface YouTubeAdapterConfig extends AdapterConfig {
-  /** Base URL of the token endpoint (`youtubeHosts.tokenBaseUrl`); defaults to `authBaseUrl` (the sandbox serves both). */
-  tokenBaseUrl?: string;
   /**
    * Whether the Google API project passed YouTube's compliance audit. Videos uploaded by unaudited projects (created
    * after 2020-07-28) are locked to private whatever was asked; the connection's readiness says so.
@@ -73,11 +71,6 @@ export interface YouTubeAdapterConfig extends AdapterConfig {
   projectAudited?: boolean;
   /** Resumable chunk size (rounded to 256 KiB); tests lower it to exercise 308 Resume Incomplete. */
   chunkBytes?: number;
-}
-
-/** YouTube's options from the environment. The sandbox's registered client belongs to an unaudited project. */
-export function youtubeOptionsFromEnv(e: Env): Pick<YouTubeAdapterConfig, "projectAudited"> {
-  return { projectAudited: e.PLATFORM_SANDBOX_URL ? false : (e.YOUTUBE_PROJECT_AUDITED ?? false) };
 }
 
 const CHECK_SCHEDULE_SECONDS = [2, 3, 5, 10, 20, 30, 60];
@@ -139,23 +132,29 @@ type Context = "api" | "upload";
 export function createYouTubeAdapter(config: YouTubeAdapterConfig): PlatformAdapter {
   const http = createHttpClient({ service: "YouTube", fetch: config.fetch, timeoutMs: config.timeoutMs });
   const now = config.now ?? (() => new Date());
-  const api = (path: string) => `${config.apiBaseUrl.replace(/\/$/, "")}${path}`;
-  const auth = (path: string) => `${config.authBaseUrl.replace(/\/$/, "")}${path}`;
-  const tokenUrl = `${(config.tokenBaseUrl ?? config.authBaseUrl).replace(/\/$/, "")}/token`;
+  const { api, auth, token, apiOrigin } = baseUrls(config, youtubeHosts);
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
   const projectAudited = config.projectAudited ?? false;
   const unit = youtubeLimits.chunkUnitBytes;
   const chunkBytes = Math.max(unit, Math.floor((config.chunkBytes ?? youtubeLimits.defaultChunkBytes) / unit) * unit);
   // The session URL comes from Google's answer and receives the member's token: it must be Google's own.
-  const apiOrigin = new URL(config.apiBaseUrl).origin;
   const isTrustedSessionUrl = (url: URL) =>
     url.origin === apiOrigin || (url.protocol === "https:" && (url.hostname === "googleapis.com" || url.hostname.endsWith(".googleapis.com")));
 
-  async function token(form: Record<string, string>, requestedScopes?: string[]) {
-    const res = await http.request({ url: tokenUrl, form: { ...form, client_id: config.clientId, client_secret: config.clientSecret } });
-    if (!res.ok) throw tokenEndpointError(res, "Google", now());
-    return toOAuthTokens(res, "Google", now(), requestedScopes);
-  }
+  const oauth = codeFlow({
+    service: "Google",
+    http,
+    now,
+    clientId: config.clientId,
+    clientSecret: config.clientSecret,
+    authorizeUrl: auth("/o/oauth2/v2/auth"),
+    tokenUrl: token("/token"),
+    pkce: "S256",
+    clientAuth: "body",
+    scopeSeparator: " ",
+    // A refresh token is only issued for offline access, and again on a later consent only with prompt=consent.
+    authorizeParams: { access_type: "offline", prompt: "consent", include_granted_scopes: "true" },
+  });
 
   /** Starts a resumable session: the metadata now, the bytes to the returned `Location`. */
   async function startSession(accessToken: string, settings: YouTubeSettings, body: unknown, size: number, mimeType: string): Promise<URL> {
@@ -231,29 +230,9 @@ export function createYouTubeAdapter(config: YouTubeAdapterConfig): PlatformAdap
     platform: "youtube",
     settingsSchema: youtubeSettingsSchema,
 
-    authorizeUrl({ state, codeChallenge, redirectUri, scopes }) {
-      const url = new URL(auth("/o/oauth2/v2/auth"));
-      url.searchParams.set("client_id", config.clientId);
-      url.searchParams.set("redirect_uri", redirectUri);
-      url.searchParams.set("response_type", "code");
-      url.searchParams.set("scope", scopes.join(" "));
-      // A refresh token is only issued for offline access, and again on a later consent only with prompt=consent.
-      url.searchParams.set("access_type", "offline");
-      url.searchParams.set("prompt", "consent");
-      url.searchParams.set("include_granted_scopes", "true");
-      url.searchParams.set("state", state);
-      url.searchParams.set("code_challenge", codeChallenge);
-      url.searchParams.set("code_challenge_method", "S256");
-      return url.toString();
-    },
-
-    exchangeCode({ code, codeVerifier, redirectUri }) {
-      return token({ grant_type: "authorization_code", code, redirect_uri: redirectUri, code_verifier: codeVerifier });
-    },
-
-    refresh(refreshToken) {
-      return token({ grant_type: "refresh_token", refresh_token: refreshToken });
-    },
+    authorizeUrl: oauth.authorizeUrl,
+    exchangeCode: oauth.exchangeCode,
+    refresh: oauth.refresh,
 
     async getAccount(accessToken): Promise<AccountInfo> {
       const url = new URL(api("/youtube/v3/channels"));
@@ -319,7 +298,7 @@ export function createYouTubeAdapter(config: YouTubeAdapterConfig): PlatformAdap
 }
 
 /**
- * What a video's status and processing details say (§8.2): processed or succeeded → published; rejected, failed or
+ * What a video's status and processing details say: processed or succeeded → published; rejected, failed or
  * deleted → the matching PlatformError (YouTube's own duplicate rejection is `duplicate`); otherwise still processing.
  */
 export function processingOutcome(video: z.infer<typeof videoListSchema>["items"][number]): "published" | "processing" {
@@ -402,7 +381,7 @@ const SERVER_REASONS = new Set(["backendError", "internalError"]);
 const MEDIA_REASONS = new Set(["mediaBodyRequired", "badContent", "invalidFile", "uploadFailed"]);
 
 /**
- * Classifies a Google answer from its status and `errors[].reason` (§8.3): 401 or `authError`, missing scopes, no
+ * Classifies a Google answer from its status and `errors[].reason`: 401 or `authError`, missing scopes, no
  * channel → auth_error; `quotaExceeded` → rate_limited until the quota day ends (midnight Pacific);
  * `rateLimitExceeded`/`userRateLimitExceeded` and 429 → rate_limited (`Retry-After` when sent);
  * `uploadLimitExceeded` (the channel's rolling 24-hour cap) → rate_limited for a day; 5xx and `backendError` →
@@ -430,3 +409,18 @@ export function classifyYouTubeError(res: HttpResponse, context: Context, now: D
   if (context === "upload" || (reason && MEDIA_REASONS.has(reason))) return new PlatformError("media_error", message, details);
   return new PlatformError("unknown", message, details);
 }
+
+/** From the channel at the last connect or sync: uploads locked private (unaudited project), long uploads refused. */
+export const youtubeConnection: ConnectionTraits = {
+  readiness(c) {
+    const warnings: string[] = [];
+    if (c.metadata.uploadsForcedPrivate === true) {
+      warnings.push("Uploads will be private: YouTube locks videos uploaded through an API project it has not audited yet to private");
+    }
+    const longUploads = c.metadata.longUploadsStatus;
+    if (typeof longUploads === "string" && longUploads !== "allowed") {
+      warnings.push(`Videos longer than 15 minutes are refused until the channel is verified (longUploadsStatus: ${longUploads})`);
+    }
+    return { missing: [], warnings };
+  },
+};

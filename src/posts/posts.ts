@@ -1,13 +1,13 @@
 import { createHash } from "node:crypto";
 import type { Tx } from "../core/db.js";
 import { AppError, notFound } from "../core/errors.js";
-import type { Keyset } from "../core/pagination.js";
+import { keysetPage, type Page, type PageSpec } from "../core/pagination.js";
 import { readinessOf, connectionColumns, type ConnectionRow } from "../connections/serialize.js";
 import { mediaSizeViolations } from "../media/limits.js";
 import { mediaForAttaching } from "../media/media.js";
 import { assertUploadedAsDeclared } from "../media/verify.js";
 import { catalog, type Platform } from "../platforms/catalog.js";
-import { assertProfileVisible } from "../profiles/profiles.js";
+import { assertProfileVisible } from "../core/profile-scope.js";
 import { refreshPostStatus } from "../publishing/events.js";
 import { checkPostRules, type RuleViolation } from "./rules.js";
 import { scheduleInstant, type CreatePostInput } from "./schemas.js";
@@ -160,7 +160,7 @@ export function serializePost(p: PostView) {
     status: p.status,
     scheduled_for: iso(p.scheduled_for),
     published_at: iso(p.published_at),
-    created_at: iso(p.created_at),
+    created_at: new Date(p.created_at).toISOString(),
     targets: p.targets.map((t) => ({
       id: t.id,
       platform: t.platform,
@@ -178,8 +178,8 @@ export function serializePost(p: PostView) {
 }
 
 /** Posts with their targets and media in one query (no N+1), newest first, keyset-paginated. */
-export async function listPosts(tx: Tx, filter: { profileId: string; status?: string; postId?: string; limit: number; before?: Keyset }) {
-  const rows = await tx<PostView[]>`
+export async function listPosts(tx: Tx, filter: { profileId: string; status?: string; postId?: string }, page: PageSpec): Promise<Page<PostView>> {
+  return keysetPage(tx, page, (after, take) => tx<PostView[]>`
     select p.id, p.profile_id, p.content, p.status, p.scheduled_for, p.published_at, p.created_at,
       coalesce((select json_agg(json_build_object(
           'id', t.id, 'platform', t.platform, 'status', t.status, 'external_post_id', t.external_post_id,
@@ -194,16 +194,15 @@ export async function listPosts(tx: Tx, filter: { profileId: string; status?: st
     where p.profile_id = ${filter.profileId}
       and ${filter.status ? tx`p.status = ${filter.status}` : tx`true`}
       and ${filter.postId ? tx`p.id = ${filter.postId}` : tx`true`}
-      and ${filter.before ? tx`(p.created_at, p.id) < (${filter.before.createdAt}, ${filter.before.id})` : tx`true`}
+      and ${after}
     order by p.created_at desc, p.id desc
-    limit ${filter.limit + 1}`;
-  return { rows: rows.slice(0, filter.limit), hasMore: rows.length > filter.limit };
+    limit ${take}`, { createdAt: "p.created_at", id: "p.id" });
 }
 
 export async function getPostOrThrow(tx: Tx, postId: string): Promise<PostView> {
   const [profile] = await tx<{ profile_id: string }[]>`select profile_id from public.posts where id = ${postId}`;
   if (!profile) throw notFound("Post");
-  const { rows } = await listPosts(tx, { profileId: profile.profile_id, postId, limit: 1 });
+  const { rows } = await listPosts(tx, { profileId: profile.profile_id, postId }, { limit: 1 });
   return rows[0]!;
 }
 
@@ -232,21 +231,37 @@ export interface ScheduledRow {
   created_at: Date;
 }
 
+/** The API shape of a scheduled post (one target of a post). */
+export function serializeScheduled(r: ScheduledRow) {
+  return {
+    id: r.id,
+    post_id: r.post_id,
+    platform: r.platform,
+    content: r.content,
+    scheduled_at: r.scheduled_at?.toISOString() ?? null,
+    status: r.status,
+    attempts: r.attempts,
+    external_post_id: r.external_post_id,
+    error_message: r.error_message,
+    error_category: r.error_category,
+  };
+}
+
 export async function listScheduled(
   tx: Tx,
-  filter: { profileId: string; status?: string; platform?: string; limit: number; before?: Keyset },
-): Promise<{ rows: ScheduledRow[]; hasMore: boolean }> {
-  const rows = await tx<ScheduledRow[]>`
+  filter: { profileId: string; status?: string; platform?: string },
+  page: PageSpec,
+): Promise<Page<ScheduledRow>> {
+  return keysetPage(tx, page, (after, take) => tx<ScheduledRow[]>`
     select t.id, t.post_id, t.platform, p.content, t.scheduled_for as scheduled_at, t.status, t.attempts,
       t.error_message, t.error_category, t.external_post_id, t.created_at
     from public.post_targets t join public.posts p on p.id = t.post_id
     where t.profile_id = ${filter.profileId} and t.scheduled_for is not null
       and ${filter.status ? tx`t.status = ${filter.status}` : tx`t.status in ('pending', 'publishing')`}
       and ${filter.platform ? tx`t.platform = ${filter.platform}` : tx`true`}
-      and ${filter.before ? tx`(t.created_at, t.id) < (${filter.before.createdAt}, ${filter.before.id})` : tx`true`}
+      and ${after}
     order by t.created_at desc, t.id desc
-    limit ${filter.limit + 1}`;
-  return { rows: rows.slice(0, filter.limit), hasMore: rows.length > filter.limit };
+    limit ${take}`, { createdAt: "t.created_at", id: "t.id" });
 }
 
 /** Cancels a target that has not been published; the post is canceled when none of its targets remain. */

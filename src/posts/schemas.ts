@@ -74,7 +74,10 @@ export const createPostSchema = z
 
 export type CreatePostInput = z.infer<typeof createPostSchema>;
 
-/** A scheduleDate without an offset is UTC, unless a timezone is given (DESIGN.md §5). */
+/**
+ * The instant a `scheduleDate` names: as given when it carries an offset (`Z`, `+01:00`), otherwise a wall-clock time
+ * in `timezone` (UTC when none is given). Impossible calendar dates (2026-02-30) give an invalid Date, not a rollover.
+ */
 export function scheduleInstant(scheduleDate: string, timezone?: string): Date {
   const hasOffset = /(Z|[+-]\d{2}:?\d{2})$/.test(scheduleDate);
   if (hasOffset) return new Date(scheduleDate);
@@ -124,3 +127,80 @@ export const metricsQuerySchema = z.strictObject({
   days: z.coerce.number().int().min(1).max(90).default(30),
   platform: platformSchema.optional(),
 });
+
+const isoOrNull = z.iso.datetime().nullable();
+
+/** One network's outcome inside a post. */
+export const postTargetSchema = z.strictObject({
+  id: z.uuid(),
+  platform: z.string(),
+  status: z.string(),
+  external_post_id: z.string().nullable(),
+  external_url: z.string().nullable(),
+  error_message: z.string().nullable(),
+  error_category: z.string().nullable(),
+  attempts: z.number().int(),
+  published_at: isoOrNull,
+  next_attempt_at: isoOrNull,
+});
+
+export const postSchema = z.strictObject({
+  id: z.uuid(),
+  profile_id: z.uuid(),
+  content: z.string(),
+  status: z.string(),
+  scheduled_for: isoOrNull,
+  published_at: isoOrNull,
+  created_at: z.iso.datetime(),
+  targets: z.array(postTargetSchema),
+  media: z.array(
+    z.strictObject({
+      id: z.string(),
+      public_url: z.string(),
+      mime_type: z.string(),
+      file_size: z.number().nullable(),
+      file_name: z.string().nullable(),
+      file_path: z.string().nullable(),
+    }),
+  ),
+});
+
+/** POST /api/v1/post: a scheduled post, or an immediate one with each network's outcome after a short wait. */
+export const createPostResponse = z.union([
+  z.strictObject({ success: z.literal(true), postId: z.uuid(), scheduled: z.literal(true), scheduledAt: z.iso.datetime() }),
+  z.strictObject({
+    success: z.literal(true),
+    postId: z.uuid(),
+    status: z.string(),
+    targets: z.array(
+      z.strictObject({
+        platform: z.string(),
+        status: z.string(),
+        external_post_id: z.string().nullable(),
+        url: z.string().optional(),
+        error_category: z.string().nullable().optional(),
+        error_message: z.string().nullable().optional(),
+      }),
+    ),
+  }),
+]);
+
+export const postListResponse = z.strictObject({ posts: z.array(postSchema), nextCursor: z.string().nullable() });
+export const postResponse = z.strictObject({ post: postSchema });
+
+export const scheduledPostSchema = z.strictObject({
+  id: z.uuid(),
+  post_id: z.uuid(),
+  platform: z.string(),
+  content: z.string(),
+  scheduled_at: isoOrNull,
+  status: z.string(),
+  attempts: z.number().int(),
+  external_post_id: z.string().nullable(),
+  error_message: z.string().nullable(),
+  error_category: z.string().nullable(),
+});
+
+export const scheduledListResponse = z.strictObject({ scheduledPosts: z.array(scheduledPostSchema), nextCursor: z.string().nullable() });
+export const scheduledCanceledResponse = z.strictObject({ success: z.literal(true), postId: z.uuid() });
+export const retryQueuedResponse = z.strictObject({ success: z.literal(true), message: z.string() });

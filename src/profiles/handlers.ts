@@ -1,57 +1,67 @@
 import { route } from "../core/api.js";
 import { AppError } from "../core/errors.js";
 import { created } from "../core/http.js";
-import { decodeCursor, nextCursor, pageQuerySchema } from "../core/pagination.js";
+import { pageOf, pageQuerySchema } from "../core/pagination.js";
 import { createProfile, deleteProfile, getProfileOrThrow, listProfiles, serializeProfile, updateProfile } from "./profiles.js";
-import { createProfileSchema, updateProfileSchema } from "./schemas.js";
+import {
+  createProfileSchema,
+  profileChangedResponse,
+  profileDeletedResponse,
+  profileListResponse,
+  profileResponse,
+  updateProfileSchema,
+} from "./schemas.js";
 
-// GET /api/v1/profiles — the profiles the caller belongs to (an API key sees its own profile only)
-export const listProfilesHandler = route({
+// The profiles the caller belongs to (an API key sees its own profile only)
+export const listProfilesRoute = route("GET /api/v1/profiles", {
   auth: "any",
   query: pageQuerySchema,
+  response: profileListResponse,
   handle: async ({ db, query }) => {
-    const page = await db((tx) => listProfiles(tx, { limit: query.limit, before: decodeCursor(query.cursor) }));
-    return {
-      profiles: page.rows.map(serializeProfile),
-      nextCursor: nextCursor(page),
-    };
+    const page = await db((tx) => listProfiles(tx, pageOf(query)));
+    return { profiles: page.rows.map(serializeProfile), nextCursor: page.nextCursor };
   },
 });
 
-// POST /api/v1/profiles — create a profile; the caller becomes its owner
-export const createProfileHandler = route({
+// Create a profile; the caller becomes its owner
+export const createProfileRoute = route("POST /api/v1/profiles", {
   auth: "any",
   body: createProfileSchema,
+  response: profileChangedResponse,
   handle: async ({ db, body, caller }) => {
     if (caller.kind === "apiKey") {
       throw new AppError("forbidden", "API keys are scoped to one profile; create profiles from a signed-in session");
     }
     const profile = await db((tx) => createProfile(tx, caller.userId, body));
-    return created({ success: true, profile: serializeProfile(profile) });
+    return created({ success: true as const, profile: serializeProfile(profile) });
   },
 });
 
-// GET /api/v1/profiles/:profileId — one profile
-export const getProfileHandler = route({
+export const getProfileRoute = route("GET /api/v1/profiles/:profileId", {
   auth: "any",
-  handle: async ({ db, params }) => ({ profile: serializeProfile(await db((tx) => getProfileOrThrow(tx, params.profileId!))) }),
+  response: profileResponse,
+  handle: async ({ db, params }) => ({ profile: serializeProfile(await db((tx) => getProfileOrThrow(tx, params.profileId))) }),
 });
 
-// PATCH /api/v1/profiles/:profileId — rename, describe or move time zone (owner or admin)
-export const updateProfileHandler = route({
+// Rename, describe or move time zone (owner or admin)
+export const updateProfileRoute = route("PATCH /api/v1/profiles/:profileId", {
   auth: "any",
   body: updateProfileSchema,
+  response: profileChangedResponse,
   handle: async ({ db, params, body }) => {
-    const profile = await db((tx) => updateProfile(tx, params.profileId!, body));
-    return { success: true, profile: serializeProfile(profile) };
+    const profile = await db((tx) => updateProfile(tx, params.profileId, body));
+    return { success: true as const, profile: serializeProfile(profile) };
   },
 });
 
-// DELETE /api/v1/profiles/:profileId — delete a profile and everything in it (owner only)
-export const deleteProfileHandler = route({
+// Delete a profile and everything in it (owner only)
+export const deleteProfileRoute = route("DELETE /api/v1/profiles/:profileId", {
   auth: "any",
+  response: profileDeletedResponse,
   handle: async ({ db, params }) => {
-    await db((tx) => deleteProfile(tx, params.profileId!));
-    return { success: true };
+    await db((tx) => deleteProfile(tx, params.profileId));
+    return { success: true as const };
   },
 });
+
+export const profileRoutes = [listProfilesRoute, createProfileRoute, getProfileRoute, updateProfileRoute, deleteProfileRoute];

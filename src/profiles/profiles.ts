@@ -1,6 +1,7 @@
 import type { Tx } from "../core/db.js";
 import { AppError, notFound } from "../core/errors.js";
-import { effectivePlan, plans, profileLimit } from "../billing/plans.js";
+import { keysetPage, type Page, type PageSpec } from "../core/pagination.js";
+import { effectivePlan, plans, profileLimit } from "../core/plans.js";
 
 export interface ProfileRow {
   id: string;
@@ -31,19 +32,17 @@ const selectProfiles = (tx: Tx) => tx`
   join public.profile_members m on m.profile_id = p.id and m.user_id = (select auth.uid())`;
 
 /** Profiles the caller can see (RLS decides: a key sees its one profile), newest first, keyset-paginated. */
-export async function listProfiles(tx: Tx, page: { limit: number; before?: { createdAt: Date; id: string } }) {
-  const rows = await tx<ProfileRow[]>`
-    ${selectProfiles(tx)}
-    where ${page.before ? tx`(p.created_at, p.id) < (${page.before.createdAt}, ${page.before.id})` : tx`true`}
-    order by p.created_at desc, p.id desc
-    limit ${page.limit + 1}`;
-  return { rows: rows.slice(0, page.limit), hasMore: rows.length > page.limit };
-}
-
-/** 404 unless the caller can see the profile (RLS decides: membership, and a key's own profile only). */
-export async function assertProfileVisible(tx: Tx, profileId: string): Promise<void> {
-  const [profile] = await tx`select id from public.profiles where id = ${profileId}`;
-  if (!profile) throw notFound("Profile");
+export async function listProfiles(tx: Tx, page: PageSpec): Promise<Page<ProfileRow>> {
+  return keysetPage(
+    tx,
+    page,
+    (after, take) => tx<ProfileRow[]>`
+      ${selectProfiles(tx)}
+      where ${after}
+      order by p.created_at desc, p.id desc
+      limit ${take}`,
+    { createdAt: "p.created_at", id: "p.id" },
+  );
 }
 
 export async function getProfileOrThrow(tx: Tx, profileId: string): Promise<ProfileRow> {

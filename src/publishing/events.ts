@@ -16,7 +16,10 @@ interface TargetRef {
   platform: string;
 }
 
-/** Writes a per-target event with the contract's payload shape ("Webhook Payload Format"). */
+/**
+ * Writes a per-target event. Its payload is the body webhook receivers get: `event_type`, `timestamp`, `profile_id`,
+ * and `data` with the post, the target, the platform, the content, `published_at` and the event's own fields.
+ */
 export async function recordEvent(tx: Tx, type: EventType, target: TargetRef, extra: Record<string, unknown>): Promise<void> {
   await tx`
     insert into public.events (profile_id, event_type, post_id, target_id, payload)

@@ -1,17 +1,28 @@
-import { withService, type Tx } from "../core/db.js";
 import { env } from "../core/env.js";
-import { log } from "../core/log.js";
+import { jobContext, retryDelaySeconds, type JobContext, type RetrySchedule } from "../core/jobs/index.js";
+import type { Tx } from "../core/pg.js";
 import { liveCredentials, markNeedsReconnect } from "../connections/tokens.js";
 import type { Platform } from "../platforms/catalog.js";
-import { getAdapter } from "../platforms/registry.js";
 import { PlatformError, retryableCategories, type MediaItem, type PublishOutcome } from "../platforms/types.js";
 import { recordEvent, refreshPostStatus } from "./events.js";
-import { backoffSeconds, enqueueDueTargets } from "./schedule.js";
 
 /** How long a claim lasts; a crashed executor's target becomes pending again after it (the sweep sees to that). */
 export const LEASE_SECONDS = 120;
 /** A network still processing media after this long fails the target with `media_processing`. */
 export const MAX_PROCESSING_SECONDS = 30 * 60;
+
+/**
+ * After a retryable failure: base, 2×base, 4×base… (1 → 2 → 4 minutes with the default base), ±10%; a rate limit
+ * with a known reset waits for that reset (plus a second) instead.
+ */
+export const publishRetry: RetrySchedule = {
+  kind: "exponential",
+  baseSeconds: () => env().PUBLISH_RETRY_BASE_SECONDS,
+  factor: 2,
+  jitter: 0.1,
+  hint: "replaces",
+  hintMarginSeconds: 1,
+};
 
 interface ClaimedTarget {
   id: string;
@@ -33,8 +44,8 @@ interface ClaimedTarget {
  * and its media are read by id and the target's profile (the composite foreign keys guarantee the same; this read
  * does not rely on them): a target never publishes another tenant's post.
  */
-async function claim(targetId: string): Promise<ClaimedTarget | undefined> {
-  const [row] = await withService(
+async function claim(ctx: JobContext, targetId: string): Promise<ClaimedTarget | undefined> {
+  const [row] = await ctx.serviceDb(
     (tx) => tx<ClaimedTarget[]>`
       with claimed as (
         update public.post_targets
@@ -58,12 +69,13 @@ async function claim(targetId: string): Promise<ClaimedTarget | undefined> {
 /** `permanent`: retrying cannot help (the bounded wait for processing ran out). */
 type AttemptResult = { outcome: PublishOutcome } | { error: PlatformError; permanent?: boolean };
 
-async function attempt(target: ClaimedTarget): Promise<AttemptResult> {
+async function attempt(ctx: JobContext, target: ClaimedTarget): Promise<AttemptResult> {
   try {
     if (!target.connection_id) throw new PlatformError("auth_error", "The connection for this target was removed");
     const connectionId = target.connection_id;
     if (target.processing_state) {
-      const waited = (Date.now() - (target.processing_started_at?.getTime() ?? Date.now())) / 1000;
+      const now = ctx.clock.now().getTime();
+      const waited = (now - (target.processing_started_at?.getTime() ?? now)) / 1000;
       if (waited > MAX_PROCESSING_SECONDS) {
         const message = `The network was still processing the media after ${Math.round(waited / 60)} minutes`;
         return { error: new PlatformError("media_processing", message), permanent: true };
@@ -71,7 +83,7 @@ async function attempt(target: ClaimedTarget): Promise<AttemptResult> {
     }
     const call = async (force: boolean) => {
       // By id and the target's profile: a target never publishes with another profile's account.
-      const credentials = await liveCredentials(connectionId, { force, profileId: target.profile_id });
+      const credentials = await liveCredentials(ctx.serviceDb, connectionId, { force, profileId: target.profile_id });
       const request = {
         accessToken: credentials.accessToken,
         account: { externalAccountId: credentials.externalAccountId, username: credentials.username },
@@ -79,7 +91,7 @@ async function attempt(target: ClaimedTarget): Promise<AttemptResult> {
         media: target.media,
         settings: credentials.settings,
       };
-      const adapter = getAdapter(target.platform);
+      const adapter = ctx.services.platforms.get(target.platform);
       return target.processing_state ? adapter.checkStatus(request, target.processing_state) : adapter.publish(request);
     };
     try {
@@ -92,7 +104,7 @@ async function attempt(target: ClaimedTarget): Promise<AttemptResult> {
     }
   } catch (error) {
     if (error instanceof PlatformError) return { error };
-    log.error("publish attempt failed unexpectedly", { targetId: target.id, error });
+    ctx.log.error("publish attempt failed unexpectedly", { targetId: target.id, error });
     return { error: new PlatformError("unknown", "Unexpected error while publishing") };
   }
 }
@@ -125,15 +137,15 @@ async function writeJobLog(
 }
 
 /** Records the attempt's outcome in one transaction, fenced by the lease so a stale executor cannot overwrite. */
-async function settle(t: ClaimedTarget, result: AttemptResult, timing: AttemptTiming): Promise<boolean> {
-  return withService(async (tx) => {
+async function settle(ctx: JobContext, t: ClaimedTarget, result: AttemptResult, timing: AttemptTiming): Promise<boolean> {
+  return ctx.serviceDb(async (tx) => {
     // Lock order: the post, then the target. Job logs and events reference the post (their foreign keys take a
     // share lock on it), so taking the post first keeps two targets of one post settling at once from deadlocking.
     await tx`select 1 from public.posts where id = ${t.post_id} and profile_id = ${t.profile_id} for update`;
     const [held] = await tx`
       select 1 from public.post_targets where id = ${t.id} and status = 'publishing' and lease_until = ${t.lease_until} for update`;
     if (!held) {
-      log.warn("lease lost before the outcome was recorded", { targetId: t.id });
+      ctx.log.warn("lease lost before the outcome was recorded", { targetId: t.id });
       return false;
     }
     let willRetry = false;
@@ -153,7 +165,7 @@ async function settle(t: ClaimedTarget, result: AttemptResult, timing: AttemptTi
           due_at = now() + make_interval(secs => ${result.outcome.checkAfterSeconds})
         where id = ${t.id}`;
     } else if ("error" in result) {
-      willRetry = await settleFailure(tx, t, result, timing);
+      willRetry = await settleFailure(ctx, tx, t, result, timing);
     }
     await refreshPostStatus(tx, t.post_id);
     return willRetry;
@@ -166,6 +178,7 @@ async function settle(t: ClaimedTarget, result: AttemptResult, timing: AttemptTi
  * repeated, after any other the next attempt publishes from scratch.
  */
 async function settleFailure(
+  ctx: JobContext,
   tx: Tx,
   t: ClaimedTarget,
   { error, permanent = false }: { error: PlatformError; permanent?: boolean },
@@ -177,11 +190,8 @@ async function settleFailure(
   const keepState = wasCheck && willRetry && (error.category === "network_error" || error.category === "rate_limited");
   let nextRetryAt: Date | null = null;
   if (willRetry) {
-    const waitSeconds =
-      error.category === "rate_limited" && error.details.retryAfterSeconds !== undefined
-        ? Math.max(error.details.retryAfterSeconds + 1, 1)
-        : backoffSeconds(attempts);
-    nextRetryAt = new Date(Date.now() + waitSeconds * 1000);
+    const reset = error.category === "rate_limited" ? error.details.retryAfterSeconds : undefined;
+    nextRetryAt = new Date(ctx.clock.now().getTime() + retryDelaySeconds(publishRetry, attempts, reset) * 1000);
     await tx`
       update public.post_targets set status = 'pending', lease_until = null, due_at = ${nextRetryAt}, attempts = ${attempts},
         processing_state = ${keepState ? tx`processing_state` : null},
@@ -208,22 +218,18 @@ async function settleFailure(
 export type ExecutionResult = "published" | "processing" | "retrying" | "failed" | "skipped";
 
 /**
- * One publish attempt for one target, as the QStash callback runs it: claim (or do nothing), publish through the
- * adapter, record the outcome and the job log, emit events, and put the next attempt on the queue. Every failure is
- * handled here; the caller answers 2xx so QStash never retries on its own schedule.
+ * One publish attempt for one target, as the publish job runs it (src/publishing/job.ts): claim (or do nothing),
+ * publish through the adapter, record the outcome and the job log, emit events. Every failure is handled here; the
+ * worker answers 2xx so QStash never retries on its own schedule. "processing" and "retrying" leave the target
+ * pending with its next due time: the job puts that attempt on the queue.
  */
-export async function executePublish(targetId: string): Promise<ExecutionResult> {
-  const target = await claim(targetId);
+export async function executePublish(targetId: string, ctx: JobContext = jobContext()): Promise<ExecutionResult> {
+  const target = await claim(ctx, targetId);
   if (!target) return "skipped";
-  const startedAt = new Date();
-  const result = await attempt(target);
-  const timing = { startedAt, completedAt: new Date() };
-  const willRetry = await settle(target, result, timing);
-  if ("outcome" in result) {
-    if (result.outcome.status === "published") return "published";
-    await enqueueDueTargets([target.id]);
-    return "processing";
-  }
-  if (willRetry) await enqueueDueTargets([target.id]);
+  const startedAt = ctx.clock.now();
+  const result = await attempt(ctx, target);
+  const timing = { startedAt, completedAt: ctx.clock.now() };
+  const willRetry = await settle(ctx, target, result, timing);
+  if ("outcome" in result) return result.outcome.status === "published" ? "published" : "processing";
   return willRetry ? "retrying" : "failed";
 }

@@ -1,6 +1,7 @@
 import { createHash, createHmac, randomBytes, randomInt } from "node:crypto";
 import type { ErrorCategory } from "../platforms/types.js";
 import {
+  dispatcher,
   accountById,
   accountForLogin,
   bearerToken,
@@ -14,8 +15,7 @@ import {
   readBytes,
   readJsonObject,
   recordPost,
-  safeDecode,
-  SandboxReply,
+  Reply,
   sha256Hex,
   sniffImage,
   type Grant,
@@ -27,8 +27,7 @@ import {
 import { networkTables } from "./network-tables.js";
 
 /**
- * The Bluesky (AT Protocol) sandbox: a PDS at the XRPC paths the adapter calls on bsky.social
- * (reference/platforms.md §11):
+ * The Bluesky (AT Protocol) sandbox: a PDS at the XRPC paths the adapter calls on bsky.social:
  *
  *   POST /xrpc/com.atproto.server.createSession    handle (or DID) + app password → accessJwt (2 h), refreshJwt (90 d)
  *   POST /xrpc/com.atproto.server.refreshSession   Bearer refreshJwt → a new pair; the old refresh JWT stops working
@@ -115,7 +114,7 @@ export function createBlueskySandbox(ctx: SandboxContext): NetworkHandler {
     const used = (counted.window.limit - counted.window.remaining) * weight;
     call.window = { limit, remaining: Math.max(0, limit - used), reset: counted.window.reset };
     call.policy = `${limit};w=${windowSeconds}`;
-    if (counted.exceeded) throw new SandboxReply(json(429, xrpcError("RateLimitExceeded", "Rate Limit Exceeded")));
+    if (counted.exceeded) throw new Reply(json(429, xrpcError("RateLimitExceeded", "Rate Limit Exceeded")));
   }
 
   async function session(req: Request): Promise<Grant> {
@@ -127,7 +126,7 @@ export function createBlueskySandbox(ctx: SandboxContext): NetworkHandler {
       revoked: () => json(401, xrpcError("InvalidToken", "Token has been revoked")),
       expired: () => json(400, xrpcError("ExpiredToken", "Token has expired")),
     };
-    throw new SandboxReply(replies[check.reason]());
+    throw new Reply(replies[check.reason]());
   }
 
   async function createSession(req: Request, call: Call): Promise<Response> {
@@ -369,7 +368,7 @@ export function createBlueskySandbox(ctx: SandboxContext): NetworkHandler {
     return { media };
   }
 
-  /** Bluesky's own answer for each failure category it has (§0, §11). */
+  /** Bluesky's own answer for each failure category it has. */
   function injectedResponse(category: ErrorCategory, call: Call): Response {
     switch (category) {
       case "rate_limited":
@@ -397,54 +396,42 @@ export function createBlueskySandbox(ctx: SandboxContext): NetworkHandler {
     return json(200, { uri: row.uri, cid: row.cid, value: row.record });
   }
 
-  async function control(req: Request, path: string): Promise<Response> {
-    const deactivate = /^\/accounts\/([^/]+)\/deactivate$/.exec(path);
-    if (req.method === "POST" && deactivate) {
-      const did = safeDecode(deactivate[1]!) ?? "";
-      if (!(await accountById(ctx, NETWORK, did))) return json(404, { error: `no bluesky sandbox account ${did}` });
-      await ctx.sql`
-        insert into local_sandbox.bluesky_account_status (account_id, status) values (${did}, 'deactivated')
-        on conflict (account_id) do update set status = excluded.status`;
-      return json(200, { accountId: did, action: "deactivate" });
-    }
-    return handleControl(ctx, NETWORK, req, path);
+  async function deactivate(did: string): Promise<Response> {
+    if (!(await accountById(ctx, NETWORK, did))) return json(404, { error: `no bluesky sandbox account ${did}` });
+    await ctx.sql`
+      insert into local_sandbox.bluesky_account_status (account_id, status) values (${did}, 'deactivated')
+      on conflict (account_id) do update set status = excluded.status`;
+    return json(200, { accountId: did, action: "deactivate" });
   }
 
-  async function route(req: Request, path: string, call: Call): Promise<Response> {
-    await ready();
-    if (path.startsWith("/__sandbox/")) return control(req, path.slice("/__sandbox".length));
-    const key = `${req.method} ${path}`;
-    switch (key) {
-      case "POST /xrpc/com.atproto.server.createSession":
-        return createSession(req, call);
-      case "POST /xrpc/com.atproto.server.refreshSession":
-        return refreshSession(req);
-      case "GET /xrpc/com.atproto.server.getSession":
-        return getSession(req);
-      case "GET /xrpc/app.bsky.actor.getProfile":
-        return getProfile(req);
-      case "POST /xrpc/com.atproto.repo.uploadBlob":
-        return uploadBlob(req, call);
-      case "POST /xrpc/com.atproto.repo.createRecord":
-        return createRecord(req, call);
-      case "GET /xrpc/com.atproto.repo.getRecord":
-        return getRecord(req);
-      default:
-        return path.startsWith("/xrpc/")
+  const routes = dispatcher<Call>(
+    "bluesky sandbox",
+    {
+      "POST /__sandbox/accounts/:did/deactivate": (_req, params) => deactivate(params.did!),
+      "* /__sandbox/*": (req, params) => handleControl(ctx, NETWORK, req, `/${params["*"]!}`),
+      "POST /xrpc/com.atproto.server.createSession": (req, _params, call) => createSession(req, call),
+      "POST /xrpc/com.atproto.server.refreshSession": (req) => refreshSession(req),
+      "GET /xrpc/com.atproto.server.getSession": (req) => getSession(req),
+      "GET /xrpc/app.bsky.actor.getProfile": (req) => getProfile(req),
+      "POST /xrpc/com.atproto.repo.uploadBlob": (req, _params, call) => uploadBlob(req, call),
+      "POST /xrpc/com.atproto.repo.createRecord": (req, _params, call) => createRecord(req, call),
+      "GET /xrpc/com.atproto.repo.getRecord": (req) => getRecord(req),
+    },
+    {
+      // An XRPC method the PDS does not implement is 501; any other path, 404.
+      notFound: (_method, path) =>
+        path.startsWith("/xrpc/")
           ? json(501, xrpcError("MethodNotImplemented", "Method Not Implemented"))
-          : json(404, xrpcError("NotFound", "Not Found"));
-    }
-  }
+          : json(404, xrpcError("NotFound", "Not Found")),
+      methodNotAllowed: (method, _path, allow) =>
+        json(405, xrpcError("InvalidRequest", `Incorrect HTTP method (${method}) expected ${allow.join(", ")}`)),
+    },
+  );
 
   return async (req, path) => {
     const call: Call = {};
-    let res: Response;
-    try {
-      res = await route(req, path, call);
-    } catch (error) {
-      if (!(error instanceof SandboxReply)) throw error;
-      res = error.response;
-    }
+    await ready();
+    const res = await routes(req, path, call);
     if (call.window) {
       res.headers.set("ratelimit-limit", String(call.window.limit));
       res.headers.set("ratelimit-remaining", String(call.window.remaining));

@@ -3,7 +3,7 @@ import type { FetchHandler } from "../local/server.js";
 import { ensureSandboxSchema, json, type NetworkHandler, type SandboxContext } from "./common.js";
 import { createInstagramSandbox } from "./instagram.js";
 import { createBlueskySandbox } from "./bluesky.js";
-import { createFacebookSandbox } from "./facebook.js";
+import { createFacebookSandbox } from "./facebook/index.js";
 import { createLinkedInSandbox } from "./linkedin.js";
 import { createPinterestSandbox } from "./pinterest.js";
 import { createRedditSandbox } from "./reddit.js";

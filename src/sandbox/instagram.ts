@@ -1,5 +1,5 @@
 import { sandboxClients } from "./clients.js";
-import { accountById, htmlPage, json, safeDecode, type NetworkHandler, type SandboxContext } from "./common.js";
+import { accountById, htmlPage, json, type NetworkHandler, type SandboxContext } from "./common.js";
 import {
   createMetaSandbox,
   graphError,
@@ -14,7 +14,7 @@ import {
 } from "./meta-graph.js";
 
 /**
- * The Instagram sandbox (Instagram API with Instagram Login; reference/platforms.md §3, §4), at the paths the adapter
+ * The Instagram sandbox (Instagram API with Instagram Login), at the paths the adapter
  * calls on www.instagram.com, api.instagram.com and graph.instagram.com:
  *
  *   GET  /oauth/authorize                          consent (no PKCE), approves at once; `sandbox_account_type=
@@ -279,15 +279,15 @@ export function createInstagramSandbox(ctx: SandboxContext): NetworkHandler {
       await setAccountType(ctx, NETWORK, accountId, type ?? "BUSINESS", type === undefined);
     },
 
-    async control(req, path) {
-      const match = /^\/accounts\/([^/]+)\/account-type$/.exec(path);
-      if (!match || req.method !== "POST") return undefined;
-      const accountId = safeDecode(match[1]!) ?? "";
-      const type = (new URL(req.url).searchParams.get("type") ?? "").toUpperCase();
-      if (!knownAccountTypes.has(type)) return json(400, { error: `type must be one of ${[...knownAccountTypes].join(", ")}` });
-      if (!(await accountById(ctx, NETWORK, accountId))) return json(404, { error: `no ${NETWORK} sandbox account ${accountId}` });
-      await setAccountType(ctx, NETWORK, accountId, type);
-      return json(200, { accountId, accountType: type });
+    controls: {
+      "POST /accounts/:accountId/account-type": async (req, params) => {
+        const accountId = params.accountId!;
+        const type = (new URL(req.url).searchParams.get("type") ?? "").toUpperCase();
+        if (!knownAccountTypes.has(type)) return json(400, { error: `type must be one of ${[...knownAccountTypes].join(", ")}` });
+        if (!(await accountById(ctx, NETWORK, accountId))) return json(404, { error: `no ${NETWORK} sandbox account ${accountId}` });
+        await setAccountType(ctx, NETWORK, accountId, type);
+        return json(200, { accountId, accountType: type });
+      },
     },
   };
 

@@ -3,6 +3,7 @@ import type { ErrorCategory } from "../platforms/types.js";
 import { sandboxClients } from "./clients.js";
 import {
   authorize,
+  dispatcher,
   checkAccessToken,
   countCall,
   createMedia,
@@ -20,8 +21,7 @@ import {
   readJsonObject,
   recordPost,
   redeemCode,
-  safeDecode,
-  SandboxReply,
+  Reply,
   setMediaState,
   sha256Hex,
   sniffImage,
@@ -32,8 +32,7 @@ import {
 } from "./common.js";
 
 /**
- * The LinkedIn sandbox, at the paths the adapter calls on www.linkedin.com and api.linkedin.com
- * (reference/platforms.md §2):
+ * The LinkedIn sandbox, at the paths the adapter calls on www.linkedin.com and api.linkedin.com:
  *
  *   GET  /oauth/v2/authorization                      consent (web flow: no PKCE), approves at once
  *   POST /oauth/v2/accessToken                        authorization_code and refresh_token grants (client id/secret in
@@ -101,8 +100,8 @@ const duplicateError = (original: string) => ({
 export function createLinkedInSandbox(ctx: SandboxContext): NetworkHandler {
   async function member(req: Request, scopes: string[], resource: string): Promise<Grant> {
     const check = await checkAccessToken(ctx, NETWORK, req);
-    if (!check.ok) throw new SandboxReply(json(401, tokenErrors[check.reason]));
-    if (scopes.some((s) => !check.grant.scopes.includes(s))) throw new SandboxReply(json(403, accessDenied(resource)));
+    if (!check.ok) throw new Reply(json(401, tokenErrors[check.reason]));
+    if (scopes.some((s) => !check.grant.scopes.includes(s))) throw new Reply(json(403, accessDenied(resource)));
     return check.grant;
   }
 
@@ -110,15 +109,15 @@ export function createLinkedInSandbox(ctx: SandboxContext): NetworkHandler {
   function assertVersioned(req: Request): void {
     const version = req.headers.get("linkedin-version");
     if (!version) {
-      throw new SandboxReply(
+      throw new Reply(
         json(400, { status: 400, code: "VERSION_MISSING", message: "A version must be present. Please specify a version by adding the LinkedIn-Version header." }),
       );
     }
     if (!isActiveVersion(version, ctx.now())) {
-      throw new SandboxReply(json(426, { status: 426, code: "NONEXISTENT_VERSION", message: `Requested version ${version} is not active` }));
+      throw new Reply(json(426, { status: 426, code: "NONEXISTENT_VERSION", message: `Requested version ${version} is not active` }));
     }
     if (req.headers.get("x-restli-protocol-version") !== "2.0.0") {
-      throw new SandboxReply(json(400, { status: 400, message: "X-Restli-Protocol-Version 2.0.0 is required by this sandbox" }));
+      throw new Reply(json(400, { status: 400, message: "X-Restli-Protocol-Version 2.0.0 is required by this sandbox" }));
     }
   }
 
@@ -219,9 +218,9 @@ export function createLinkedInSandbox(ctx: SandboxContext): NetworkHandler {
     return empty(201);
   }
 
-  async function imageStatus(req: Request, encodedUrn: string): Promise<Response> {
+  async function imageStatus(req: Request, urn: string): Promise<Response> {
     const grant = await member(req, ["w_member_social"], "partnerApiImages.GET");
-    const row = await findMedia(ctx, NETWORK, safeDecode(encodedUrn) ?? "");
+    const row = await findMedia(ctx, NETWORK, urn);
     if (!row) return json(404, notFound());
     if (row.account_id !== grant.account_id) return json(403, accessDenied("partnerApiImages.GET"));
     return json(200, { owner: personUrn(row.account_id), id: row.id, status: row.state, ...(row.mime_type ? { mediaType: row.mime_type } : {}) });
@@ -262,7 +261,7 @@ export function createLinkedInSandbox(ctx: SandboxContext): NetworkHandler {
     return empty(201, { "x-restli-id": id, "x-linkedin-id": id });
   }
 
-  /** LinkedIn's own answer for each failure category (§0, §2.6). */
+  /** LinkedIn's own answer for each failure category. */
   async function injectedResponse(category: ErrorCategory, mediaIds: string[], accountId: string): Promise<Response> {
     switch (category) {
       case "rate_limited":
@@ -287,43 +286,42 @@ export function createLinkedInSandbox(ctx: SandboxContext): NetworkHandler {
     }
   }
 
-  async function route(req: Request, path: string): Promise<Response> {
-    if (path.startsWith("/__sandbox/")) return handleControl(ctx, NETWORK, req, path.slice("/__sandbox".length), accountRef);
-    if (req.method === "GET" && path === "/oauth/v2/authorization") {
-      return authorize(ctx, req, {
-        network: NETWORK,
-        clients,
-        pkce: "ignored",
-        scopeSeparator: /[\s,+]+/,
-        knownScopes: linkedinSandboxConfig.scopes,
-        codeTtlSeconds: linkedinSandboxConfig.codeSeconds,
-        denial: { error: "user_cancelled_authorize", error_description: "The user cancelled the authorization" },
-        newAccount: (username) => ({ id: memberId(), name: `Sandbox ${username}` }),
-        errorPage: (message) => htmlPage(400, "LinkedIn", `Bummer, something went wrong. ${message}`),
-      });
-    }
-    if (req.method === "POST" && path === "/oauth/v2/accessToken") return accessToken(req);
-    if (req.method === "GET" && path === "/v2/userinfo") return userinfo(req);
-    const uploadMatch = /^\/dms-uploads\/([A-Za-z0-9_-]+)$/.exec(path);
-    if (req.method === "PUT" && uploadMatch) return upload(req, uploadMatch[1]!);
-    if (path.startsWith("/rest/")) {
+  /** The versioned REST API (`/rest/...`) needs the `LinkedIn-Version` and Rest.li headers first. */
+  const rest =
+    (handle: (req: Request, params: Record<string, string>) => Promise<Response>) =>
+    (req: Request, params: Record<string, string>) => {
       assertVersioned(req);
-      if (req.method === "POST" && path === "/rest/posts") return createPost(req);
-      if (req.method === "POST" && path === "/rest/images") return initializeUpload(req);
-      const imageMatch = /^\/rest\/images\/([^/]+)$/.exec(path);
-      if (req.method === "GET" && imageMatch) return imageStatus(req, imageMatch[1]!);
-    }
-    return json(404, notFound());
-  }
+      return handle(req, params);
+    };
 
-  return async (req, path) => {
-    try {
-      return await route(req, path);
-    } catch (error) {
-      if (error instanceof SandboxReply) return error.response;
-      throw error;
-    }
-  };
+  return dispatcher(
+    "linkedin sandbox",
+    {
+      "* /__sandbox/*": (req, params) => handleControl(ctx, NETWORK, req, `/${params["*"]!}`, accountRef),
+      "GET /oauth/v2/authorization": (req) =>
+        authorize(ctx, req, {
+          network: NETWORK,
+          clients,
+          pkce: "ignored",
+          scopeSeparator: /[\s,+]+/,
+          knownScopes: linkedinSandboxConfig.scopes,
+          codeTtlSeconds: linkedinSandboxConfig.codeSeconds,
+          denial: { error: "user_cancelled_authorize", error_description: "The user cancelled the authorization" },
+          newAccount: (username) => ({ id: memberId(), name: `Sandbox ${username}` }),
+          errorPage: (message) => htmlPage(400, "LinkedIn", `Bummer, something went wrong. ${message}`),
+        }),
+      "POST /oauth/v2/accessToken": (req) => accessToken(req),
+      "GET /v2/userinfo": (req) => userinfo(req),
+      "PUT /dms-uploads/:uploadId([A-Za-z0-9_-]+)": (req, params) => upload(req, params.uploadId!),
+      "POST /rest/posts": rest((req) => createPost(req)),
+      "POST /rest/images": rest((req) => initializeUpload(req)),
+      "GET /rest/images/:image": rest((req, params) => imageStatus(req, params.image!)),
+    },
+    {
+      notFound: () => json(404, notFound()),
+      methodNotAllowed: () => json(405, { status: 405, code: "METHOD_NOT_ALLOWED", message: "Method not allowed" }),
+    },
+  );
 }
 
 /** LinkedIn member ids (`sub`) are short opaque alphanumeric strings. */

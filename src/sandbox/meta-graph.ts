@@ -1,33 +1,59 @@
-import { randomBytes, randomInt } from "node:crypto";
 import { sniffVideo } from "../platforms/sniff-video.js";
 import type { ErrorCategory } from "../platforms/types.js";
 import {
   authorize,
+  dispatcher,
   countCall,
   createMedia,
   handleControl,
   injectedFailure,
   issueTokens,
   json,
-  readBytes,
   recordPost,
   redeemCode,
-  SandboxReply,
+  Reply,
   setMediaState,
   sha256Hex,
-  sniffImage,
-  type AuthorizeOptions,
+  type Handler,
   type Grant,
   type NetworkHandler,
   type RateWindow,
   type SandboxContext,
 } from "./common.js";
+import {
+  type AccountRow,
+  type Call,
+  CONTAINER_TTL_SECONDS,
+  type ContainerKind,
+  type ContainerRow,
+  fieldsOf,
+  IMMEDIATE_INJECTIONS,
+  type Ingested,
+  type MetaDialect,
+  type PublishedRow,
+} from "./meta-graph/dialect.js";
+import {
+  accessGrant,
+  fetchMedia,
+  graphError,
+  graphId,
+  graphParams,
+  imageFacts,
+  injectedGraphError,
+  invalidParameter,
+  noSuchObject,
+  tokenOf,
+  unknownPath,
+} from "./meta-graph/graph.js";
+
+export * from "./meta-graph/graph.js";
+export * from "./meta-graph/dialect.js";
+
 import { networkTables } from "./network-tables.js";
 
 /**
- * The engine shared by the sandboxes of Meta's container APIs, Instagram and Threads (reference/platforms.md §3, §4,
- * §6): Graph error envelopes, parameters from the query or the body, the token exchange and refresh of long-lived
- * tokens, and the container flow: create a container from a public media URL (the sandbox downloads it, as Meta does),
+ * The engine shared by the sandboxes of Meta's container APIs, Instagram and Threads: Graph error envelopes,
+ * parameters from the query or the body, the token exchange and refresh of long-lived tokens, and the container flow: create a container from a public media URL (the sandbox downloads it, as Meta does),
  * read its status (video finishes after a few status reads), publish it, list and read published media, and the
  * publishing quota. Each network supplies its dialect: names, limits, validation, rendering and its own error bodies.
  *
@@ -63,320 +89,6 @@ create table if not exists local_sandbox.meta_accounts (
 );
 `;
 
-// --- Graph errors ----------------------------------------------------------------------------------------------------
-
-export interface GraphErrorFields {
-  message: string;
-  code: number;
-  subcode?: number;
-  type?: string;
-  transient?: boolean;
-  userTitle?: string;
-  userMessage?: string;
-}
-
-/** Meta's error envelope (§3): `{"error":{message,type,code,error_subcode,is_transient,…,fbtrace_id}}`. */
-export function graphError(status: number, e: GraphErrorFields, headers: Record<string, string> = {}): Response {
-  return json(
-    status,
-    {
-      error: {
-        message: e.message,
-        type: e.type ?? "OAuthException",
-        code: e.code,
-        ...(e.subcode !== undefined ? { error_subcode: e.subcode } : {}),
-        is_transient: e.transient ?? false,
-        ...(e.userTitle ? { error_user_title: e.userTitle } : {}),
-        ...(e.userMessage ? { error_user_msg: e.userMessage } : {}),
-        fbtrace_id: randomBytes(9).toString("base64url"),
-      },
-    },
-    headers,
-  );
-}
-
-const noSuchObject = (id: string) =>
-  graphError(400, {
-    message: `Unsupported request. Object with ID '${id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation.`,
-    code: 100,
-    subcode: 33,
-    type: "GraphMethodException",
-  });
-const unknownPath = (path: string) => graphError(400, { message: `Unknown path components: ${path}`, code: 2500 });
-const invalidParameter = (message: string) => graphError(400, { message: `(#100) ${message}`, code: 100 });
-
-const describeDay = (d: Date) => d.toUTCString().replace("GMT", "PST");
-const tokenErrors = {
-  missing: () => graphError(400, { message: "An active access token must be used to query information about the current user.", code: 2500 }),
-  unknown: () => graphError(400, { message: "Invalid OAuth access token - Cannot parse access token", code: 190 }),
-  expired: (g: Grant | undefined, now: Date) =>
-    graphError(400, {
-      message: `Error validating access token: Session has expired on ${describeDay(g?.expires_at ?? now)}. The current time is ${describeDay(now)}.`,
-      code: 190,
-      subcode: 463,
-    }),
-  revoked: (g: Grant | undefined) =>
-    graphError(400, { message: `Error validating access token: The user has not authorized application ${g?.client_id ?? ""}.`, code: 190, subcode: 458 }),
-};
-
-/** Meta's answer to an injected failure of each category (§3, §4.3, §6.3); media_* are container states instead. */
-export function injectedGraphError(category: Exclude<ErrorCategory, "media_error" | "media_processing">, dialect: MetaDialect, accountId: string, now: Date): Response {
-  switch (category) {
-    case "rate_limited":
-      return dialect.throttled(accountId, { limit: dialect.callsPerHour, remaining: 0, reset: Math.floor(now.getTime() / 1000) + 60 });
-    case "auth_error":
-      return tokenErrors.expired(undefined, new Date(now.getTime() - 60_000));
-    case "network_error":
-      return graphError(500, { message: "An unexpected error has occurred. Please retry your request later.", code: 2, transient: true });
-    case "duplicate":
-      return graphError(400, { message: "(#506) Duplicate status message", code: 506 });
-    case "unknown":
-      return dialect.restricted();
-  }
-}
-
-// --- requests --------------------------------------------------------------------------------------------------------
-
-/** Graph parameters: the query, plus an urlencoded, multipart or JSON body (Graph accepts them all). */
-export async function graphParams(req: Request): Promise<URLSearchParams> {
-  const params = new URLSearchParams(new URL(req.url).searchParams);
-  if (req.method === "GET" || req.method === "HEAD") return params;
-  const type = req.headers.get("content-type") ?? "";
-  const raw = await readBytes(req, 256 * 1024, () => graphError(413, { message: "Request body too large", code: 100 }));
-  if (!raw.length) return params;
-  if (type.startsWith("multipart/form-data")) {
-    const form = await new Response(new Uint8Array(raw), { headers: { "content-type": type } }).formData().catch(() => undefined);
-    for (const [key, value] of form?.entries() ?? []) if (typeof value === "string") params.set(key, value);
-  } else if (type.startsWith("application/json")) {
-    try {
-      const body: unknown = JSON.parse(raw.toString("utf8"));
-      if (body && typeof body === "object") {
-        for (const [key, value] of Object.entries(body)) if (["string", "number", "boolean"].includes(typeof value)) params.set(key, String(value));
-      }
-    } catch {
-      throw new SandboxReply(invalidParameter("Request body is not valid JSON"));
-    }
-  } else {
-    for (const [key, value] of new URLSearchParams(raw.toString("utf8"))) params.set(key, value);
-  }
-  return params;
-}
-
-/** The token from `access_token`, or from `Authorization: Bearer …` / `Authorization: OAuth …`. */
-function tokenOf(req: Request, params: URLSearchParams): string | undefined {
-  const header = /^(?:Bearer|OAuth)\s+(\S+)$/i.exec(req.headers.get("authorization") ?? "");
-  return params.get("access_token") ?? header?.[1];
-}
-
-async function accessGrant(ctx: SandboxContext, network: string, token: string | undefined): Promise<Grant> {
-  if (!token) throw new SandboxReply(tokenErrors.missing());
-  const [row] = await ctx.sql<Grant[]>`
-    select * from local_sandbox.grants where token = ${token} and network = ${network} and kind = 'access'`;
-  if (!row) throw new SandboxReply(tokenErrors.unknown());
-  if (row.revoked_at) throw new SandboxReply(tokenErrors.revoked(row));
-  if (row.expires_at && row.expires_at <= ctx.now()) throw new SandboxReply(tokenErrors.expired(row, ctx.now()));
-  return row;
-}
-
-// --- media -----------------------------------------------------------------------------------------------------------
-
-export type FetchedMedia = { ok: true; bytes: Buffer; contentType: string | undefined } | { ok: false; reason: "unreachable" | "status" | "too_large" };
-
-/** Downloads media from its public URL as Meta's fetcher does: bounded in time and size, redirects followed. */
-export async function fetchMedia(url: string, maxBytes: number, timeoutMs = 10_000): Promise<FetchedMedia> {
-  if (!/^https?:\/\//i.test(url) || !URL.canParse(url)) return { ok: false, reason: "unreachable" };
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: "follow" });
-    if (!res.ok) {
-      await res.body?.cancel().catch(() => {});
-      return { ok: false, reason: "status" };
-    }
-    if (Number(res.headers.get("content-length") ?? "0") > maxBytes) {
-      await res.body?.cancel().catch(() => {});
-      return { ok: false, reason: "too_large" };
-    }
-    const chunks: Uint8Array[] = [];
-    let total = 0;
-    const reader = res.body?.getReader();
-    for (;;) {
-      const next = reader ? await reader.read() : { done: true as const, value: undefined };
-      if (next.done) break;
-      total += next.value.byteLength;
-      if (total > maxBytes) {
-        await reader?.cancel().catch(() => {});
-        return { ok: false, reason: "too_large" };
-      }
-      chunks.push(next.value);
-    }
-    return { ok: true, bytes: Buffer.concat(chunks), contentType: res.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase() };
-  } catch {
-    return { ok: false, reason: "unreachable" };
-  }
-}
-
-/** Width and height of a JPEG, from its start-of-frame segment. */
-export function jpegSize(bytes: Uint8Array): { width: number; height: number } | undefined {
-  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (b.length < 4 || b[0] !== 0xff || b[1] !== 0xd8) return undefined;
-  let i = 2;
-  while (i + 4 <= b.length) {
-    if (b[i] !== 0xff) return undefined;
-    const marker = b[i + 1]!;
-    if (marker === 0xd8 || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
-      i += 2;
-      continue;
-    }
-    const length = b.readUInt16BE(i + 2);
-    const isFrame = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
-    if (isFrame && i + 9 <= b.length) return { height: b.readUInt16BE(i + 5), width: b.readUInt16BE(i + 7) };
-    i += 2 + length;
-  }
-  return undefined;
-}
-
-export interface ImageFacts {
-  mimeType: string;
-  width?: number;
-  height?: number;
-  sizeBytes: number;
-}
-
-/** An image's type by signature and its dimensions (PNG and GIF from their headers, JPEG from its frame). */
-export function imageFacts(bytes: Buffer): ImageFacts | undefined {
-  const image = sniffImage(bytes);
-  if (!image) return undefined;
-  const size = image.mimeType === "image/jpeg" ? jpegSize(bytes) : image.width !== undefined ? { width: image.width, height: image.height! } : undefined;
-  return { mimeType: image.mimeType, ...size, sizeBytes: bytes.byteLength };
-}
-
-// --- ids ------------------------------------------------------------------------------------------------------------
-
-/** A numeric Graph id (17 digits, like Instagram's and Threads' media ids). */
-export function graphId(prefix = "17"): string {
-  let digits = prefix;
-  while (digits.length < 17) digits += String(randomInt(0, 10));
-  return digits;
-}
-
-/** A stable 11-character shortcode for a media id, as in instagram.com/p/<shortcode>/. */
-export function shortcodeOf(id: string): string {
-  return Buffer.from(sha256Hex(id), "hex").toString("base64url").slice(0, 11);
-}
-
-// --- the dialect -----------------------------------------------------------------------------------------------------
-
-export type ContainerKind = "TEXT" | "IMAGE" | "VIDEO";
-
-export interface ContainerRow {
-  id: string;
-  account_id: string;
-  media_type: ContainerKind;
-  text: string;
-  state: string;
-  polls: number;
-  ready_after_polls: number;
-  stuck: boolean;
-  injected: string | null;
-  error_detail: string | null;
-  published_id: string | null;
-  mime_type: string | null;
-  size_bytes: number | null;
-  created_at: Date;
-}
-
-export interface PublishedRow {
-  id: string;
-  account_id: string;
-  text: string;
-  media: { id: string; mimeType: string | null; sizeBytes: number | null; kind?: ContainerKind }[];
-  created_at: Date;
-}
-
-export interface AccountRow {
-  id: string;
-  username: string;
-  name: string;
-  account_type: string | null;
-}
-
-export interface MetaDialect {
-  network: string;
-  clients: ReadonlyMap<string, { clientId: string; clientSecret: string }>;
-  /** The consent page's options (common.ts `authorize`). */
-  consent: Omit<AuthorizeOptions, "network" | "clients">;
-  /** Paths: `/v<version>` prefixes accepted before API paths (unversioned paths are accepted too, as on Graph). */
-  versionPattern: RegExp;
-  scopes: { publish: string };
-  createEdge: string;
-  publishEdge: string;
-  limitEdge: string;
-  textField: string;
-  exchangeGrant: string;
-  refreshGrant: string;
-  tokenPrefix: string;
-  shortTokenSeconds: number;
-  longTokenSeconds: number;
-  callsPerHour: number;
-  postsPerDay: number;
-  /** Status reads after which a video container is finished. */
-  videoReadyPolls: number;
-  imageMaxBytes: number;
-  videoMaxBytes: number;
-  textLength(text: string): number;
-  textMaxChars: number;
-  /** POST /oauth/access_token: the network's own short-lived token answer and its error shape. */
-  shortLivedToken(params: URLSearchParams, grant: { ok: true; grant: Grant } | { ok: false; reason: "client" | "code" | "grant_type" }): Promise<Response> | Response;
-  /** Refuses the account publishing at all (Instagram: a personal account), or undefined. */
-  refuseAccount?(account: AccountRow): Response | undefined;
-  /** What kind of container the parameters ask for, and from which URL; or the network's refusal. */
-  containerRequest(params: URLSearchParams): { kind: ContainerKind; sourceUrl?: string } | Response;
-  /** The network's refusal of a fetched image (format, aspect ratio), or undefined. */
-  refuseImage(image: ImageFacts): Response | undefined;
-  textTooLong(): Response;
-  fetchFailed(url: string): Response;
-  imageTooLarge(): Response;
-  /** The container's status detail when processing fails (a video that cannot be read or fetched, an injection). */
-  processingError(kind: ContainerKind, reason: "download" | "format" | "injected"): string;
-  renderContainer(row: ContainerRow, fields: string[]): Record<string, unknown>;
-  renderMe(account: AccountRow, fields: string[]): Record<string, unknown>;
-  renderPost(post: PublishedRow, account: AccountRow, fields: string[]): Record<string, unknown>;
-  usageHeaders(accountId: string, window: RateWindow): Record<string, string>;
-  throttled(accountId: string, window: RateWindow): Response;
-  quotaReached(): Response;
-  /** The network's answer for an injected `unknown` failure (a restricted action). */
-  restricted(): Response;
-  /** Extra `/__sandbox` control endpoints (`path` after `/__sandbox`), or undefined to fall through. */
-  control?(req: Request, path: string): Promise<Response | undefined>;
-  /** Called after a consent that issued a code (Instagram records the account type asked for). */
-  afterConsent?(req: URL, accountId: string): Promise<void>;
-}
-
-const CONTAINER_TTL_SECONDS = 24 * 3600;
-const IMMEDIATE_INJECTIONS: ReadonlySet<ErrorCategory> = new Set(["rate_limited", "auth_error", "network_error", "unknown"]);
-
-interface Ingested {
-  state: string;
-  errorDetail: string | null;
-  media: { mimeType?: string; sizeBytes?: number; sha256?: string };
-}
-
-interface Call {
-  accountId?: string;
-  window?: RateWindow;
-}
-
-/** Requested fields (`fields=a,b`), or the defaults. */
-export function fieldsOf(params: URLSearchParams, defaults: string[]): string[] {
-  const value = params.get("fields");
-  return value ? value.split(",").map((f) => f.trim()).filter(Boolean) : defaults;
-}
-
-export function pick(all: Record<string, unknown>, fields: string[]): Record<string, unknown> {
-  const out: Record<string, unknown> = { id: all.id };
-  for (const field of fields) if (all[field] !== undefined) out[field] = all[field];
-  return out;
-}
-
 // --- the engine ------------------------------------------------------------------------------------------------------
 
 export function createMetaSandbox(ctx: SandboxContext, d: MetaDialect): NetworkHandler {
@@ -388,7 +100,7 @@ export function createMetaSandbox(ctx: SandboxContext, d: MetaDialect): NetworkH
     call.accountId = grant.account_id;
     const counted = await countCall(ctx, network, `calls:${grant.account_id}`, d.callsPerHour, 3600);
     call.window = counted.window;
-    if (counted.exceeded) throw new SandboxReply(d.throttled(grant.account_id, counted.window));
+    if (counted.exceeded) throw new Reply(d.throttled(grant.account_id, counted.window));
     return grant;
   }
 
@@ -417,12 +129,12 @@ export function createMetaSandbox(ctx: SandboxContext, d: MetaDialect): NetworkH
 
   /** The account in the path must be the token's own. */
   function assertOwnUser(userId: string, grant: Grant): void {
-    if (userId !== grant.account_id) throw new SandboxReply(noSuchObject(userId));
+    if (userId !== grant.account_id) throw new Reply(noSuchObject(userId));
   }
 
   function assertScope(grant: Grant, scope: string): void {
     if (!grant.scopes.includes(scope)) {
-      throw new SandboxReply(graphError(403, { message: "(#10) Application does not have permission for this action", code: 10 }));
+      throw new Reply(graphError(403, { message: "(#10) Application does not have permission for this action", code: 10 }));
     }
   }
 
@@ -618,44 +330,47 @@ export function createMetaSandbox(ctx: SandboxContext, d: MetaDialect): NetworkH
     return json(200, { data: [{ quota_usage: count, config: { quota_total: d.postsPerDay, quota_duration: 86400 } }] });
   }
 
-  async function api(req: Request, path: string, call: Call): Promise<Response> {
-    const params = await graphParams(req);
-    const parts = path.split("/").filter(Boolean);
-    if (parts.length === 1 && parts[0] === "me" && req.method === "GET") return me(req, params, call);
-    if (parts.length === 1 && req.method === "GET") return readObject(req, params, parts[0]!, call);
-    if (parts.length === 2) {
-      const [userId, edge] = parts as [string, string];
-      if (edge === d.createEdge && req.method === "POST") return createContainer(req, params, userId, call);
-      if (edge === d.createEdge && req.method === "GET") return listMedia(req, params, userId, call);
-      if (edge === d.publishEdge && req.method === "POST") return publish(req, params, userId, call);
-      if (edge === d.limitEdge && req.method === "GET") return publishingLimit(req, params, userId, call);
-    }
-    return unknownPath(path);
-  }
+  /** A Graph API call: its parameters from the query or the form. */
+  type GraphHandler = (req: Request, params: URLSearchParams, path: Record<string, string>, call: Call) => Promise<Response>;
+  const graph =
+    (handle: GraphHandler): Handler<Call> =>
+    async (req, path, call) =>
+      handle(req, await graphParams(req), path, call);
 
-  async function route(req: Request, path: string, call: Call): Promise<Response> {
-    await ensureTables();
-    if (path.startsWith("/__sandbox/")) {
-      const rest = path.slice("/__sandbox".length);
-      return (await d.control?.(req, rest)) ?? handleControl(ctx, network, req, rest);
-    }
-    if (req.method === "GET" && path === "/oauth/authorize") return consent(req);
-    if (req.method === "POST" && path === "/oauth/access_token") return shortLivedToken(req);
-    if (req.method === "GET" && path === "/access_token") return longLivedToken(req, "exchange");
-    if (req.method === "GET" && path === "/refresh_access_token") return longLivedToken(req, "refresh");
-    const versioned = d.versionPattern.exec(path);
-    return api(req, versioned ? (versioned[1] ?? "/") : path, call);
-  }
+  const controls = Object.entries(d.controls ?? {}).map(([key, handle]) => {
+    const [method, path] = key.split(" ");
+    return [`${method} /__sandbox${path}`, handle] as const;
+  });
+
+  const routes = dispatcher<Call>(
+    `${network} sandbox`,
+    {
+      ...Object.fromEntries(controls),
+      "* /__sandbox/*": (req, params) => handleControl(ctx, network, req, `/${params["*"]!}`),
+      "GET /oauth/authorize": (req) => consent(req),
+      "POST /oauth/access_token": (req) => shortLivedToken(req),
+      "GET /access_token": (req) => longLivedToken(req, "exchange"),
+      "GET /refresh_access_token": (req) => longLivedToken(req, "refresh"),
+      "GET /me": graph((req, params, _path, call) => me(req, params, call)),
+      "GET /:objectId": graph((req, params, path, call) => readObject(req, params, path.objectId!, call)),
+      [`POST /:userId/${d.createEdge}`]: graph((req, params, path, call) => createContainer(req, params, path.userId!, call)),
+      [`GET /:userId/${d.createEdge}`]: graph((req, params, path, call) => listMedia(req, params, path.userId!, call)),
+      [`POST /:userId/${d.publishEdge}`]: graph((req, params, path, call) => publish(req, params, path.userId!, call)),
+      [`GET /:userId/${d.limitEdge}`]: graph((req, params, path, call) => publishingLimit(req, params, path.userId!, call)),
+    },
+    {
+      notFound: (_method, path) => unknownPath(path),
+      methodNotAllowed: (method) =>
+        graphError(405, { message: `Unsupported ${method.toLowerCase()} request.`, code: 100, type: "GraphMethodException" }),
+    },
+  );
 
   return async (req, path) => {
+    await ensureTables();
     const call: Call = {};
-    let res: Response;
-    try {
-      res = await route(req, path, call);
-    } catch (error) {
-      if (!(error instanceof SandboxReply)) throw error;
-      res = error.response;
-    }
+    // The API answers with and without its version prefix (`/v1.0/me` and `/me`).
+    const versioned = d.versionPattern.exec(path);
+    const res = await routes(req, versioned ? (versioned[1] ?? "/") : path, call);
     if (call.accountId && call.window) {
       for (const [name, value] of Object.entries(d.usageHeaders(call.accountId, call.window))) if (!res.headers.has(name)) res.headers.set(name, value);
     }
@@ -685,4 +400,3 @@ export async function setAccountType(ctx: SandboxContext, network: string, accou
       on conflict (network, id) do update set account_type = excluded.account_type`;
   }
 }
-

@@ -1,6 +1,7 @@
 import type { ErrorCategory } from "../platforms/types.js";
 import { sandboxClients } from "./clients.js";
 import {
+  dispatcher,
   authorize,
   checkAccessToken,
   consumeRefreshToken,
@@ -16,7 +17,7 @@ import {
   recordPost,
   redeemCode,
   safeDecode,
-  SandboxReply,
+  Reply,
   sha256Hex,
   sniffImage,
   snowflakeId,
@@ -27,8 +28,7 @@ import {
 import { networkTables } from "./network-tables.js";
 
 /**
- * The Pinterest API v5 sandbox, at the paths the adapter calls on www.pinterest.com and api.pinterest.com
- * (reference/platforms.md §9):
+ * The Pinterest API v5 sandbox, at the paths the adapter calls on www.pinterest.com and api.pinterest.com:
  *
  *   GET    /oauth/                 consent (comma-separated scopes, no PKCE), approves at once
  *   POST   /v5/oauth/token         authorization_code and refresh_token grants, HTTP Basic client auth; refreshing
@@ -136,15 +136,15 @@ export function createPinterestSandbox(ctx: SandboxContext): NetworkHandler {
 
   async function authenticated(req: Request, scopes: string[]): Promise<Grant> {
     const check = await checkAccessToken(ctx, NETWORK, req);
-    if (!check.ok) throw new SandboxReply(json(401, errors.authenticationFailed()));
-    if (scopes.some((s) => !check.grant.scopes.includes(s))) throw new SandboxReply(json(401, errors.notPermitted()));
+    if (!check.ok) throw new Reply(json(401, errors.authenticationFailed()));
+    if (scopes.some((s) => !check.grant.scopes.includes(s))) throw new Reply(json(401, errors.notPermitted()));
     return check.grant;
   }
 
   /** Counts an org_write call against the user's daily allowance. */
   async function countWrite(accountId: string): Promise<void> {
     const counted = await countCall(ctx, NETWORK, `org_write:${accountId}`, pinterestSandboxConfig.writesPerDay, 24 * 3600);
-    if (counted.exceeded) throw new SandboxReply(json(429, errors.rateLimited()));
+    if (counted.exceeded) throw new Reply(json(429, errors.rateLimited()));
   }
 
   function clientFrom(req: Request): string | undefined {
@@ -395,7 +395,7 @@ export function createPinterestSandbox(ctx: SandboxContext): NetworkHandler {
     return json(200, await pinJson(pinId));
   }
 
-  /** Pinterest's own answer for each failure category it has (§0, §9.4). */
+  /** Pinterest's own answer for each failure category it has. */
   function injectedResponse(category: ErrorCategory): Response {
     switch (category) {
       case "rate_limited":
@@ -417,42 +417,43 @@ export function createPinterestSandbox(ctx: SandboxContext): NetworkHandler {
     return row?.username ?? "";
   }
 
-  async function route(req: Request, path: string): Promise<Response> {
-    if (path.startsWith("/__sandbox/")) return handleControl(ctx, NETWORK, req, path.slice("/__sandbox".length));
-    if (req.method === "GET" && (path === "/oauth/" || path === "/oauth")) {
-      return authorize(ctx, req, {
-        network: NETWORK,
-        clients,
-        pkce: "ignored",
-        scopeSeparator: /[\s,+]+/,
-        knownScopes: pinterestSandboxConfig.scopes,
-        codeTtlSeconds: pinterestSandboxConfig.codeSeconds,
-        denial: { error: "access_denied" },
-        newAccount: (username) => ({ id: snowflakeId(ctx.now()).slice(0, 18), name: `Sandbox ${username}` }),
-        errorPage: (message) => htmlPage(400, "Pinterest", `Something went wrong. ${message}`),
-      });
-    }
-    await ready();
-    if (req.method === "POST" && path === "/v5/oauth/token") return token(req);
-    if (req.method === "GET" && path === "/v5/user_account") return userAccount(req);
-    if (req.method === "GET" && path === "/v5/boards") return listBoards(req);
-    if (req.method === "POST" && path === "/v5/boards") return createBoard(req);
-    if (req.method === "POST" && path === "/v5/pins") return createPin(req);
-    const board = /^\/v5\/boards\/(\d+)$/.exec(path);
-    if (req.method === "DELETE" && board) return deleteBoard(req, board[1]!);
-    const pin = /^\/v5\/pins\/(\d+)$/.exec(path);
-    if (req.method === "GET" && pin) return getPin(req, pin[1]!);
-    return json(404, error(404, "API method not found."));
-  }
+  /** The v5 API: the sandbox's own tables are ready first. */
+  const api =
+    (handle: (req: Request, params: Record<string, string>) => Promise<Response>) =>
+    async (req: Request, params: Record<string, string>) => {
+      await ready();
+      return handle(req, params);
+    };
 
-  return async (req, path) => {
-    try {
-      return await route(req, path);
-    } catch (e) {
-      if (e instanceof SandboxReply) return e.response;
-      throw e;
-    }
-  };
+  return dispatcher(
+    "pinterest sandbox",
+    {
+      "* /__sandbox/*": (req, params) => handleControl(ctx, NETWORK, req, `/${params["*"]!}`),
+      "GET /oauth": (req) =>
+        authorize(ctx, req, {
+          network: NETWORK,
+          clients,
+          pkce: "ignored",
+          scopeSeparator: /[\s,+]+/,
+          knownScopes: pinterestSandboxConfig.scopes,
+          codeTtlSeconds: pinterestSandboxConfig.codeSeconds,
+          denial: { error: "access_denied" },
+          newAccount: (username) => ({ id: snowflakeId(ctx.now()).slice(0, 18), name: `Sandbox ${username}` }),
+          errorPage: (message) => htmlPage(400, "Pinterest", `Something went wrong. ${message}`),
+        }),
+      "POST /v5/oauth/token": api((req) => token(req)),
+      "GET /v5/user_account": api((req) => userAccount(req)),
+      "GET /v5/boards": api((req) => listBoards(req)),
+      "POST /v5/boards": api((req) => createBoard(req)),
+      "POST /v5/pins": api((req) => createPin(req)),
+      "DELETE /v5/boards/:boardId(\\d+)": api((req, params) => deleteBoard(req, params.boardId!)),
+      "GET /v5/pins/:pinId(\\d+)": api((req, params) => getPin(req, params.pinId!)),
+    },
+    {
+      notFound: () => json(404, error(404, "API method not found.")),
+      methodNotAllowed: () => json(405, error(405, "Method not allowed.")),
+    },
+  );
 }
 
 /** GETs an image URL as Pinterest's crawler would: bounded in time and size; undefined when it cannot be read. */

@@ -2,6 +2,7 @@ import { randomInt } from "node:crypto";
 import type { ErrorCategory } from "../platforms/types.js";
 import { sandboxClients } from "./clients.js";
 import {
+  dispatcher,
   authorize,
   checkAccessToken,
   countCall,
@@ -15,7 +16,7 @@ import {
   recordPost,
   redeemCode,
   safeDecode,
-  SandboxReply,
+  Reply,
   type Grant,
   type NetworkHandler,
   type RateWindow,
@@ -24,8 +25,7 @@ import {
 import { networkTables } from "./network-tables.js";
 
 /**
- * The Reddit sandbox, at the paths the adapter calls on www.reddit.com and oauth.reddit.com
- * (reference/platforms.md §10):
+ * The Reddit sandbox, at the paths the adapter calls on www.reddit.com and oauth.reddit.com:
  *
  *   GET  /api/v1/authorize        consent (`duration=temporary|permanent` required; no PKCE), approves at once
  *   POST /api/v1/access_token     authorization_code and refresh_token grants, HTTP Basic client auth; a refresh
@@ -94,13 +94,13 @@ export function createRedditSandbox(ctx: SandboxContext): NetworkHandler {
   async function authenticated(req: Request, call: Call, scope: string): Promise<Grant> {
     const check = await checkAccessToken(ctx, NETWORK, req);
     if (!check.ok) {
-      throw new SandboxReply(json(401, status(401, "Unauthorized"), { "www-authenticate": 'Bearer realm="reddit", error="invalid_token"' }));
+      throw new Reply(json(401, status(401, "Unauthorized"), { "www-authenticate": 'Bearer realm="reddit", error="invalid_token"' }));
     }
     const counted = await countCall(ctx, NETWORK, `api:${check.grant.account_id}`, redditSandboxConfig.callsPerWindow, redditSandboxConfig.windowSeconds);
     call.window = counted.window;
-    if (counted.exceeded) throw new SandboxReply(json(429, status(429, "Too Many Requests")));
+    if (counted.exceeded) throw new Reply(json(429, status(429, "Too Many Requests")));
     if (!check.grant.scopes.includes(scope)) {
-      throw new SandboxReply(json(403, status(403, "Forbidden"), { "www-authenticate": 'Bearer realm="reddit", error="insufficient_scope"' }));
+      throw new Reply(json(403, status(403, "Forbidden"), { "www-authenticate": 'Bearer realm="reddit", error="insufficient_scope"' }));
     }
     return check.grant;
   }
@@ -227,7 +227,7 @@ export function createRedditSandbox(ctx: SandboxContext): NetworkHandler {
     return undefined;
   }
 
-  /** Reddit's own answer for each failure category it has (§0, §10.2–10.3). */
+  /** Reddit's own answer for each failure category it has. */
   function injectedResponse(category: ErrorCategory): Response {
     const wait = redditSandboxConfig.injectedRatelimitSeconds;
     switch (category) {
@@ -273,28 +273,36 @@ export function createRedditSandbox(ctx: SandboxContext): NetworkHandler {
     return json(200, { kind: "Listing", data: { after: null, dist: children.length, children, before: null } });
   }
 
-  async function route(req: Request, path: string, call: Call): Promise<Response> {
-    if (path.startsWith("/__sandbox/")) return handleControl(ctx, NETWORK, req, path.slice("/__sandbox".length));
-    await ready();
-    if (req.method === "GET" && (path === "/api/v1/authorize" || path === "/api/v1/authorize.compact")) return consent(req);
-    const agent = req.headers.get("user-agent") ?? "";
-    if (!agent.trim() || GENERIC_AGENT.test(agent)) return json(429, status(429, "Too Many Requests"));
-    if (req.method === "POST" && path === "/api/v1/access_token") return accessToken(req);
-    if (req.method === "GET" && path === "/api/v1/me") return me(req, call);
-    if (req.method === "POST" && path === "/api/submit") return submit(req, call);
-    if (req.method === "GET" && path === "/api/info") return info(req, call);
-    return json(404, status(404, "Not Found"));
-  }
+  /** The API: Reddit refuses a missing or generic User-Agent before anything else. */
+  const api =
+    (handle: (req: Request, call: Call) => Promise<Response>) =>
+    (req: Request, _params: Record<string, string>, call: Call) => {
+      const agent = req.headers.get("user-agent") ?? "";
+      if (!agent.trim() || GENERIC_AGENT.test(agent)) return json(429, status(429, "Too Many Requests"));
+      return handle(req, call);
+    };
+
+  const routes = dispatcher<Call>(
+    "reddit sandbox",
+    {
+      "* /__sandbox/*": (req, params) => handleControl(ctx, NETWORK, req, `/${params["*"]!}`),
+      "GET /api/v1/authorize": (req) => consent(req),
+      "GET /api/v1/authorize.compact": (req) => consent(req),
+      "POST /api/v1/access_token": api((req) => accessToken(req)),
+      "GET /api/v1/me": api(me),
+      "POST /api/submit": api(submit),
+      "GET /api/info": api(info),
+    },
+    {
+      notFound: () => json(404, status(404, "Not Found")),
+      methodNotAllowed: () => json(405, status(405, "Method Not Allowed")),
+    },
+  );
 
   return async (req, path) => {
     const call: Call = {};
-    let res: Response;
-    try {
-      res = await route(req, path, call);
-    } catch (error) {
-      if (!(error instanceof SandboxReply)) throw error;
-      res = error.response;
-    }
+    await ready();
+    const res = await routes(req, path, call);
     if (call.window) for (const [name, value] of Object.entries(rateHeaders(call.window, ctx.now()))) res.headers.set(name, value);
     return res;
   };

@@ -3,7 +3,7 @@ import { htmlPage, json, type NetworkHandler, type SandboxContext } from "./comm
 import { createMetaSandbox, graphError, graphId, pick, shortcodeOf, usagePercent, type ContainerRow, type MetaDialect } from "./meta-graph.js";
 
 /**
- * The Threads sandbox (reference/platforms.md §3, §6), at the paths the adapter calls on threads.net and
+ * The Threads sandbox, at the paths the adapter calls on threads.net and
  * graph.threads.net:
  *
  *   GET  /oauth/authorize                          consent (no PKCE), approves at once

@@ -5,6 +5,7 @@ import { sniffVideo } from "../platforms/sniff-video.js";
 import type { ErrorCategory } from "../platforms/types.js";
 import { sandboxClients } from "./clients.js";
 import {
+  dispatcher,
   authorize,
   checkAccessToken,
   consumeRefreshToken,
@@ -23,7 +24,7 @@ import {
   recordPost,
   redeemCode,
   revokeToken,
-  SandboxReply,
+  Reply,
   setMediaState,
   sha256Hex,
   snowflakeId,
@@ -37,7 +38,7 @@ import { refuseUpload } from "./refuse-upload.js";
 
 /**
  * The TikTok sandbox, at the paths the adapter calls on www.tiktok.com, open.tiktokapis.com and
- * open-upload.tiktokapis.com (reference/platforms.md §7):
+ * open-upload.tiktokapis.com:
  *
  *   GET  /v2/auth/authorize/                        consent (`client_key`, comma-separated scopes, PKCE required with
  *                                                   TikTok's hex SHA-256 challenge), approves at once
@@ -181,9 +182,9 @@ export function createTikTokSandbox(ctx: SandboxContext): NetworkHandler {
 
   async function user(req: Request, scopes: string[]): Promise<Grant> {
     const check = await checkAccessToken(ctx, NETWORK, req);
-    if (!check.ok) throw new SandboxReply(fail(401, "access_token_invalid", "The access token is invalid or not found in the request."));
+    if (!check.ok) throw new Reply(fail(401, "access_token_invalid", "The access token is invalid or not found in the request."));
     if (scopes.length && !scopes.some((s) => check.grant.scopes.includes(s))) {
-      throw new SandboxReply(fail(401, "scope_not_authorized", "The user did not authorize the scope required for completing this request."));
+      throw new Reply(fail(401, "scope_not_authorized", "The user did not authorize the scope required for completing this request."));
     }
     return check.grant;
   }
@@ -192,7 +193,7 @@ export function createTikTokSandbox(ctx: SandboxContext): NetworkHandler {
   async function limit(req: Request, endpoint: string, perMinute: number): Promise<void> {
     const token = createHash("sha256").update(req.headers.get("authorization") ?? "").digest("hex").slice(0, 24);
     const counted = await countCall(ctx, NETWORK, `${endpoint}:${token}`, perMinute, 60);
-    if (counted.exceeded) throw new SandboxReply(fail(429, "rate_limit_exceeded", "The API rate limit was exceeded. Please try again later."));
+    if (counted.exceeded) throw new Reply(fail(429, "rate_limit_exceeded", "The API rate limit was exceeded. Please try again later."));
   }
 
   async function accountName(accountId: string): Promise<string> {
@@ -521,43 +522,34 @@ export function createTikTokSandbox(ctx: SandboxContext): NetworkHandler {
     return json(200, { prefixes: [`${origin}/storage/v1/object/public/`, ...rows.map((r) => r.prefix)] });
   }
 
-  async function route(req: Request, path: string): Promise<Response> {
-    await ready();
-    if (path === "/__sandbox/verified-url-prefixes" && (req.method === "GET" || req.method === "POST")) return verifiedPrefixes(req);
-    if (path.startsWith("/__sandbox/")) return handleControl(ctx, NETWORK, req, path.slice("/__sandbox".length));
-    switch (`${req.method} ${path}`) {
-      case "GET /v2/auth/authorize/":
-        return consent(req);
-      case "POST /v2/oauth/token/":
-        return token(req);
-      case "POST /v2/oauth/revoke/":
-        return revoke(req);
-      case "GET /v2/user/info/":
-        return userInfo(req);
-      case "POST /v2/post/publish/creator_info/query/":
-        return creatorInfo(req);
-      case "POST /v2/post/publish/video/init/":
-        return videoInit(req);
-      case "POST /v2/post/publish/status/fetch/":
-        return statusFetch(req);
-      case "PUT /video/":
-        return uploadChunk(req);
-      default:
-        return fail(404, "invalid_params", `No such endpoint: ${req.method} ${path}`);
-    }
-  }
+  const routes = dispatcher(
+    "tiktok sandbox",
+    {
+      "GET /__sandbox/verified-url-prefixes": (req) => verifiedPrefixes(req),
+      "POST /__sandbox/verified-url-prefixes": (req) => verifiedPrefixes(req),
+      "* /__sandbox/*": (req, params) => handleControl(ctx, NETWORK, req, `/${params["*"]!}`),
+      "GET /v2/auth/authorize/": (req) => consent(req),
+      "POST /v2/oauth/token/": (req) => token(req),
+      "POST /v2/oauth/revoke/": (req) => revoke(req),
+      "GET /v2/user/info/": (req) => userInfo(req),
+      "POST /v2/post/publish/creator_info/query/": (req) => creatorInfo(req),
+      "POST /v2/post/publish/video/init/": (req) => videoInit(req),
+      "POST /v2/post/publish/status/fetch/": (req) => statusFetch(req),
+      "PUT /video/": (req) => uploadChunk(req),
+    },
+    {
+      notFound: (method, path) => fail(404, "invalid_params", `No such endpoint: ${method} ${path}`),
+      methodNotAllowed: (method, path) => fail(405, "invalid_params", `Method not allowed: ${method} ${path}`),
+    },
+  );
 
   return async (req, path) => {
-    try {
-      return await route(req, path);
-    } catch (error) {
-      if (error instanceof SandboxReply) return error.response;
-      throw error;
-    }
+    await ready();
+    return routes(req, path);
   };
 }
 
-/** TikTok's chunk rules for FILE_UPLOAD (§7.2), as the error message TikTok would give, or the plan. */
+/** TikTok's chunk rules for FILE_UPLOAD, as the error message TikTok would give, or the plan. */
 function chunkPlanError(source: Record<string, unknown>): string | { videoSize: number; chunkSize: number; chunkCount: number } {
   const { video_size: size, chunk_size: chunk, total_chunk_count: count } = source;
   const c = tiktokSandboxConfig;

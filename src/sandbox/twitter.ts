@@ -1,6 +1,7 @@
 import type { ErrorCategory } from "../platforms/types.js";
 import { sandboxClients } from "./clients.js";
 import {
+  dispatcher,
   authorize,
   checkAccessToken,
   consumeRefreshToken,
@@ -21,7 +22,7 @@ import {
   redeemCode,
   revokeToken,
   safeDecode,
-  SandboxReply,
+  Reply,
   setMediaState,
   sha256Hex,
   sniffImage,
@@ -33,7 +34,7 @@ import {
 } from "./common.js";
 
 /**
- * The X (Twitter) API v2 sandbox, at the paths the adapter calls on x.com and api.x.com (reference/platforms.md §1):
+ * The X (Twitter) API v2 sandbox, at the paths the adapter calls on x.com and api.x.com:
  *
  *   GET  /i/oauth2/authorize                consent (PKCE required), approves at once
  *   POST /2/oauth2/token                    authorization_code and refresh_token grants; confidential client (Basic)
@@ -102,15 +103,15 @@ export function createTwitterSandbox(ctx: SandboxContext): NetworkHandler {
     call.endpoint = endpoint;
     const counted = await countCall(ctx, NETWORK, `${endpoint}:${subject}`, rateLimits[endpoint], WINDOW_SECONDS);
     call.window = counted.window;
-    if (counted.exceeded) throw new SandboxReply(json(429, problem(429, "Too Many Requests", "Too Many Requests")));
+    if (counted.exceeded) throw new Reply(json(429, problem(429, "Too Many Requests", "Too Many Requests")));
   }
 
   async function authenticated(req: Request, call: Call, endpoint: Endpoint, scopes: string[]): Promise<Grant> {
     call.endpoint = endpoint;
     const check = await checkAccessToken(ctx, NETWORK, req);
-    if (!check.ok) throw new SandboxReply(json(401, unauthorized()));
+    if (!check.ok) throw new Reply(json(401, unauthorized()));
     await limit(call, endpoint, check.grant.account_id);
-    if (scopes.some((s) => !check.grant.scopes.includes(s))) throw new SandboxReply(json(403, forbidden("Forbidden")));
+    if (scopes.some((s) => !check.grant.scopes.includes(s))) throw new Reply(json(403, forbidden("Forbidden")));
     return check.grant;
   }
 
@@ -225,7 +226,7 @@ export function createTwitterSandbox(ctx: SandboxContext): NetworkHandler {
     return json(201, { data: { id, text, edit_history_tweet_ids: [id] } });
   }
 
-  /** X's own answer for each failure category (§0, §1.4). */
+  /** X's own answer for each failure category. */
   async function injectedResponse(category: ErrorCategory, mediaIds: string[], call: Call): Promise<Response> {
     switch (category) {
       case "rate_limited": {
@@ -305,12 +306,12 @@ export function createTwitterSandbox(ctx: SandboxContext): NetworkHandler {
     return json(200, { data: { id: row.id, media_key: `3_${row.id}`, processing_info: processing } });
   }
 
-  async function route(req: Request, path: string, call: Call): Promise<Response> {
-    const key = `${req.method} ${path}`;
-    if (path.startsWith("/__sandbox/")) return handleControl(ctx, NETWORK, req, path.slice("/__sandbox".length));
-    switch (key) {
-      case "GET /i/oauth2/authorize":
-        return authorize(ctx, req, {
+  const routes = dispatcher<Call>(
+    "twitter sandbox",
+    {
+      "* /__sandbox/*": (req, params) => handleControl(ctx, NETWORK, req, `/${params["*"]!}`),
+      "GET /i/oauth2/authorize": (req) =>
+        authorize(ctx, req, {
           network: NETWORK,
           clients,
           pkce: "required",
@@ -320,33 +321,23 @@ export function createTwitterSandbox(ctx: SandboxContext): NetworkHandler {
           denial: { error: "access_denied" },
           newAccount: (username) => ({ id: snowflakeId(ctx.now()), name: `Sandbox ${username}` }),
           errorPage: (message) => htmlPage(400, "X", `Something went wrong. You weren't able to give access to the App. ${message}`),
-        });
-      case "POST /2/oauth2/token":
-        return token(req, call);
-      case "POST /2/oauth2/revoke":
-        return revoke(req, call);
-      case "GET /2/users/me":
-        return usersMe(req, call);
-      case "POST /2/tweets":
-        return createTweet(req, call);
-      case "POST /2/media/upload":
-        return uploadMedia(req, call);
-      case "GET /2/media/upload":
-        return mediaStatus(req, call);
-      default:
-        return json(404, { errors: [{ message: "Sorry, that page does not exist", code: 34 }] });
-    }
-  }
+        }),
+      "POST /2/oauth2/token": (req, _params, call) => token(req, call),
+      "POST /2/oauth2/revoke": (req, _params, call) => revoke(req, call),
+      "GET /2/users/me": (req, _params, call) => usersMe(req, call),
+      "POST /2/tweets": (req, _params, call) => createTweet(req, call),
+      "POST /2/media/upload": (req, _params, call) => uploadMedia(req, call),
+      "GET /2/media/upload": (req, _params, call) => mediaStatus(req, call),
+    },
+    {
+      notFound: () => json(404, { errors: [{ message: "Sorry, that page does not exist", code: 34 }] }),
+      methodNotAllowed: () => json(405, { errors: [{ message: "Sorry, that page does not exist", code: 34 }] }),
+    },
+  );
 
   return async (req, path) => {
     const call: Call = {};
-    let res: Response;
-    try {
-      res = await route(req, path, call);
-    } catch (error) {
-      if (!(error instanceof SandboxReply)) throw error;
-      res = error.response;
-    }
+    const res = await routes(req, path, call);
     // Every API answer carries its endpoint's window; one that was not counted (an unauthenticated call) shows it full.
     if (call.endpoint || call.window) {
       const window = call.window ?? fullWindow(call.endpoint!, ctx.now());

@@ -4,6 +4,7 @@ import { sniffVideo } from "../platforms/sniff-video.js";
 import type { ErrorCategory } from "../platforms/types.js";
 import { sandboxClients } from "./clients.js";
 import {
+  dispatcher,
   authorize,
   checkAccessToken,
   createMedia,
@@ -21,7 +22,7 @@ import {
   redeemCode,
   revokeToken,
   safeDecode,
-  SandboxReply,
+  Reply,
   setMediaState,
   sha256Hex,
   type Grant,
@@ -34,7 +35,7 @@ import { refuseUpload } from "./refuse-upload.js";
 
 /**
  * The YouTube sandbox, at the paths the adapter calls on accounts.google.com, oauth2.googleapis.com and
- * www.googleapis.com (reference/platforms.md §8):
+ * www.googleapis.com:
  *
  *   GET  /o/oauth2/v2/auth                                  consent (space-separated scopes, PKCE S256), approves at
  *                                                           once; a refresh token only with access_type=offline
@@ -206,8 +207,8 @@ export function createYouTubeSandbox(ctx: SandboxContext): NetworkHandler {
 
   async function member(req: Request, scopes: string[]): Promise<Grant> {
     const check = await checkAccessToken(ctx, NETWORK, req);
-    if (!check.ok) throw new SandboxReply(errors.auth());
-    if (!scopes.some((s) => check.grant.scopes.includes(s))) throw new SandboxReply(errors.scopes());
+    if (!check.ok) throw new Reply(errors.auth());
+    if (!scopes.some((s) => check.grant.scopes.includes(s))) throw new Reply(errors.scopes());
     return check.grant;
   }
 
@@ -218,7 +219,7 @@ export function createYouTubeSandbox(ctx: SandboxContext): NetworkHandler {
       insert into local_sandbox.youtube_quota (client_id, day, bucket, used) values (${clientId}, ${pacificDay(ctx.now())}, ${bucket}, 1)
       on conflict (client_id, day, bucket) do update set used = local_sandbox.youtube_quota.used + 1
       returning used`;
-    if (row!.used > limit) throw new SandboxReply(errors.quota());
+    if (row!.used > limit) throw new Reply(errors.quota());
   }
 
   function clientFrom(req: Request, form: URLSearchParams): { clientId: string; clientSecret: string } | undefined {
@@ -542,40 +543,31 @@ export function createYouTubeSandbox(ctx: SandboxContext): NetworkHandler {
     return { ...ctx, sql: tx as unknown as Sql };
   }
 
-  async function route(req: Request, path: string): Promise<Response> {
-    await ready();
-    if (path.startsWith("/__sandbox/")) return handleControl(ctx, NETWORK, req, path.slice("/__sandbox".length));
-    switch (`${req.method} ${path}`) {
-      case "GET /o/oauth2/v2/auth":
-        return consent(req);
-      case "POST /token":
-        return token(req);
-      case "POST /revoke":
-        return revoke(req);
-      case "GET /youtube/v3/channels":
-        return channels(req);
-      case "POST /upload/youtube/v3/videos":
-        return startUpload(req);
-      case "PUT /upload/youtube/v3/videos":
-        return putBytes(req);
-      case "GET /youtube/v3/videos":
-        return listVideos(req);
-      default:
-        return googleError(404, "notFound", "Not Found", { status: "NOT_FOUND" });
-    }
-  }
+  const routes = dispatcher(
+    "youtube sandbox",
+    {
+      "* /__sandbox/*": (req, params) => handleControl(ctx, NETWORK, req, `/${params["*"]!}`),
+      "GET /o/oauth2/v2/auth": (req) => consent(req),
+      "POST /token": (req) => token(req),
+      "POST /revoke": (req) => revoke(req),
+      "GET /youtube/v3/channels": (req) => channels(req),
+      "POST /upload/youtube/v3/videos": (req) => startUpload(req),
+      "PUT /upload/youtube/v3/videos": (req) => putBytes(req),
+      "GET /youtube/v3/videos": (req) => listVideos(req),
+    },
+    {
+      notFound: () => googleError(404, "notFound", "Not Found", { status: "NOT_FOUND" }),
+      methodNotAllowed: () => googleError(405, "methodNotAllowed", "Method Not Allowed", { status: "METHOD_NOT_ALLOWED" }),
+    },
+  );
 
   return async (req, path) => {
-    try {
-      return await route(req, path);
-    } catch (error) {
-      if (error instanceof SandboxReply) return error.response;
-      throw error;
-    }
+    await ready();
+    return routes(req, path);
   };
 }
 
-/** YouTube's metadata checks on videos.insert (§8.3, §8.5), as Google's 400 answer, or undefined when it passes. */
+/** YouTube's metadata checks on videos.insert, as Google's 400 answer, or undefined when it passes. */
 function metadataError(snippet: Record<string, unknown>, status: Record<string, unknown>, title: string, description: string): Response | undefined {
   const c = youtubeSandboxConfig;
   if (!title.trim() || [...title].length > c.titleMaxChars || /[<>]/.test(title)) {

@@ -1,15 +1,31 @@
-import { effectivePlan, isPaidActive, plans } from "../billing/plans.js";
 import { CiphertextError, open } from "../core/crypto.js";
-import { withService, type Tx } from "../core/db.js";
 import { env } from "../core/env.js";
+import { jobContext, retryDelaySeconds, type JobContext, type RetrySchedule } from "../core/jobs/index.js";
 import { log } from "../core/log.js";
-import { enqueueDueDeliveries, retryDelaySeconds } from "./dispatch.js";
+import type { Tx } from "../core/pg.js";
+import { effectivePlan, isPaidActive, plans } from "../core/plans.js";
 import { serializeEventBody } from "./payload.js";
 import { sendWebhook, type SendResult } from "./send.js";
 import { signatureHeaders } from "./signing.js";
 
 /** Sent with every delivery. */
 export const USER_AGENT = "AmplifyScheduler-Webhooks/1.0";
+
+/** The longest wait between two attempts (Standard Webhooks retries over days, at most a day apart). */
+export const MAX_RETRY_DELAY_SECONDS = 86_400;
+
+/**
+ * Attempt n + 1 waits base × 4^(n−1), ±20%, capped at a day, and at least the receiver's Retry-After when it sent
+ * one.
+ */
+export const deliveryRetry: RetrySchedule = {
+  kind: "exponential",
+  baseSeconds: () => env().WEBHOOK_RETRY_BASE_SECONDS,
+  factor: 4,
+  capSeconds: MAX_RETRY_DELAY_SECONDS,
+  jitter: 0.2,
+  hint: "at-least",
+};
 
 interface ClaimedDelivery {
   id: string;
@@ -66,8 +82,8 @@ function refusalOf(row: { final_notice: boolean; is_active: boolean; billing_sta
  * several queue messages for it exactly one wins and the others do nothing. A delivery whose endpoint was disabled,
  * whose profile's plan no longer includes webhooks, or whose endpoint secret does not open, fails without an attempt.
  */
-async function claim(deliveryId: string): Promise<ClaimedDelivery | undefined> {
-  return withService(async (tx) => {
+async function claim(ctx: JobContext, deliveryId: string): Promise<ClaimedDelivery | undefined> {
+  return ctx.serviceDb(async (tx) => {
     const [row] = await tx<{ final_notice: boolean; manual_retry: boolean; is_active: boolean; billing_status: string | null; plan: string | null; endpoint_id: string; secret_enc: string }[]>`
       select d.final_notice, d.manual_retry, e.is_active, b.status as billing_status, b.plan, d.endpoint_id, e.secret_enc
       from public.webhook_deliveries d
@@ -103,10 +119,10 @@ async function claim(deliveryId: string): Promise<ClaimedDelivery | undefined> {
   });
 }
 
-interface Outcome {
+export interface DeliveryOutcome {
   result: DeliveryResult;
   /** Deliveries to put on the queue once the outcome is committed (this one's retry, the disabled notice). */
-  enqueue: string[];
+  dispatch: string[];
 }
 
 /**
@@ -114,14 +130,14 @@ interface Outcome {
  * overwrite a newer outcome: the delivery (delivered, pending with the next attempt's time, or failed), the
  * endpoint's last delivery and failing window, and, when the endpoint must be disabled, the disabling itself.
  */
-async function settle(d: ClaimedDelivery, sent: SendResult, startedAt: Date): Promise<Outcome> {
-  return withService(async (tx) => {
+async function settle(ctx: JobContext, d: ClaimedDelivery, sent: SendResult, startedAt: Date): Promise<DeliveryOutcome> {
+  return ctx.serviceDb(async (tx) => {
     const [held] = await tx`
       select 1 from public.webhook_deliveries
       where id = ${d.id} and status = 'delivering' and lease_until = ${d.lease_until} for no key update`;
     if (!held) {
-      log.warn("webhook delivery lease lost before the outcome was recorded", { deliveryId: d.id });
-      return { result: "skipped", enqueue: [] };
+      ctx.log.warn("webhook delivery lease lost before the outcome was recorded", { deliveryId: d.id });
+      return { result: "skipped", dispatch: [] };
     }
     // No key update: the lock the update below takes anyway, which leaves new deliveries free to reference the row.
     const [endpoint] = await tx<{ is_active: boolean; failing_since: Date | null }[]>`
@@ -131,11 +147,13 @@ async function settle(d: ClaimedDelivery, sent: SendResult, startedAt: Date): Pr
       ? null
       : gone
         ? ("gone" as const)
-        : !sent.ok && failingTooLong(endpoint.failing_since)
+        : !sent.ok && failingTooLong(ctx, endpoint.failing_since)
           ? ("failing" as const)
           : null;
     const willRetry = !sent.ok && !gone && disableFor === null && d.attempt_number < d.max_attempts;
-    const nextAttemptAt = willRetry ? new Date(Date.now() + retryDelaySeconds(d.attempt_number, sent.retryAfterSeconds) * 1000) : null;
+    const nextAttemptAt = willRetry
+      ? new Date(ctx.clock.now().getTime() + retryDelaySeconds(deliveryRetry, d.attempt_number, sent.retryAfterSeconds) * 1000)
+      : null;
 
     await tx`
       insert into public.webhook_delivery_attempts (delivery_id, profile_id, attempt_number, trigger, status, response_status,
@@ -155,15 +173,15 @@ async function settle(d: ClaimedDelivery, sent: SendResult, startedAt: Date): Pr
         last_delivery_status = ${sent.ok ? "success" : "failed"},
         failing_since = ${sent.ok ? null : tx`coalesce(failing_since, now())`}
       where id = ${d.endpoint_id}`;
-    const enqueue = willRetry ? [d.id] : [];
-    if (disableFor) enqueue.push(...(await disableEndpoint(tx, d.endpoint_id, disableFor)));
+    const dispatch = willRetry ? [d.id] : [];
+    if (disableFor) dispatch.push(...(await disableEndpoint(ctx, tx, d.endpoint_id, disableFor)));
     const result: DeliveryResult = sent.ok ? "delivered" : willRetry ? "retrying" : "failed";
-    return { result, enqueue };
+    return { result, dispatch };
   });
 }
 
-function failingTooLong(failingSince: Date | null): boolean {
-  return failingSince !== null && Date.now() - failingSince.getTime() >= env().WEBHOOK_DISABLE_AFTER_SECONDS * 1000;
+function failingTooLong(ctx: JobContext, failingSince: Date | null): boolean {
+  return failingSince !== null && ctx.clock.now().getTime() - failingSince.getTime() >= env().WEBHOOK_DISABLE_AFTER_SECONDS * 1000;
 }
 
 /**
@@ -171,7 +189,7 @@ function failingTooLong(failingSince: Date | null): boolean {
  * endpoints; an endpoint disabled for failing too long also gets that event itself, once (a receiver that answered
  * 410 Gone asked for nothing more). Pending deliveries to it fail when their turn comes. Returns the new deliveries.
  */
-async function disableEndpoint(tx: Tx, endpointId: string, reason: "gone" | "failing"): Promise<string[]> {
+async function disableEndpoint(ctx: JobContext, tx: Tx, endpointId: string, reason: "gone" | "failing"): Promise<string[]> {
   const [event] = await tx<{ id: string; profile_id: string }[]>`
     with disabled as (
       update public.webhook_endpoints set is_active = false, disabled_reason = ${reason}, disabled_at = now()
@@ -190,7 +208,7 @@ async function disableEndpoint(tx: Tx, endpointId: string, reason: "gone" | "fai
     from disabled
     returning id, profile_id`;
   if (!event) return [];
-  log.warn("webhook endpoint disabled", { endpointId, reason });
+  ctx.log.warn("webhook endpoint disabled", { endpointId, reason });
   if (reason === "failing") {
     await tx`
       insert into public.webhook_deliveries (endpoint_id, profile_id, event_id, event_type, max_attempts, final_notice)
@@ -202,14 +220,14 @@ async function disableEndpoint(tx: Tx, endpointId: string, reason: "gone" | "fai
 }
 
 /**
- * One attempt of one delivery, as the queue's callback runs it: claim (or do nothing), sign and send the event's
- * payload, record the attempt and its outcome, and put the next attempt on the queue. Every failure is handled
- * here; the caller answers 2xx so QStash never retries on its own schedule.
+ * One attempt of one delivery, as the webhook job runs it (src/webhooks/job.ts): claim (or do nothing), sign and send
+ * the event's payload, record the attempt and its outcome. Every failure is handled here; the worker answers 2xx so
+ * QStash never retries on its own schedule. The outcome names the deliveries the job puts on the queue next.
  */
-export async function executeDelivery(deliveryId: string): Promise<DeliveryResult> {
-  const d = await claim(deliveryId);
-  if (!d) return "skipped";
-  const startedAt = new Date();
+export async function executeDelivery(deliveryId: string, ctx: JobContext = jobContext()): Promise<DeliveryOutcome> {
+  const d = await claim(ctx, deliveryId);
+  if (!d) return { result: "skipped", dispatch: [] };
+  const startedAt = ctx.clock.now();
   const body = serializeEventBody(d.payload);
   const sent = await sendWebhook({
     url: d.url,
@@ -218,12 +236,11 @@ export async function executeDelivery(deliveryId: string): Promise<DeliveryResul
       "content-type": "application/json",
       "user-agent": USER_AGENT,
       "x-webhook-event": d.event_type,
+      // Wall-clock time: receivers check it against their own clock to refuse replays.
       ...signatureHeaders(d.secret, d.event_id, Math.floor(Date.now() / 1000), body),
     },
     timeoutMs: env().WEBHOOK_TIMEOUT_SECONDS * 1000,
     allowLoopback: env().OUTBOUND_ALLOW_LOOPBACK,
   });
-  const outcome = await settle(d, sent, startedAt);
-  if (outcome.enqueue.length) await enqueueDueDeliveries(outcome.enqueue);
-  return outcome.result;
+  return settle(ctx, d, sent, startedAt);
 }

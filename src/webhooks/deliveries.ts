@@ -1,13 +1,15 @@
-import type { Tx } from "../core/db.js";
 import { AppError, notFound } from "../core/errors.js";
-import type { Keyset } from "../core/pagination.js";
+import { keysetPage, type Page, type PageSpec } from "../core/pagination.js";
+import type { CallerDb, Tx } from "../core/pg.js";
 import { getProfileOrThrow } from "../profiles/profiles.js";
 import { assertWebhooksIncluded, getEndpointOrThrow } from "./endpoints.js";
+import type { WebhookEventType } from "./event-types.js";
+import { webhookJob } from "./job.js";
 
 interface AttemptJson {
   attempt_number: number;
-  trigger: string;
-  status: string;
+  trigger: "automatic" | "manual";
+  status: "success" | "failed";
   response_status: number | null;
   latency_ms: number;
   response_excerpt: string | null;
@@ -21,8 +23,8 @@ export interface DeliveryRow {
   id: string;
   endpoint_id: string;
   event_id: string;
-  event_type: string;
-  status: string;
+  event_type: WebhookEventType;
+  status: "pending" | "delivering" | "delivered" | "failed";
   attempt_number: number;
   max_attempts: number;
   response_status: number | null;
@@ -34,44 +36,16 @@ export interface DeliveryRow {
   attempts: AttemptJson[];
 }
 
-const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
-
-/** The contract's delivery shape, plus what the history needs: the payload sent and every attempt. */
-export function serializeDelivery(d: DeliveryRow) {
-  return {
-    id: d.id,
-    webhook_id: d.endpoint_id,
-    event_id: d.event_id,
-    event_type: d.event_type,
-    status: d.status,
-    attempt_number: d.attempt_number,
-    max_attempts: d.max_attempts,
-    response_status: d.response_status,
-    last_error: d.last_error,
-    next_attempt_at: d.status === "pending" ? iso(d.next_attempt_at) : null,
-    delivered_at: iso(d.delivered_at),
-    created_at: d.created_at.toISOString(),
-    payload: d.payload,
-    attempts: d.attempts.map((a) => ({
-      attempt_number: a.attempt_number,
-      trigger: a.trigger,
-      status: a.status,
-      response_status: a.response_status,
-      latency_ms: a.latency_ms,
-      response_excerpt: a.response_excerpt,
-      error_message: a.error_message,
-      next_attempt_at: iso(a.next_attempt_at),
-      started_at: iso(a.started_at),
-      completed_at: iso(a.completed_at),
-    })),
-  };
-}
-
 /** An endpoint's deliveries, newest first, keyset-paginated, each with its attempts (one query, no N+1). */
-export async function listDeliveries(tx: Tx, endpointId: string, page: { limit: number; status?: string; before?: Keyset }) {
+export async function listDeliveries(
+  tx: Tx,
+  endpointId: string,
+  filter: { status?: DeliveryRow["status"] },
+  page: PageSpec,
+): Promise<Page<DeliveryRow>> {
   const endpoint = await getEndpointOrThrow(tx, endpointId);
   await assertWebhooksIncluded(tx, endpoint.profile_id);
-  const rows = await tx<DeliveryRow[]>`
+  return keysetPage(tx, page, (after, take) => tx<DeliveryRow[]>`
     select d.id, d.endpoint_id, d.event_id, d.event_type, d.status, d.attempt_number, d.max_attempts, d.response_status,
            d.last_error, d.next_attempt_at, d.delivered_at, d.created_at, ev.payload,
            coalesce((
@@ -84,11 +58,10 @@ export async function listDeliveries(tx: Tx, endpointId: string, page: { limit: 
     from public.webhook_deliveries d
     join public.events ev on ev.id = d.event_id and ev.profile_id = d.profile_id
     where d.endpoint_id = ${endpointId}
-      and ${page.status ? tx`d.status = ${page.status}` : tx`true`}
-      and ${page.before ? tx`(d.created_at, d.id) < (${page.before.createdAt}, ${page.before.id})` : tx`true`}
+      and ${filter.status ? tx`d.status = ${filter.status}` : tx`true`}
+      and ${after}
     order by d.created_at desc, d.id desc
-    limit ${page.limit + 1}`;
-  return { rows: rows.slice(0, page.limit), hasMore: rows.length > page.limit };
+    limit ${take}`, { createdAt: "d.created_at", id: "d.id" });
 }
 
 /**
@@ -116,4 +89,10 @@ export async function requestRetry(tx: Tx, deliveryId: string): Promise<string> 
     returning id`;
   if (!updated.length) throw new AppError("conflict", "This delivery changed while retrying it; look at it again");
   return deliveryId;
+}
+
+/** `requestRetry` as the caller, then the delivery goes on the queue once that has committed. */
+export async function retryDelivery(db: CallerDb, deliveryId: string): Promise<void> {
+  const id = await db((tx) => requestRetry(tx, deliveryId));
+  await webhookJob.dispatch([id]);
 }

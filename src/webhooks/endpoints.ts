@@ -1,13 +1,13 @@
-import { effectivePlan, isPaidActive, plans } from "../billing/plans.js";
 import { randomUUID } from "node:crypto";
+import { effectivePlan, isPaidActive, plans } from "../billing/plans.js";
 import { seal } from "../core/crypto.js";
-import type { Tx } from "../core/db.js";
-import { env } from "../core/env.js";
+import type { CallerDb, Tx } from "../core/pg.js";
 import { AppError, notFound } from "../core/errors.js";
+import { outboundAllowLoopback, resolveSafeAddresses, UnsafeUrlError } from "../core/net/guard.js";
 import { getProfileOrThrow } from "../profiles/profiles.js";
+import type { subscribableEvents } from "./event-types.js";
 import { DEFAULT_MAX_RETRIES, type CreateEndpointInput, type UpdateEndpointInput } from "./schemas.js";
 import { generateWebhookSecret } from "./signing.js";
-import { outboundAllowLoopback, resolveSafeAddresses, UnsafeUrlError } from "../core/net/guard.js";
 
 /** Endpoints a profile may have: plenty for fan-out to several systems, few enough that fan-out stays cheap. */
 export const MAX_ENDPOINTS_PER_PROFILE = 20;
@@ -18,37 +18,16 @@ export interface EndpointRow {
   id: string;
   profile_id: string;
   url: string;
-  events: string[];
+  events: (typeof subscribableEvents)[number][];
   is_active: boolean;
   max_retries: number;
-  disabled_reason: string | null;
+  disabled_reason: "manual" | "gone" | "failing" | null;
   disabled_at: Date | null;
   failing_since: Date | null;
   last_delivery_at: Date | null;
-  last_delivery_status: string | null;
+  last_delivery_status: "success" | "failed" | null;
   created_at: Date;
   updated_at: Date;
-}
-
-const iso = (d: Date | null) => d?.toISOString() ?? null;
-
-/** The contract's endpoint shape (list and create), plus the profile and why an inactive endpoint is inactive. */
-export function serializeEndpoint(e: EndpointRow) {
-  return {
-    id: e.id,
-    profile_id: e.profile_id,
-    url: e.url,
-    events: e.events,
-    is_active: e.is_active,
-    max_retries: e.max_retries,
-    disabled_reason: e.disabled_reason,
-    disabled_at: iso(e.disabled_at),
-    failing_since: iso(e.failing_since),
-    last_delivery_at: iso(e.last_delivery_at),
-    last_delivery_status: e.last_delivery_status,
-    created_at: e.created_at.toISOString(),
-    updated_at: e.updated_at.toISOString(),
-  };
 }
 
 const columns = (tx: Tx) => tx`
@@ -88,8 +67,8 @@ export async function assertCanManage(tx: Tx, profileId: string): Promise<void> 
   if (profile.role === "member") throw new AppError("forbidden", "Only the profile's owner or an admin can manage its webhooks");
 }
 
+/** The endpoints of a profile the caller can see (402 without webhooks in its plan). */
 export async function listEndpoints(tx: Tx, profileId: string): Promise<EndpointRow[]> {
-  await getProfileOrThrow(tx, profileId);
   await assertWebhooksIncluded(tx, profileId);
   return tx<EndpointRow[]>`
     select ${columns(tx)} from public.webhook_endpoints where profile_id = ${profileId}
@@ -169,7 +148,7 @@ export async function deleteEndpoint(tx: Tx, endpointId: string): Promise<void> 
 }
 
 /**
- * The legacy one-call form (`POST /api/v1/webhooks/configure`): the profile's endpoint for this URL is created, or
+ * The one-call form (`POST /api/v1/webhooks/configure`): the profile's endpoint for this URL is created, or
  * updated to the given events (and secret and maxRetries when given) and turned on again.
  */
 export async function configureEndpoint(tx: Tx, userId: string, input: CreateEndpointInput & { profileId: string; url: string }) {
@@ -185,4 +164,31 @@ export async function configureEndpoint(tx: Tx, userId: string, input: CreateEnd
     maxRetries: input.maxRetries,
   });
   return { row, secret: input.secret, created: false };
+}
+
+/**
+ * Registers an endpoint: the caller's right to manage the profile's webhooks first (a short transaction), then the
+ * URL (DNS, outside any transaction), then the write. The secret is in this answer and nowhere else.
+ */
+export async function registerEndpoint(db: CallerDb, userId: string, input: CreateEndpointInput & { profileId: string }) {
+  await db((tx) => assertCanManage(tx, input.profileId));
+  const url = await assertSafeUrl(input.url);
+  return db((tx) => createEndpoint(tx, userId, { ...input, url }));
+}
+
+/** Changes an endpoint; a new URL is checked once the caller is known to manage the endpoint, outside any transaction. */
+export async function changeEndpoint(db: CallerDb, endpointId: string, patch: UpdateEndpointInput): Promise<EndpointRow> {
+  let url: string | undefined;
+  if (patch.url !== undefined) {
+    await db((tx) => assertCanManageEndpoint(tx, endpointId));
+    url = await assertSafeUrl(patch.url);
+  }
+  return db((tx) => updateEndpoint(tx, endpointId, { ...patch, url }));
+}
+
+/** `configureEndpoint` with the same order of checks as `registerEndpoint`. */
+export async function configureEndpointFor(db: CallerDb, userId: string, input: CreateEndpointInput & { profileId: string }) {
+  await db((tx) => assertCanManage(tx, input.profileId));
+  const url = await assertSafeUrl(input.url);
+  return db((tx) => configureEndpoint(tx, userId, { ...input, url }));
 }

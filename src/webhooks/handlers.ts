@@ -1,146 +1,115 @@
-import { z } from "zod";
+import type { z } from "zod";
 import { route } from "../core/api.js";
-import type { AuthMode } from "../core/auth.js";
-import { log } from "../core/log.js";
+import type { AuthMode, Caller } from "../core/auth.js";
 import { created, Reply } from "../core/http.js";
-import { decodeCursor, nextCursor } from "../core/pagination.js";
+import { pageOf } from "../core/pagination.js";
+import type { CallerDb } from "../core/pg.js";
 import { resolveProfileId } from "../core/profile-scope.js";
-import { verifyQueueRequest } from "../core/queue.js";
-import { listDeliveries, requestRetry, serializeDelivery } from "./deliveries.js";
-import { executeDelivery } from "./deliver.js";
-import { enqueueDueDeliveries } from "./dispatch.js";
+import { listDeliveries, retryDelivery } from "./deliveries.js";
+import { changeEndpoint, configureEndpointFor, deleteEndpoint, listEndpoints, registerEndpoint, SECRET_WARNING } from "./endpoints.js";
 import {
-  assertCanManage,
-  assertCanManageEndpoint,
-  assertSafeUrl,
-  configureEndpoint,
-  createEndpoint,
-  deleteEndpoint,
-  listEndpoints,
-  SECRET_WARNING,
-  serializeEndpoint,
-  updateEndpoint,
-} from "./endpoints.js";
-import {
+  configureEndpointResponse,
+  createEndpointResponse,
   createEndpointSchema,
   listDeliveriesQuerySchema,
+  listDeliveriesResponse,
   listEndpointsQuerySchema,
+  listEndpointsResponse,
+  messageResponse,
   retryDeliverySchema,
+  updateEndpointResponse,
   updateEndpointSchema,
+  type CreateEndpointInput,
+  type UpdateEndpointInput,
 } from "./schemas.js";
+import { serializeDelivery, serializeEndpoint } from "./serialize.js";
 
 /**
- * The same handlers serve `/api/v1/...` (API key or session) and the browser's `/api/...` (session only). An API
- * key acts on its own profile only (RLS enforces it); a session names the profile where one is needed.
+ * The webhook management routes, served twice with the same handlers: `/api/v1/...` (API key or session) and the
+ * browser's `/api/...` (session only). An API key acts on its own profile only (RLS enforces it); a session names the
+ * profile where one is needed.
  */
-function webhookHandlers<A extends AuthMode>(auth: A) {
-  return {
-    // GET …/webhook-endpoints — the profile's endpoints (never their secrets)
-    list: route({
-      auth,
-      query: listEndpointsQuerySchema,
-      handle: async ({ db, query, caller }) => {
-        const profileId = resolveProfileId(caller!, query.profileId);
-        const rows = await db((tx) => listEndpoints(tx, profileId));
-        return { endpoints: rows.map(serializeEndpoint) };
-      },
+const spec = {
+  // The profile's endpoints (never their secrets)
+  list: {
+    profile: "query",
+    query: listEndpointsQuerySchema,
+    response: listEndpointsResponse,
+    handle: async ({ db, profileId }: { db: CallerDb; profileId: string }) => ({
+      endpoints: (await db((tx) => listEndpoints(tx, profileId))).map(serializeEndpoint),
     }),
-    // POST …/webhook-endpoints — register an endpoint; its secret is in this response and nowhere else
-    create: route({
-      auth,
-      body: createEndpointSchema,
-      handle: async ({ db, body, caller }) => {
-        const profileId = resolveProfileId(caller!, body.profileId);
-        // Permission first (a short transaction), then the URL (DNS, outside any transaction), then the write.
-        await db((tx) => assertCanManage(tx, profileId));
-        const url = await assertSafeUrl(body.url);
-        const { row, secret } = await db((tx) => createEndpoint(tx, caller!.userId, { ...body, profileId, url }));
-        return created({ success: true, endpoint: { ...serializeEndpoint(row), secret }, warning: SECRET_WARNING });
-      },
+  },
+  // Register an endpoint; its secret is in this answer and nowhere else
+  create: {
+    profile: "body",
+    body: createEndpointSchema,
+    response: createEndpointResponse,
+    handle: async ({ db, body, caller, profileId }: { db: CallerDb; body: CreateEndpointInput; caller: Caller; profileId: string }) => {
+      const { row, secret } = await registerEndpoint(db, caller.userId, { ...body, profileId });
+      return created({ success: true as const, endpoint: { ...serializeEndpoint(row), secret }, warning: SECRET_WARNING });
+    },
+  },
+  // Change URL, events, retries or secret; turn it off or on again
+  update: {
+    body: updateEndpointSchema,
+    response: updateEndpointResponse,
+    handle: async ({ db, body, params }: { db: CallerDb; body: UpdateEndpointInput; params: { webhookId: string } }) => ({
+      success: true as const,
+      endpoint: serializeEndpoint(await changeEndpoint(db, params.webhookId, body)),
     }),
-    // PATCH …/webhook-endpoints/:webhookId — change URL, events, retries or secret; turn it off or on again
-    update: route({
-      auth,
-      body: updateEndpointSchema,
-      handle: async ({ db, body, params }) => {
-        let url: string | undefined;
-        if (body.url !== undefined) {
-          await db((tx) => assertCanManageEndpoint(tx, params.webhookId!));
-          url = await assertSafeUrl(body.url);
-        }
-        const row = await db((tx) => updateEndpoint(tx, params.webhookId!, { ...body, url }));
-        return { success: true, endpoint: serializeEndpoint(row) };
-      },
-    }),
-    // DELETE …/webhook-endpoints/:webhookId — remove an endpoint and its delivery history
-    remove: route({
-      auth,
-      handle: async ({ db, params }) => {
-        await db((tx) => deleteEndpoint(tx, params.webhookId!));
-        return { success: true, message: "Webhook endpoint deleted" };
-      },
-    }),
-    // GET …/webhook-endpoints/:webhookId/deliveries — delivery history, newest first, with every attempt
-    deliveries: route({
-      auth,
-      query: listDeliveriesQuerySchema,
-      handle: async ({ db, query, params }) => {
-        const page = await db((tx) =>
-          listDeliveries(tx, params.webhookId!, { limit: query.limit, status: query.status, before: decodeCursor(query.cursor) }),
-        );
-        return { deliveries: page.rows.map(serializeDelivery), nextCursor: nextCursor(page) };
-      },
-    }),
-    // POST …/webhook-deliveries/:deliveryId/retry — attempt a delivery again now
-    retry: route({
-      auth,
-      body: retryDeliverySchema,
-      handle: async ({ db, body, params, caller }) => {
-        if (body.profileId !== undefined) resolveProfileId(caller!, body.profileId);
-        const id = await db((tx) => requestRetry(tx, params.deliveryId!));
-        await enqueueDueDeliveries([id]);
-        return { success: true, message: "Delivery queued for retry" };
-      },
-    }),
-  };
+  },
+  // Remove an endpoint and its delivery history
+  remove: {
+    response: messageResponse,
+    handle: async ({ db, params }: { db: CallerDb; params: { webhookId: string } }) => {
+      await db((tx) => deleteEndpoint(tx, params.webhookId));
+      return { success: true as const, message: "Webhook endpoint deleted" };
+    },
+  },
+  // Delivery history, newest first, with every attempt
+  deliveries: {
+    query: listDeliveriesQuerySchema,
+    response: listDeliveriesResponse,
+    handle: async ({ db, query, params }: { db: CallerDb; query: z.output<typeof listDeliveriesQuerySchema>; params: { webhookId: string } }) => {
+      const page = await db((tx) => listDeliveries(tx, params.webhookId, { status: query.status }, pageOf(query)));
+      return { deliveries: page.rows.map(serializeDelivery), nextCursor: page.nextCursor };
+    },
+  },
+  // Attempt a delivery again now. `profileId` is optional here; an API key that sends one must send its own.
+  retry: {
+    body: retryDeliverySchema,
+    response: messageResponse,
+    handle: async ({ db, body, params, caller }: { db: CallerDb; body: { profileId?: string }; params: { deliveryId: string }; caller: Caller }) => {
+      if (body.profileId !== undefined) resolveProfileId(caller, body.profileId);
+      await retryDelivery(db, params.deliveryId);
+      return { success: true as const, message: "Delivery queued for retry" };
+    },
+  },
+} as const;
+
+function webhookRoutes(auth: Extract<AuthMode, "any" | "session">, prefix: "/api/v1" | "/api") {
+  return [
+    route(`GET ${prefix}/webhook-endpoints`, { auth, ...spec.list }),
+    route(`POST ${prefix}/webhook-endpoints`, { auth, ...spec.create }),
+    route(`PATCH ${prefix}/webhook-endpoints/:webhookId`, { auth, ...spec.update }),
+    route(`DELETE ${prefix}/webhook-endpoints/:webhookId`, { auth, ...spec.remove }),
+    route(`GET ${prefix}/webhook-endpoints/:webhookId/deliveries`, { auth, ...spec.deliveries }),
+    route(`POST ${prefix}/webhook-deliveries/:deliveryId/retry`, { auth, ...spec.retry }),
+  ];
 }
 
-export const webhooksV1 = webhookHandlers("any");
-export const webhooksBrowser = webhookHandlers("session");
-
-// POST /api/v1/webhooks/configure — the legacy one-call form: create or update the profile's endpoint for a URL
-export const configureWebhookHandler = route({
+// The one-call form: create or update the profile's endpoint for a URL (201 when created); the secret, and the warning
+// to save it, only when this call set one
+export const configureWebhook = route("POST /api/v1/webhooks/configure", {
   auth: "any",
+  profile: "body",
   body: createEndpointSchema,
-  handle: async ({ db, body, caller }) => {
-    const profileId = resolveProfileId(caller, body.profileId);
-    await db((tx) => assertCanManage(tx, profileId));
-    const url = await assertSafeUrl(body.url);
-    const result = await db((tx) => configureEndpoint(tx, caller.userId, { ...body, profileId, url }));
+  response: configureEndpointResponse,
+  handle: async ({ db, body, caller, profileId }) => {
+    const result = await configureEndpointFor(db, caller.userId, { ...body, profileId });
     const endpoint = { ...serializeEndpoint(result.row), ...(result.secret ? { secret: result.secret } : {}) };
-    return new Reply(result.created ? 201 : 200, { success: true, endpoint, ...(result.secret ? { warning: SECRET_WARNING } : {}) });
+    return new Reply(result.created ? 201 : 200, { success: true as const, endpoint, ...(result.secret ? { warning: SECRET_WARNING } : {}) });
   },
 });
 
-const deliveryMessageSchema = z.object({ deliveryId: z.uuid() });
-
-// POST /api/queue/webhook — QStash's callback: one attempt of one webhook delivery
-export const webhookWorkerHandler = route({
-  auth: "none",
-  handle: async ({ req }) => {
-    const raw = await verifyQueueRequest(req);
-    let message: unknown;
-    try {
-      message = JSON.parse(raw);
-    } catch {
-      message = undefined;
-    }
-    const parsed = deliveryMessageSchema.safeParse(message);
-    if (!parsed.success) {
-      // Signed by us but unreadable: retrying cannot help, so acknowledge it (2xx stops QStash) and log it.
-      log.error("unreadable webhook delivery message", { body: raw.slice(0, 200) });
-      return { ok: false, result: "ignored" };
-    }
-    return { ok: true, result: await executeDelivery(parsed.data.deliveryId) };
-  },
-});
+export const webhookManagementRoutes = [...webhookRoutes("any", "/api/v1"), configureWebhook, ...webhookRoutes("session", "/api")];

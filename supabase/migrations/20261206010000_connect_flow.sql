@@ -1,5 +1,5 @@
 -- =====================================================================================================================
--- Connect flow (issue 9, finding 6): where a finished connection may be sent, and who may finish it.
+-- Connect flow: where a finished connection may be sent, and who may finish it.
 --
 -- 1. `connect_return_origins`: the origins a profile's owner registered as connect/init `returnUrl` targets, besides
 --    APP_URL's own origin (always allowed, never stored). connect/init refuses any other origin, and the OAuth

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { setLogSink, type LogEntry } from "../../src/core/log.js";
-import { limiter } from "../../src/core/ratelimit/limiter.js";
+import { services } from "../../src/core/services.js";
 import { useTestHome } from "../helpers/home.js";
 import { freshWindow } from "../helpers/limiter-contract.js";
 import { assertEnvelope } from "../helpers/security.js";
@@ -24,7 +24,7 @@ afterAll(async () => {
 // Finding 12.
 describe("an Upstash failure falls back to the Postgres limiter, which still limits", () => {
   it("counts each request in Postgres, refuses past the limit with 429, and warns once a minute at most", async () => {
-    expect((await limiter()).backend).toBe("upstash");
+    expect((await services().limiter.port()).backend).toBe("upstash");
     const { apiKey, keyId, user } = await paidUserWithKey(t);
     await freshWindow(3_600_000, 30_000);
     const warnings: LogEntry[] = [];

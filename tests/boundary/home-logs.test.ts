@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { afterEach, describe, expect, it } from "vitest";
 import { api, route } from "../../src/core/api.js";
 import { log, setLogSink, type LogEntry } from "../../src/core/log.js";
@@ -35,14 +36,15 @@ function expectNoQueryStrings(entries: LogEntry[]) {
 describe("logs never contain a query string", () => {
   it("an unhandled error logs the request's path, not its URL", async () => {
     const entries = capture();
-    const handler = api({
-      "GET /api/things/callback": route({
+    const handler = api([
+      route("GET /api/things/callback", {
         auth: "none",
+        response: z.never(),
         handle: async () => {
           throw new Error(`upstream refused https://idp.example/token?code=${CODE}&state=${STATE}`);
         },
       }),
-    });
+    ]);
     const res = await handler(new Request(`https://amplify.example/api/things/callback?code=${CODE}&state=${STATE}`));
     expect(res.status).toBe(500);
     const [entry] = entries.filter((e) => e.message === "unhandled error");

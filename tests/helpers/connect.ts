@@ -46,16 +46,7 @@ export function cookieFrom(headers: Headers): string | undefined {
   return pairs.length ? pairs.join("; ") : undefined;
 }
 
-/** Waits until `check` returns a value (not undefined), polling; fails after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 10_000, what = "condition"): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+export { eventually } from "./eventually.js";
 
 /** Calls a sandbox control endpoint (see src/sandbox/index.ts) for the account behind a connection. */
 export async function sandboxControl(t: TestHome, connectionId: string, action: string): Promise<void> {

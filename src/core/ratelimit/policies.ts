@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { env, type Env } from "../env.js";
 
 /**
- * The rate limits, as named policies (contract: "Rate Limits"). Each counts requests per identifier in a fixed
+ * The rate limits the API publishes (1,000 API requests an hour per key, 100 posts and 50 media uploads an hour per
+ * profile), as named policies. Each counts requests per identifier in a fixed
  * window: the API-request policy per API key, the posting and media policies per profile. `RATE_LIMIT_OVERRIDES`
  * replaces a policy's limit or window for local demos and tests; production runs the table as written.
  */
@@ -83,13 +83,4 @@ export function resolvePolicies(overrides: string | undefined): Record<RateLimit
     resolved[o.name] = { ...current, limit: o.limit, windowMs: o.window ? durationMs(o.window) : current.windowMs };
   }
   return resolved;
-}
-
-let cached: { env: Env; policies: Record<RateLimitPolicyName, RateLimitPolicy> } | undefined;
-
-/** The named policy in force (the table, plus any override from the environment). */
-export function rateLimitPolicy(name: RateLimitPolicyName): RateLimitPolicy {
-  const e = env();
-  if (cached?.env !== e) cached = { env: e, policies: resolvePolicies(e.RATE_LIMIT_OVERRIDES) };
-  return cached.policies[name];
 }

@@ -1,5 +1,5 @@
-import type { Sql } from "../db.js";
-import type { Limiter, RateLimitResult } from "./limiter.js";
+import type { Sql } from "../pg.js";
+import type { Limiter, RateLimitResult } from "./types.js";
 import type { RateLimitPolicy } from "./policies.js";
 
 /** The bucket a policy keeps for one identifier (the same shape the key lookup uses for `api_requests`). */

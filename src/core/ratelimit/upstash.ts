@@ -1,7 +1,7 @@
 import { Ratelimit } from "@upstash/ratelimit";
 import { Redis } from "@upstash/redis";
 import { log } from "../log.js";
-import type { Limiter } from "./limiter.js";
+import type { Limiter } from "./types.js";
 import type { RateLimitPolicy } from "./policies.js";
 
 export interface UpstashLimiterOptions {

@@ -1,0 +1,66 @@
+import postgres from "postgres";
+import type { Env } from "./env.js";
+
+export type Sql = postgres.Sql;
+export type Tx = postgres.TransactionSql;
+
+/**
+ * The JWT claims a request runs under; `auth.uid()` and `auth.jwt()` read them inside Postgres. `role` is the claim
+ * Supabase's tokens carry; the Postgres role the request runs as is always `amplify_api` (see `runAs`).
+ */
+export interface Claims {
+  sub: string;
+  role: "authenticated";
+  email?: string;
+  /** Set for API-key requests: RLS confines such a request to this one profile. */
+  profile_id?: string;
+  api_key_id?: string;
+  [claim: string]: unknown;
+}
+
+/** Runs `fn` in one transaction as the caller whose claims are given (RLS applies). */
+export type CallerDb = <T>(fn: (tx: Tx) => Promise<T>) => Promise<T>;
+
+/**
+ * Runs `fn` in one transaction on the service connection, which bypasses RLS. Only routes that declare
+ * `service: true` and jobs receive one; a module that needs it takes it as a parameter.
+ */
+export type ServiceDb = <T>(fn: (tx: Tx) => Promise<T>) => Promise<T>;
+
+/**
+ * A connection pool for the environment's `DATABASE_URL`. `prepare: false` because Supabase's transaction pooler
+ * does not support prepared statements. `services()` keeps one per configuration, so warm function instances reuse it.
+ */
+export function createSql(e: Pick<Env, "DATABASE_URL" | "DATABASE_POOL_MAX">): Sql {
+  return postgres(e.DATABASE_URL, {
+    prepare: false,
+    max: e.DATABASE_POOL_MAX,
+    idle_timeout: 20,
+    connect_timeout: 10,
+    onnotice: () => {},
+    transform: { undefined: null },
+  });
+}
+
+/**
+ * Runs `fn` in one transaction as role `amplify_api` with `request.jwt.claims` set, so every row it touches passes the
+ * RLS policies for that caller (`auth.uid()` and `auth.jwt()` read the claims). Tenancy is the database's job, not
+ * only ours. `amplify_api` is the role every policy in schema public applies to and the only one holding grants there;
+ * Supabase's data API cannot assume it (its login role `authenticator` is not a member), and `anon`/`authenticated`
+ * hold nothing in public, so a user calling `/rest/v1` directly with their own token can do nothing at all.
+ */
+export async function runAs<T>(sql: Sql, claims: Claims, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return (await sql.begin(async (tx) => {
+    await tx`select set_config('request.jwt.claims', ${JSON.stringify(claims)}, true), set_config('statement_timeout', '15s', true)`;
+    await tx`set local role amplify_api`;
+    return fn(tx);
+  })) as T;
+}
+
+/**
+ * Runs `fn` in one transaction on the service connection (RLS bypassed). Every read there joins on profile as well
+ * as id (a target's post and connection, a delivery's endpoint), which the composite foreign keys also guarantee.
+ */
+export async function runService<T>(sql: Sql, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return (await sql.begin(fn)) as T;
+}

@@ -1,0 +1,14 @@
+import { pruneOAuthStatesJob } from "./connections/job.js";
+import type { Job } from "./core/jobs/index.js";
+import { publishJob } from "./publishing/job.js";
+import { webhookJob } from "./webhooks/job.js";
+
+/**
+ * Every background job, one line each. The queue worker (netlify/functions/queue-worker.ts) serves them at
+ * `/api/queue/<name>`; the sweep (netlify/functions/sweep.ts) runs their due work in this order.
+ */
+export const jobs: readonly Job[] = [
+  publishJob,
+  webhookJob,
+  pruneOAuthStatesJob,
+];
