@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import postgres from "postgres";
-import { plans } from "../src/billing/plans.js";
+import { plans } from "../src/core/plans.js";
 
 /**
  * Local home only: put a user on a plan without Stripe (`npm run local:plan -- me@example.com starter`).

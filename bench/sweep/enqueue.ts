@@ -10,9 +10,9 @@ import type http from "node:http";
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import postgres from "postgres";
-import { closeSql } from "../../src/core/db.js";
 import { env, resetEnvForTests } from "../../src/core/env.js";
-import { enqueue, type QueueJob } from "../../src/core/queue.js";
+import type { QueueJob } from "../../src/core/queue.js";
+import { closeServices, services } from "../../src/core/services.js";
 import { generateSecrets, roleKey } from "../../src/local/home.js";
 import { migrate } from "../../src/local/migrate.js";
 import { createQStashEmulator } from "../../src/local/qstash-emulator.js";
@@ -176,7 +176,7 @@ export async function setUpQueueOnly(serverUrl: string, admin0: postgres.Sql, cl
   resetEnvForTests();
   // The product's pool is created on first use from DATABASE_URL; close it when this part ends so that the home of
   // part 2 gets a pool on its own database.
-  cleanups.push({ name: "close the product's pool", run: () => closeSql() });
+  cleanups.push({ name: "close the product's pool", run: () => closeServices() });
 
   const admin = postgres(databaseUrl, { max: 2, onnotice: () => {} });
   cleanups.push({ name: "close the admin pool", run: () => admin.end({ timeout: 5 }) });
@@ -231,7 +231,10 @@ async function seed(f: Fixture, n: number): Promise<number> {
   return (performance.now() - started) / 1000;
 }
 
-/** Floor 1: the same messages through the queue port (`enqueue`: Client.batchJSON, 100 per call) without the sweep. */
+/**
+ * Floor 1: the same messages through the queue port the sweep uses (`services().queue.enqueue`: Client.batchJSON, 100
+ * per call) without the sweep.
+ */
 async function measureQueueCalls(f: Fixture, n: number, maxSeconds: number): Promise<Timed> {
   await truncateQueue(f.admin);
   const rows = await f.admin<{ id: string; due_at: Date }[]>`
@@ -242,12 +245,13 @@ async function measureQueueCalls(f: Fixture, n: number, maxSeconds: number): Pro
     notBefore: t.due_at,
     deduplicationId: dedupId(publishJob.name, t.id, t.due_at),
   }));
+  const { queue } = services();
   const started = performance.now();
   let done = 0;
   // In chunks of the sweep's batch size, so a cap can stop it; the queue port still calls QStash 100 at a time.
   while (done < jobs.length && performance.now() - started < maxSeconds * 1000) {
     const chunk = jobs.slice(done, done + SWEEP_BATCH);
-    await enqueue(chunk);
+    await queue.enqueue(chunk);
     done += chunk.length;
   }
   const seconds = (performance.now() - started) / 1000;
@@ -335,6 +339,7 @@ async function measureSweep(f: Fixture, n: number, maxSeconds: number, readPostg
   const runs: { ms: number; enqueued: number }[] = [];
   const cpuBefore = process.cpuUsage();
   const pgBefore = readPostgresCpu?.();
+  const { queue } = services();
   const started = performance.now();
   let done = 0;
   // As the scheduler would: one run after another until nothing is left (here back to back, not a minute apart).

@@ -2,7 +2,8 @@ import type Stripe from "stripe";
 import type { CallerDb, ServiceDb, Tx } from "../core/pg.js";
 import { env } from "../core/env.js";
 import { AppError } from "../core/errors.js";
-import { hasLiveSubscription, isPaidActive, plans, type BillingStatus, type PaidPlanId, type PlanId } from "./plans.js";
+import { isPaidActive, plans, type BillingStatus, type PlanId } from "../core/plans.js";
+import { hasLiveSubscription, type PaidPlanId } from "./plans.js";
 import { priceEnvKeyOf, priceIdOf, type PricedItem } from "./prices.js";
 import { callStripe, type StripeHandle } from "./stripe-client.js";
 

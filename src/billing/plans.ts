@@ -1,8 +1,8 @@
 /**
- * What billing adds to the plan table in src/core/plans.ts: the plans and add-ons sold through Stripe, and how Stripe's
- * subscription statuses map to ours. The plan data itself is re-exported here for billing's own modules.
+ * What Stripe sells and how its answers map to ours: the plans and add-ons sold through Checkout, and Stripe's
+ * subscription statuses. The plan table and the entitlement rules are core's (src/core/plans.ts); every module,
+ * billing's included, imports them from there. The Stripe price ids are in ./prices.ts.
  */
-export * from "../core/plans.js";
 import { isPaidActive, billingStatuses, type BillingStatus, type PlanId } from "../core/plans.js";
 
 /** The plans sold through Stripe Checkout (Free needs no Stripe at all). */

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { billingStatuses, paidPlanIds, plans, type PlanId } from "./plans.js";
+import { billingStatuses, plans, type PlanId } from "../core/plans.js";
+import { paidPlanIds } from "./plans.js";
 
 // --- requests ----------------------------------------------------------------------------------------------------------
 

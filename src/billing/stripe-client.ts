@@ -23,7 +23,8 @@ export function stripeConnectionOptions(apiUrl: string | undefined): Pick<Stripe
 
 /**
  * A Stripe client configured from the environment. stripe-node is imported on first use, so only the billing function
- * loads it, and only when a request needs Stripe. Without STRIPE_SECRET_KEY billing answers 503.
+ * loads it, and only when a request needs Stripe. Without STRIPE_SECRET_KEY billing answers 503. `services().stripe`
+ * makes one per environment and keeps it; billing code takes the `StripeHandle` its route passes in.
  */
 export async function createStripeClient(e: Pick<Env, "STRIPE_SECRET_KEY" | "STRIPE_API_URL">): Promise<Stripe> {
   const { STRIPE_SECRET_KEY: secretKey, STRIPE_API_URL: apiUrl } = e;
@@ -36,19 +37,6 @@ export async function createStripeClient(e: Pick<Env, "STRIPE_SECRET_KEY" | "STR
     telemetry: false,
     appInfo: { name: "amplify-scheduler" },
   });
-}
-
-let cached: { configKey: string; client: Stripe } | undefined;
-
-/**
- * The current environment's client, reused while its configuration is unchanged: what `services.stripe` hands to
- * billing's routes (billing code itself takes the `StripeHandle` its route passes in).
- */
-export async function stripeClient(): Promise<Stripe> {
-  const e = env();
-  const configKey = `${e.STRIPE_SECRET_KEY ?? ""}\n${e.STRIPE_API_URL ?? ""}`;
-  if (cached?.configKey !== configKey) cached = { configKey, client: await createStripeClient(e) };
-  return cached.client;
 }
 
 /** The signing secret of our webhook endpoint; without it no event can be trusted, so the webhook answers 503. */

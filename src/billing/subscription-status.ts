@@ -1,6 +1,7 @@
 import type { Tx } from "../core/pg.js";
 import { billingRowOf } from "./checkout.js";
-import { effectivePlan, entitlementOf, isPaidActive, plans, profileLimit, type PaidPlanId } from "./plans.js";
+import { effectivePlan, entitlementOf, isPaidActive, plans, profileLimit } from "../core/plans.js";
+import type { PaidPlanId } from "./plans.js";
 import { currentUsage, monthlyUsage } from "./usage.js";
 
 /**

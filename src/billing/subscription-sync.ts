@@ -1,7 +1,8 @@
 import type Stripe from "stripe";
 import type { Tx } from "../core/pg.js";
 import { log } from "../core/log.js";
-import { billingStatusFromStripe, grantedAddOns, type BillingStatus, type PaidPlanId } from "./plans.js";
+import type { BillingStatus } from "../core/plans.js";
+import { billingStatusFromStripe, grantedAddOns, type PaidPlanId } from "./plans.js";
 import { itemOfPriceId } from "./prices.js";
 
 /** The part of a billing_subscriptions row that mirrors a Stripe subscription. */

@@ -1,6 +1,6 @@
 import type { Tx } from "../core/pg.js";
 import { apiRequestsPerMonthLimit } from "../core/quota.js";
-import { effectivePlan, fairUsePostsPerMonth, plans, type PlanId } from "./plans.js";
+import { effectivePlan, fairUsePostsPerMonth, plans, type PlanId } from "../core/plans.js";
 
 /** The profiles a user created: the same count the profile limit checks (monthly usage is `monthlyUsage`). */
 export interface Usage {

@@ -55,17 +55,12 @@ const envSchema = z.object({
   QUEUE_CALLBACK_BASE_URL: z.string().url().optional(),
 
   // --- publishing ----------------------------------------------------------------------------------------------
-  /** Attempts per target before it fails for good (contract: 3). */
+  /** Attempts per target before it fails for good: the first and two retries. */
   PUBLISH_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
-  /** First retry delay; each next one doubles (contract: 1 → 2 → 4 minutes). */
+  /** First retry delay; each next one doubles, ±10% jitter (with the defaults: about 1, then 2 minutes). */
   PUBLISH_RETRY_BASE_SECONDS: z.coerce.number().min(0).default(60),
   /** Local home: how often the sweep runs (the cloud runs it every minute). */
   SWEEP_INTERVAL_SECONDS: z.coerce.number().min(0.1).default(5),
-  /**
-   * Where the local home serves its sandbox platforms (`<url>/sandbox`). The home itself points the adapters there
-   * (src/local/platforms.ts); adapters never read this. Refused in the cloud like every local-only setting.
-   */
-  PLATFORM_SANDBOX_URL: z.string().url().optional(),
   TWITTER_CLIENT_ID: z.string().min(1).optional(),
   TWITTER_CLIENT_SECRET: z.string().min(1).optional(),
   LINKEDIN_CLIENT_ID: z.string().min(1).optional(),
@@ -108,7 +103,7 @@ const envSchema = z.object({
    * metadata addresses stay refused. Off in the cloud; the local home turns it on.
    */
   OUTBOUND_ALLOW_LOOPBACK: z.stringbool().default(false),
-  /** A delivery succeeds only with a 2xx within this many seconds (Svix / Standard Webhooks: 15). */
+  /** A delivery succeeds only with a 2xx within this many seconds (a receiver should answer first, work later). */
   WEBHOOK_TIMEOUT_SECONDS: z.coerce.number().min(0.1).max(30).default(15),
   /** First retry delay; each next one is 4× longer (10 s, 40 s, 2.7 min, 10.7 min, … capped at 24 h), ±20% jitter. */
   WEBHOOK_RETRY_BASE_SECONDS: z.coerce.number().min(0).default(10),
@@ -143,8 +138,9 @@ const envSchema = z.object({
 
 /**
  * Settings that only make sense in the local home, and are refused when `AMPLIFY_HOME=cloud`: each one redirects
- * traffic or relaxes a limit in a way that must never reach a deploy. `WEBHOOK_ALLOW_LOOPBACK` is the old name of
- * `OUTBOUND_ALLOW_LOOPBACK`, refused too so a stale deploy variable cannot linger unnoticed.
+ * traffic or relaxes a limit in a way that must never reach a deploy. Two are retired names, refused too so a stale
+ * deploy variable cannot linger unnoticed: `WEBHOOK_ALLOW_LOOPBACK` (the old name of `OUTBOUND_ALLOW_LOOPBACK`) and
+ * `PLATFORM_SANDBOX_URL` (the sandbox's URL, which the local home now hands the adapters itself, src/local/platforms.ts).
  */
 export const localOnlySettings = [
   "PLATFORM_SANDBOX_URL",

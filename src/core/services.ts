@@ -2,14 +2,12 @@ import type { JWTVerifyGetKey } from "jose";
 import { createRemoteJWKSet } from "jose";
 import type Stripe from "stripe";
 import { loadMediaStorage, type MediaStorage } from "../media/storage.js";
-import type { Platform } from "../platforms/catalog.js";
-import { getAdapter } from "../platforms/registry.js";
-import type { PlatformAdapter } from "../platforms/types.js";
+import { createPlatformRegistry, type PlatformRegistry } from "../platforms/registry.js";
 import { currentClock, type Clock } from "./clock.js";
 import { env, type Env } from "./env.js";
 import { log } from "./log.js";
 import { createSql, runAs, runService, type Claims, type ServiceDb, type Sql, type Tx } from "./pg.js";
-import { cancel, enqueue } from "./queue.js";
+import { createQueue, type Queue } from "./queue.js";
 import { createLimiter, limiterBackend, rateLimitedError } from "./ratelimit/limiter.js";
 import { resolvePolicies, type RateLimitPolicy, type RateLimitPolicyName } from "./ratelimit/policies.js";
 import type { Limiter, LimiterBackend, RateLimitResult } from "./ratelimit/types.js";
@@ -40,16 +38,16 @@ export interface Services {
   readonly env: Env;
   /** Runs a function in one transaction as the caller (role `amplify_api`, the caller's claims: RLS applies). */
   readonly db: { as<T>(claims: Claims, fn: (tx: Tx) => Promise<T>): Promise<T> };
-  /** The queue (QStash in the cloud, its emulator locally). */
-  readonly queue: { enqueue: typeof enqueue; cancel: typeof cancel };
+  /** The queue (QStash in the cloud, its emulator locally): publish, cancel, and verify a delivery. */
+  readonly queue: Queue;
   readonly limiter: RateLimits;
-  /** The publishing adapters, one per network. */
-  readonly platforms: { get(platform: Platform): PlatformAdapter };
+  /** The publishing adapters, one per network, built on first use. */
+  readonly platforms: PlatformRegistry;
   /** Media storage (Supabase Storage, or its emulator); supabase-js is loaded on first use. */
   readonly storage: () => Promise<MediaStorage>;
   /** The Stripe client (stripe-node is loaded on first use; without STRIPE_SECRET_KEY billing answers 503). */
   readonly stripe: { client(): Promise<Stripe> };
-  /** "Now": the system clock, or the one a test set with `setClockForTests`. */
+  /** "Now": the clock the home configured (`configureServices`), else the system clock or one set by `setClockForTests`. */
   readonly clock: Clock;
   readonly log: typeof log;
   /** The keys that verify Supabase access tokens signed with an asymmetric algorithm (fetched and cached by jose). */
@@ -62,6 +60,21 @@ interface Built {
 }
 
 let built: Built | undefined;
+
+/** What a home decides for the services it builds, beyond the environment. */
+export interface ServiceOptions {
+  /** Where "now" comes from (the local home's `clock` option: a test's manual clock). Default: the system clock. */
+  clock?: Clock;
+}
+
+let options: ServiceOptions = {};
+
+/** Sets the home's options for every service built from now on (the current ones are rebuilt on next use). */
+export function configureServices(next: ServiceOptions): void {
+  options = next;
+  built = undefined;
+}
+
 /** The pool outlives an environment reset when its configuration is unchanged (tests reset env() often). */
 let pool: { config: string; sql: Sql } | undefined;
 
@@ -119,7 +132,7 @@ function build(e: Env): Services {
   return {
     env: e,
     db: { as: (claims, fn) => runAs(servicePool(e), claims, fn) },
-    queue: { enqueue, cancel },
+    queue: createQueue(e),
     limiter: {
       backend: () => limiterBackend(e),
       policy,
@@ -131,13 +144,14 @@ function build(e: Env): Services {
       },
       port: limiterPort,
     },
-    platforms: { get: getAdapter },
+    // Built with what the home configured for its adapters (`configurePlatforms`, before it resets the environment).
+    platforms: createPlatformRegistry(e),
     storage,
     stripe: {
-      // Imported on first use so that functions without billing never load stripe-node.
-      client: async () => (await import("../billing/stripe-client.js")).stripeClient(),
+      // Imported on first use so that functions without billing never load stripe-node; one client per environment.
+      client: lazy(async () => (await import("../billing/stripe-client.js")).createStripeClient(e)),
     },
-    clock: { now: () => currentClock().now() },
+    clock: options.clock ?? { now: () => currentClock().now() },
     log,
     accessTokenKeys: (header, token) => {
       jwks ??= createRemoteJWKSet(new URL(jwksUrl), { timeoutDuration: 5000, cooldownDuration: 30_000 });

@@ -6,8 +6,9 @@ import os from "node:os";
 import path from "node:path";
 import { SignJWT } from "jose";
 import postgres from "postgres";
-import { closeSql } from "../core/db.js";
+import type { Clock } from "../core/clock.js";
 import { env, resetEnvForTests } from "../core/env.js";
+import { closeServices, configureServices } from "../core/services.js";
 import { mediaBucket } from "../media/limits.js";
 import { configurePlatforms } from "../platforms/registry.js";
 import { createSandboxPlatforms } from "../sandbox/index.js";
@@ -97,6 +98,11 @@ export interface LocalHomeOptions {
    * comma-separated). Every other `Host` is refused with 403 (DNS rebinding).
    */
   allowedHosts?: string[];
+  /**
+   * Where handlers and jobs read "now" (`ctx.clock`), e.g. a `manualClock()` a test advances instead of sleeping.
+   * Default: the system clock. The emulators and the database keep real time.
+   */
+  clock?: Clock;
   log?: (line: string) => void;
 }
 
@@ -163,7 +169,6 @@ export async function startLocalHome(options: LocalHomeOptions = {}): Promise<Lo
     QSTASH_CURRENT_SIGNING_KEY: secrets.qstashCurrentSigningKey,
     QSTASH_NEXT_SIGNING_KEY: secrets.qstashNextSigningKey,
     QUEUE_CALLBACK_BASE_URL: url,
-    PLATFORM_SANDBOX_URL: `${url}/sandbox`,
     STRIPE_SECRET_KEY: secrets.stripeSecretKey,
     STRIPE_WEBHOOK_SECRET: secrets.stripeWebhookSecret,
     STRIPE_API_URL: url,
@@ -177,11 +182,12 @@ export async function startLocalHome(options: LocalHomeOptions = {}): Promise<Lo
     OUTBOUND_ALLOW_LOOPBACK: process.env.OUTBOUND_ALLOW_LOOPBACK || "true",
     ...options.env,
     // Explicit, and last: this process is the local home whatever else the environment says, and env() checks the
-    // settings above (sandbox URL, Stripe emulator URL, loopback outbound, overrides) against it.
+    // settings above (Stripe emulator URL, loopback outbound, overrides) against it.
     AMPLIFY_HOME: "local",
   });
   // The adapters talk to the sandbox platforms, with the clients registered there (src/local/platforms.ts).
   configurePlatforms(sandboxPlatformConfig(`${url}/sandbox`, `${url}/storage/v1/object/public/`));
+  configureServices({ clock: options.clock });
   resetEnvForTests();
 
   // The emulators keep their own state in the same database, outside the public schema.
@@ -233,7 +239,8 @@ export async function startLocalHome(options: LocalHomeOptions = {}): Promise<Lo
         await closed;
       }
       await emulatorSql.end({ timeout: 5 });
-      await closeSql();
+      await closeServices();
+      configureServices({});
       if (embedded) await embedded.stop();
       if (!keepsData) await rm(storageDir, { recursive: true, force: true });
     },

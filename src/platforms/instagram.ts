@@ -1,6 +1,5 @@
 import { z } from "zod";
-import { createHttpClient } from "./http.js";
-import { classifyGraphError, containerPublisher, mediaKind, metaLoginFlow, scopeList, type ContainerStatus } from "./meta-graph.js";
+import { mediaKind, metaProductAdapter, scopeList, type ContainerStatus } from "./meta-graph.js";
 import { baseUrls } from "./oauth.js";
 import { PlatformError, type AccountInfo, type AdapterConfig, type ConnectionTraits, type PlatformAdapter, type PublishRequest } from "./types.js";
 
@@ -56,34 +55,22 @@ const containerStatusSchema = z.object({ status_code: z.enum(["IN_PROGRESS", "FI
 const SERVICE = "Instagram";
 
 export function createInstagramAdapter(config: AdapterConfig): PlatformAdapter {
-  const http = createHttpClient({ service: SERVICE, fetch: config.fetch, timeoutMs: config.timeoutMs });
-  const now = config.now ?? (() => new Date());
   const { api, auth, token } = baseUrls(config, instagramHosts);
-
-  const login = metaLoginFlow({
+  const meta = metaProductAdapter(config, {
     service: SERVICE,
-    http,
-    now,
-    clientId: config.clientId,
-    clientSecret: config.clientSecret,
-    authorizeUrl: auth("/oauth/authorize"),
-    codeTokenUrl: token("/oauth/access_token"),
-    longLivedBaseUrl: api(""),
-    grants: { exchange: "ig_exchange_token", refresh: "ig_refresh_token" },
-    readShortLived(body) {
-      const parsed = shortLivedAnswerSchema.safeParse(body);
-      if (!parsed.success) return undefined;
-      const short = "data" in parsed.data ? parsed.data.data[0]! : parsed.data;
-      return { accessToken: short.access_token, scopes: scopeList(short.permissions) };
+    version: INSTAGRAM_GRAPH_VERSION,
+    urls: { authorize: auth("/oauth/authorize"), codeToken: token("/oauth/access_token"), api: api("") },
+    login: {
+      grants: { exchange: "ig_exchange_token", refresh: "ig_refresh_token" },
+      readShortLived(body) {
+        const parsed = shortLivedAnswerSchema.safeParse(body);
+        if (!parsed.success) return undefined;
+        const short = "data" in parsed.data ? parsed.data.data[0]! : parsed.data;
+        return { accessToken: short.access_token, scopes: scopeList(short.permissions) };
+      },
+      defaultScopes: [],
     },
-    defaultScopes: [],
-  });
-
-  const publisher = containerPublisher(
-    http,
-    {
-      service: SERVICE,
-      version: `/${INSTAGRAM_GRAPH_VERSION}`,
+    container: {
       createEdge: "media",
       publishEdge: "media_publish",
       textField: "caption",
@@ -94,24 +81,15 @@ export function createInstagramAdapter(config: AdapterConfig): PlatformAdapter {
       },
       containerParams,
     },
-    { apiBaseUrl: api(""), now },
-  );
+  });
 
   return {
     platform: "instagram",
     settingsSchema: instagramSettingsSchema,
-
-    authorizeUrl: login.authorizeUrl,
-    exchangeCode: login.exchangeCode,
-    refresh: login.refresh,
+    ...meta.methods,
 
     async getAccount(accessToken): Promise<AccountInfo> {
-      const url = new URL(api(`/${INSTAGRAM_GRAPH_VERSION}/me`));
-      url.searchParams.set("fields", "user_id,username,name,account_type,profile_picture_url");
-      const res = await http.request({ url, headers: { authorization: `Bearer ${accessToken}` } });
-      const parsed = res.ok ? meSchema.safeParse(res.json) : undefined;
-      if (!parsed?.success) throw classifyGraphError(res, SERVICE, now());
-      const me = parsed.data;
+      const me = await meta.me(accessToken, "user_id,username,name,account_type,profile_picture_url", meSchema);
       const accountType = me.account_type?.toUpperCase();
       return {
         // The professional account's id is what /{ig-user-id}/media takes; `id` is the app-scoped user id.
@@ -126,9 +104,6 @@ export function createInstagramAdapter(config: AdapterConfig): PlatformAdapter {
         },
       };
     },
-
-    publish: publisher.publish,
-    checkStatus: publisher.checkStatus,
   };
 }
 

@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { excerpt, retryAfterHeader, type HttpClient, type HttpResponse } from "./http.js";
-import { codeFlow } from "./oauth.js";
-import { PlatformError, type ErrorCategory, type OAuthTokens, type PlatformAdapter, type PublishOutcome, type PublishRequest } from "./types.js";
+import { createHttpClient, excerpt, retryAfterHeader, type HttpClient, type HttpResponse } from "./http.js";
+import { codeFlow, type CodeFlowOptions } from "./oauth.js";
+import { PlatformError, type AdapterConfig, type ErrorCategory, type OAuthTokens, type PlatformAdapter, type PublishOutcome, type PublishRequest } from "./types.js";
 
 /**
  * What Instagram, Threads and Facebook share as Meta Graph APIs: the error envelope and its classification by
@@ -146,14 +146,7 @@ export function graphRetryAfterSeconds(headers: Headers, now: Date): number | un
 
 const longLivedTokenSchema = z.object({ access_token: z.string().min(1), token_type: z.string().optional(), expires_in: z.coerce.number().positive() });
 
-export interface MetaLoginOptions {
-  service: string;
-  http: HttpClient;
-  now: () => Date;
-  clientId: string;
-  clientSecret: string;
-  /** The consent page. */
-  authorizeUrl: string;
+export interface MetaLoginOptions extends Pick<CodeFlowOptions, "service" | "http" | "now" | "clientId" | "clientSecret" | "authorizeUrl"> {
   /** Where the code is exchanged for a short-lived token (1 hour). */
   codeTokenUrl: string;
   /** The host serving `/access_token` (short-lived → long-lived) and `/refresh_access_token`. */
@@ -412,4 +405,62 @@ export function mediaKind(mimeType: string): "image" | "video" | "other" {
   if (type.startsWith("image/")) return "image";
   if (type.startsWith("video/")) return "video";
   return "other";
+}
+
+// --- one Meta product ------------------------------------------------------------------------------------------------
+
+/** What one Meta product (Instagram, Threads) sets: its URLs, Graph version, login answers and container dialect. */
+export interface MetaProduct {
+  service: string;
+  /** The Graph version path segment, e.g. `v24.0`. */
+  version: string;
+  /** The consent page, the code-for-short-lived-token endpoint and the API host (long-lived tokens, `/me`, media). */
+  urls: { authorize: string; codeToken: string; api: string };
+  login: Pick<MetaLoginOptions, "grants" | "readShortLived" | "defaultScopes">;
+  container: Omit<ContainerDialect, "service" | "version">;
+}
+
+/**
+ * The parts Instagram and Threads share: the login flow, the container publisher, and the `/me` read (the product
+ * names the fields and reads the answer into its account).
+ */
+export function metaProductAdapter(
+  config: AdapterConfig,
+  product: MetaProduct,
+): {
+  /** The adapter's login and publishing methods, as they are. */
+  methods: Pick<PlatformAdapter, "authorizeUrl" | "exchangeCode" | "refresh" | "publish" | "checkStatus">;
+  me<T>(accessToken: string, fields: string, schema: z.ZodType<T>): Promise<T>;
+} {
+  const { service } = product;
+  const http = createHttpClient({ service, fetch: config.fetch, timeoutMs: config.timeoutMs });
+  const now = config.now ?? (() => new Date());
+  const api = (path: string) => `${product.urls.api.replace(/\/$/, "")}${path}`;
+  const login = metaLoginFlow({
+    ...product.login,
+    service,
+    http,
+    now,
+    clientId: config.clientId,
+    clientSecret: config.clientSecret,
+    authorizeUrl: product.urls.authorize,
+    codeTokenUrl: product.urls.codeToken,
+    longLivedBaseUrl: product.urls.api,
+  });
+  const publisher = containerPublisher(
+    http,
+    { ...product.container, service, version: `/${product.version}` },
+    { apiBaseUrl: product.urls.api, now },
+  );
+  return {
+    methods: { ...login, ...publisher },
+    async me(accessToken, fields, schema) {
+      const url = new URL(api(`/${product.version}/me`));
+      url.searchParams.set("fields", fields);
+      const res = await http.request({ url, headers: { authorization: `Bearer ${accessToken}` } });
+      const parsed = res.ok ? schema.safeParse(res.json) : undefined;
+      if (!parsed?.success) throw classifyGraphError(res, service, now());
+      return parsed.data;
+    },
+  };
 }

@@ -37,69 +37,38 @@ interface NetworkEntry<C> {
   connection: ConnectionTraits;
 }
 
-const network = <C>(entry: NetworkEntry<C>) => entry;
+/** One entry: the adapter, its real hosts, its connection traits, and (for OAuth networks) its client and options. */
+const network = <C>(
+  create: (config: C) => PlatformAdapter,
+  hosts: BaseUrls,
+  connection: ConnectionTraits,
+  more: Pick<NetworkEntry<C>, "credentials" | "options"> = {},
+): NetworkEntry<C> => ({ create, hosts, connection, ...more });
 const list = (value: string | undefined) => (value ?? "").split(",").map((p) => p.trim()).filter(Boolean);
 
 const networks = {
-  twitter: network({
-    create: createTwitterAdapter,
-    hosts: twitterHosts,
-    credentials: ["TWITTER_CLIENT_ID", "TWITTER_CLIENT_SECRET"],
-    connection: twitterConnection,
-  }),
-  linkedin: network({
-    create: createLinkedInAdapter,
-    hosts: linkedinHosts,
-    credentials: ["LINKEDIN_CLIENT_ID", "LINKEDIN_CLIENT_SECRET"],
-    connection: {},
-  }),
-  instagram: network({
-    create: createInstagramAdapter,
-    hosts: instagramHosts,
+  twitter: network(createTwitterAdapter, twitterHosts, twitterConnection, { credentials: ["TWITTER_CLIENT_ID", "TWITTER_CLIENT_SECRET"] }),
+  linkedin: network(createLinkedInAdapter, linkedinHosts, {}, { credentials: ["LINKEDIN_CLIENT_ID", "LINKEDIN_CLIENT_SECRET"] }),
+  instagram: network(createInstagramAdapter, instagramHosts, instagramConnection, {
     credentials: ["INSTAGRAM_CLIENT_ID", "INSTAGRAM_CLIENT_SECRET"],
-    connection: instagramConnection,
   }),
-  facebook: network({
-    create: createFacebookAdapter,
-    hosts: facebookHosts,
-    credentials: ["FACEBOOK_CLIENT_ID", "FACEBOOK_CLIENT_SECRET"],
-    connection: facebookConnection,
-  }),
-  threads: network({
-    create: createThreadsAdapter,
-    hosts: threadsHosts,
-    credentials: ["THREADS_CLIENT_ID", "THREADS_CLIENT_SECRET"],
-    connection: threadsConnection,
-  }),
-  tiktok: network({
-    create: createTikTokAdapter,
-    hosts: tiktokHosts,
+  facebook: network(createFacebookAdapter, facebookHosts, facebookConnection, { credentials: ["FACEBOOK_CLIENT_ID", "FACEBOOK_CLIENT_SECRET"] }),
+  threads: network(createThreadsAdapter, threadsHosts, threadsConnection, { credentials: ["THREADS_CLIENT_ID", "THREADS_CLIENT_SECRET"] }),
+  tiktok: network(createTikTokAdapter, tiktokHosts, tiktokConnection, {
     credentials: ["TIKTOK_CLIENT_KEY", "TIKTOK_CLIENT_SECRET"],
     options: (e) => ({ appAudited: e.TIKTOK_APP_AUDITED ?? false, pullFromUrlPrefixes: list(e.TIKTOK_PULL_FROM_URL_PREFIXES) }),
-    connection: tiktokConnection,
   }),
-  youtube: network({
-    create: createYouTubeAdapter,
-    hosts: youtubeHosts,
+  youtube: network(createYouTubeAdapter, youtubeHosts, youtubeConnection, {
     credentials: ["YOUTUBE_CLIENT_ID", "YOUTUBE_CLIENT_SECRET"],
     options: (e) => ({ projectAudited: e.YOUTUBE_PROJECT_AUDITED ?? false }),
-    connection: youtubeConnection,
   }),
-  pinterest: network({
-    create: createPinterestAdapter,
-    hosts: pinterestHosts,
-    credentials: ["PINTEREST_APP_ID", "PINTEREST_APP_SECRET"],
-    connection: pinterestConnection,
-  }),
-  reddit: network({
-    create: createRedditAdapter,
-    hosts: redditHosts,
+  pinterest: network(createPinterestAdapter, pinterestHosts, pinterestConnection, { credentials: ["PINTEREST_APP_ID", "PINTEREST_APP_SECRET"] }),
+  reddit: network(createRedditAdapter, redditHosts, redditConnection, {
     credentials: ["REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET"],
     options: (e) => (e.REDDIT_USER_AGENT ? { userAgent: e.REDDIT_USER_AGENT } : {}),
-    connection: redditConnection,
   }),
   // Users sign in with an app password: there is no OAuth client, so nothing can be missing.
-  bluesky: network({ create: createBlueskyAdapter, hosts: blueskyHosts, connection: blueskyConnection }),
+  bluesky: network(createBlueskyAdapter, blueskyHosts, blueskyConnection),
 } satisfies Record<PublishablePlatform, { create(config: never): PlatformAdapter; hosts: BaseUrls; connection: ConnectionTraits }>;
 
 /** The configuration each network's adapter takes (its base URLs, client and own options). */

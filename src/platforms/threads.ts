@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { catalog } from "./catalog.js";
-import { createHttpClient } from "./http.js";
-import { classifyGraphError, containerPublisher, mediaKind, metaLoginFlow, scopeList, type ContainerStatus } from "./meta-graph.js";
+import { mediaKind, metaProductAdapter, scopeList, type ContainerStatus } from "./meta-graph.js";
 import { baseUrls } from "./oauth.js";
 import { PlatformError, type AccountInfo, type AdapterConfig, type ConnectionTraits, type PlatformAdapter, type PublishRequest } from "./types.js";
 
@@ -43,34 +42,22 @@ const containerStatusSchema = z.object({
 const SERVICE = "Threads";
 
 export function createThreadsAdapter(config: AdapterConfig): PlatformAdapter {
-  const http = createHttpClient({ service: SERVICE, fetch: config.fetch, timeoutMs: config.timeoutMs });
-  const now = config.now ?? (() => new Date());
   const { api, auth } = baseUrls(config, threadsHosts);
-
-  const login = metaLoginFlow({
+  const meta = metaProductAdapter(config, {
     service: SERVICE,
-    http,
-    now,
-    clientId: config.clientId,
-    clientSecret: config.clientSecret,
-    authorizeUrl: auth("/oauth/authorize"),
-    codeTokenUrl: api("/oauth/access_token"),
-    longLivedBaseUrl: api(""),
-    grants: { exchange: "th_exchange_token", refresh: "th_refresh_token" },
-    readShortLived(body) {
-      const parsed = shortLivedSchema.safeParse(body);
-      if (!parsed.success) return undefined;
-      return { accessToken: parsed.data.access_token, scopes: scopeList(parsed.data.permissions) ?? scopeList(parsed.data.scope) };
+    version: THREADS_API_VERSION,
+    urls: { authorize: auth("/oauth/authorize"), codeToken: api("/oauth/access_token"), api: api("") },
+    login: {
+      grants: { exchange: "th_exchange_token", refresh: "th_refresh_token" },
+      readShortLived(body) {
+        const parsed = shortLivedSchema.safeParse(body);
+        if (!parsed.success) return undefined;
+        return { accessToken: parsed.data.access_token, scopes: scopeList(parsed.data.permissions) ?? scopeList(parsed.data.scope) };
+      },
+      // The answer names no permissions: consent grants what was asked, and the adapter always asks the catalog's.
+      defaultScopes: catalog.threads.scopes,
     },
-    // The answer names no permissions: consent grants what was asked, and the adapter always asks the catalog's.
-    defaultScopes: catalog.threads.scopes,
-  });
-
-  const publisher = containerPublisher(
-    http,
-    {
-      service: SERVICE,
-      version: `/${THREADS_API_VERSION}`,
+    container: {
       createEdge: "threads",
       publishEdge: "threads_publish",
       textField: "text",
@@ -81,29 +68,17 @@ export function createThreadsAdapter(config: AdapterConfig): PlatformAdapter {
       },
       containerParams,
     },
-    { apiBaseUrl: api(""), now },
-  );
+  });
 
   return {
     platform: "threads",
     settingsSchema: threadsSettingsSchema,
-
-    authorizeUrl: login.authorizeUrl,
-    exchangeCode: login.exchangeCode,
-    refresh: login.refresh,
+    ...meta.methods,
 
     async getAccount(accessToken): Promise<AccountInfo> {
-      const url = new URL(api(`/${THREADS_API_VERSION}/me`));
-      url.searchParams.set("fields", "id,username,name,threads_profile_picture_url");
-      const res = await http.request({ url, headers: { authorization: `Bearer ${accessToken}` } });
-      const parsed = res.ok ? meSchema.safeParse(res.json) : undefined;
-      if (!parsed?.success) throw classifyGraphError(res, SERVICE, now());
-      const me = parsed.data;
+      const me = await meta.me(accessToken, "id,username,name,threads_profile_picture_url", meSchema);
       return { externalAccountId: me.id, username: me.username, displayName: me.name, avatarUrl: me.threads_profile_picture_url };
     },
-
-    publish: publisher.publish,
-    checkStatus: publisher.checkStatus,
   };
 }
 

@@ -1,6 +1,6 @@
 /**
  * The OAuth clients registered with the sandbox platforms, as an app registration on each network's developer portal
- * would be. The platform registry uses these when PLATFORM_SANDBOX_URL is set, so the local home needs no network
+ * would be. The local home hands these to the adapters (src/local/platforms.ts), so it needs no network
  * credentials. They are not secrets: the sandbox only ever runs locally or in test mode.
  */
 export const sandboxClients = {
@@ -18,3 +18,9 @@ export const sandboxClients = {
 } as const;
 
 export type SandboxNetwork = keyof typeof sandboxClients;
+
+/** The clients a sandbox network accepts, by client id: the one registered for it above. */
+export function registeredClients(network: SandboxNetwork): ReadonlyMap<string, { clientId: string; clientSecret: string }> {
+  const client = sandboxClients[network];
+  return new Map([[client.clientId, client]]);
+}

@@ -15,7 +15,7 @@ import { createYouTubeSandbox } from "./youtube.js";
 /**
  * Sandbox platforms: emulations of each network's HTTP API (OAuth consent and token endpoints, publish, media, real
  * error bodies and headers), mounted at /sandbox. `/sandbox/<network>` stands in for both the network's consent host
- * and its API host, at the same paths: with PLATFORM_SANDBOX_URL set, the production adapters run unchanged against
+ * and its API host, at the same paths: pointed here (src/local/platforms.ts), the production adapters run unchanged against
  * it. State (accounts, codes, tokens, posts, media) is durable in Postgres in the `local_sandbox` schema, so a restart
  * of the local home keeps issued tokens and published posts.
  *

@@ -1,4 +1,4 @@
-import { sandboxClients } from "./clients.js";
+import { registeredClients } from "./clients.js";
 import { accountById, htmlPage, json, type NetworkHandler, type SandboxContext } from "./common.js";
 import {
   createMetaSandbox,
@@ -86,7 +86,7 @@ const timestamp = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "+0000");
 
 export function createInstagramSandbox(ctx: SandboxContext): NetworkHandler {
   const c = instagramSandboxConfig;
-  const clients = new Map([[sandboxClients.instagram.clientId, sandboxClients.instagram]]);
+  const clients = registeredClients("instagram");
   const bucHeader = (accountId: string, callCount: number, minutes: number) => ({
     "x-business-use-case-usage": JSON.stringify({
       [accountId]: [{ type: "instagram", call_count: callCount, total_cputime: 1, total_time: 1, estimated_time_to_regain_access: minutes }],
@@ -97,10 +97,6 @@ export function createInstagramSandbox(ctx: SandboxContext): NetworkHandler {
     network: NETWORK,
     clients,
     consent: {
-      pkce: "ignored",
-      scopeSeparator: /[\s,+]+/,
-      knownScopes: c.scopes,
-      codeTtlSeconds: c.codeSeconds,
       denial: { error: "access_denied", error_reason: "user_denied", error_description: "The user denied your request." },
       newAccount: (username) => ({ id: graphId("1784"), name: `Sandbox ${username}` }),
       errorPage: (message) => htmlPage(400, "Instagram", `Sorry, this page isn't available. ${message}`),
@@ -114,13 +110,7 @@ export function createInstagramSandbox(ctx: SandboxContext): NetworkHandler {
     exchangeGrant: "ig_exchange_token",
     refreshGrant: "ig_refresh_token",
     tokenPrefix: "IGAA",
-    shortTokenSeconds: c.shortTokenSeconds,
-    longTokenSeconds: c.longTokenSeconds,
-    callsPerHour: c.callsPerHour,
-    postsPerDay: c.postsPerDay,
-    videoReadyPolls: c.videoReadyPolls,
-    imageMaxBytes: c.imageMaxBytes,
-    videoMaxBytes: c.videoMaxBytes,
+    limits: c,
     textLength: (text) => [...text].length,
     textMaxChars: c.captionMaxChars,
 

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { ErrorCategory } from "../platforms/types.js";
-import { sandboxClients } from "./clients.js";
+import { registeredClients } from "./clients.js";
 import {
   authorize,
   dispatcher,
@@ -15,13 +15,11 @@ import {
   injectedFailure,
   issueTokens,
   json,
-  liveRefreshToken,
   readBytes,
-  readForm,
   readJsonObject,
   recordPost,
-  redeemCode,
   Reply,
+  tokenEndpoint,
   setMediaState,
   sha256Hex,
   sniffImage,
@@ -50,9 +48,7 @@ import {
  */
 
 const NETWORK = "linkedin";
-const clients: ReadonlyMap<string, { clientId: string; clientSecret: string }> = new Map([
-  [sandboxClients.linkedin.clientId, sandboxClients.linkedin],
-]);
+const clients = registeredClients("linkedin");
 
 export const linkedinSandboxConfig = {
   accessTokenSeconds: 60 * 24 * 3600,
@@ -121,52 +117,44 @@ export function createLinkedInSandbox(ctx: SandboxContext): NetworkHandler {
     }
   }
 
-  async function accessToken(req: Request): Promise<Response> {
-    const form = await readForm(req, () => json(413, { error: "invalid_request", error_description: "Request too large" }));
-    const client = clients.get(form.get("client_id") ?? "");
-    if (!client || client.clientSecret !== form.get("client_secret")) {
-      return json(401, { error: "invalid_client", error_description: "Client authentication failed" });
-    }
-    const grantType = form.get("grant_type");
-    if (grantType === "authorization_code") {
-      // LinkedIn's web flow has no PKCE: a code_verifier cannot match the code, whatever it is.
-      if (form.has("code_verifier")) return json(400, { error: "invalid_request", error_description: CODE_ERROR });
-      const code = await redeemCode(ctx, NETWORK, form.get("code") ?? "");
-      if (!code || code.client_id !== client.clientId || code.redirect_uri !== form.get("redirect_uri")) {
-        return json(400, { error: "invalid_request", error_description: CODE_ERROR });
-      }
-      const issued = await issueTokens(ctx, NETWORK, code, {
-        accessTtlSeconds: linkedinSandboxConfig.accessTokenSeconds,
-        refreshTtlSeconds: linkedinSandboxConfig.refreshTokenSeconds,
-        tokenPrefix: "AQ",
-      });
-      return json(200, {
-        access_token: issued.accessToken,
-        expires_in: issued.accessExpiresIn,
-        refresh_token: issued.refreshToken,
-        refresh_token_expires_in: linkedinSandboxConfig.refreshTokenSeconds,
-        scope: code.scopes.join(","),
-        token_type: "Bearer",
-      });
-    }
-    if (grantType === "refresh_token") {
-      const refresh = await liveRefreshToken(ctx, NETWORK, form.get("refresh_token") ?? "", client.clientId);
-      if (!refresh) {
-        return json(400, { error: "invalid_request", error_description: "The provided authorization grant or refresh token is invalid, expired or revoked" });
-      }
-      const issued = await issueTokens(ctx, NETWORK, refresh, { accessTtlSeconds: linkedinSandboxConfig.accessTokenSeconds, tokenPrefix: "AQ" });
-      const remaining = refresh.expires_at ? Math.floor((refresh.expires_at.getTime() - ctx.now().getTime()) / 1000) : undefined;
-      return json(200, {
-        access_token: issued.accessToken,
-        expires_in: issued.accessExpiresIn,
-        refresh_token: refresh.token,
-        refresh_token_expires_in: remaining,
-        scope: refresh.scopes.join(","),
-        token_type: "Bearer",
-      });
-    }
-    return json(400, { error: "unsupported_grant_type", error_description: "A required parameter \"grant_type\" is missing or invalid" });
-  }
+  const accessToken = (req: Request) =>
+    tokenEndpoint(ctx, req, {
+      network: NETWORK,
+      clients,
+      clientAuth: "form",
+      tooLarge: () => json(413, { error: "invalid_request", error_description: "Request too large" }),
+      badClient: () => json(401, { error: "invalid_client", error_description: "Client authentication failed" }),
+      code: {
+        // LinkedIn's web flow has no PKCE: a code_verifier cannot match the code, whatever it is.
+        before: (form) => (form.has("code_verifier") ? json(400, { error: "invalid_request", error_description: CODE_ERROR }) : undefined),
+        invalid: () => json(400, { error: "invalid_request", error_description: CODE_ERROR }),
+      },
+      refresh: {
+        mode: "reuse",
+        invalid: () =>
+          json(400, { error: "invalid_request", error_description: "The provided authorization grant or refresh token is invalid, expired or revoked" }),
+      },
+      unsupportedGrant: () =>
+        json(400, { error: "unsupported_grant_type", error_description: "A required parameter \"grant_type\" is missing or invalid" }),
+      async issue(from, grantType) {
+        const refreshing = grantType === "refresh_token";
+        const issued = await issueTokens(ctx, NETWORK, from, {
+          accessTtlSeconds: linkedinSandboxConfig.accessTokenSeconds,
+          ...(refreshing ? {} : { refreshTtlSeconds: linkedinSandboxConfig.refreshTokenSeconds }),
+          tokenPrefix: "AQ",
+        });
+        // A refresh returns the same refresh token with what is left of its lifetime.
+        const remaining = from.expires_at ? Math.floor((from.expires_at.getTime() - ctx.now().getTime()) / 1000) : undefined;
+        return json(200, {
+          access_token: issued.accessToken,
+          expires_in: issued.accessExpiresIn,
+          refresh_token: refreshing ? from.token : issued.refreshToken,
+          refresh_token_expires_in: refreshing ? remaining : linkedinSandboxConfig.refreshTokenSeconds,
+          scope: from.scopes.join(","),
+          token_type: "Bearer",
+        });
+      },
+    });
 
   async function userinfo(req: Request): Promise<Response> {
     const grant = await member(req, ["openid", "profile"], "userinfo.GET.NO_VERSION");

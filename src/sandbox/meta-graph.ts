@@ -98,7 +98,7 @@ export function createMetaSandbox(ctx: SandboxContext, d: MetaDialect): NetworkH
   async function authenticated(req: Request, params: URLSearchParams, call: Call): Promise<Grant> {
     const grant = await accessGrant(ctx, network, tokenOf(req, params));
     call.accountId = grant.account_id;
-    const counted = await countCall(ctx, network, `calls:${grant.account_id}`, d.callsPerHour, 3600);
+    const counted = await countCall(ctx, network, `calls:${grant.account_id}`, d.limits.callsPerHour, 3600);
     call.window = counted.window;
     if (counted.exceeded) throw new Reply(d.throttled(grant.account_id, counted.window));
     return grant;
@@ -140,7 +140,15 @@ export function createMetaSandbox(ctx: SandboxContext, d: MetaDialect): NetworkH
 
   // GET /oauth/authorize — consent
   async function consent(req: Request): Promise<Response> {
-    const res = await authorize(ctx, req, { ...d.consent, network, clients: d.clients });
+    const res = await authorize(ctx, req, {
+      ...d.consent,
+      network,
+      clients: d.clients,
+      pkce: "ignored",
+      scopeSeparator: /[\s,+]+/,
+      knownScopes: d.limits.scopes,
+      codeTtlSeconds: d.limits.codeSeconds,
+    });
     const location = res.headers.get("location");
     const code = location ? new URL(location).searchParams.get("code") : null;
     if (code && d.afterConsent) {
@@ -160,7 +168,7 @@ export function createMetaSandbox(ctx: SandboxContext, d: MetaDialect): NetworkH
     if (!code || code.client_id !== client.clientId || code.redirect_uri !== params.get("redirect_uri")) {
       return d.shortLivedToken(params, { ok: false, reason: "code" });
     }
-    const issued = await issueTokens(ctx, network, code, { accessTtlSeconds: d.shortTokenSeconds, tokenPrefix: d.tokenPrefix });
+    const issued = await issueTokens(ctx, network, code, { accessTtlSeconds: d.limits.shortTokenSeconds, tokenPrefix: d.tokenPrefix });
     const [grant] = await ctx.sql<Grant[]>`select * from local_sandbox.grants where token = ${issued.accessToken}`;
     return d.shortLivedToken(params, { ok: true, grant: grant! });
   }
@@ -178,8 +186,8 @@ export function createMetaSandbox(ctx: SandboxContext, d: MetaDialect): NetworkH
       }
     }
     // Real tokens can be refreshed only once they are 24 h old; the sandbox does not make you wait a day.
-    const issued = await issueTokens(ctx, network, grant, { accessTtlSeconds: d.longTokenSeconds, tokenPrefix: d.tokenPrefix });
-    return json(200, { access_token: issued.accessToken, token_type: "bearer", expires_in: d.longTokenSeconds });
+    const issued = await issueTokens(ctx, network, grant, { accessTtlSeconds: d.limits.longTokenSeconds, tokenPrefix: d.tokenPrefix });
+    return json(200, { access_token: issued.accessToken, token_type: "bearer", expires_in: d.limits.longTokenSeconds });
   }
 
   async function me(req: Request, params: URLSearchParams, call: Call): Promise<Response> {
@@ -195,7 +203,7 @@ export function createMetaSandbox(ctx: SandboxContext, d: MetaDialect): NetworkH
   async function ingest(request: { kind: ContainerKind; sourceUrl?: string }): Promise<Ingested | Response> {
     if (request.kind === "TEXT") return { state: "FINISHED", errorDetail: null, media: {} };
     if (request.kind === "IMAGE") {
-      const fetched = await fetchMedia(request.sourceUrl!, d.imageMaxBytes);
+      const fetched = await fetchMedia(request.sourceUrl!, d.limits.imageMaxBytes);
       if (!fetched.ok) return fetched.reason === "too_large" ? d.imageTooLarge() : d.fetchFailed(request.sourceUrl!);
       const image = imageFacts(fetched.bytes);
       if (!image) return d.fetchFailed(request.sourceUrl!);
@@ -203,7 +211,7 @@ export function createMetaSandbox(ctx: SandboxContext, d: MetaDialect): NetworkH
       if (refused) return refused;
       return { state: "FINISHED", errorDetail: null, media: { mimeType: image.mimeType, sizeBytes: image.sizeBytes, sha256: sha256Hex(fetched.bytes) } };
     }
-    const fetched = await fetchMedia(request.sourceUrl!, d.videoMaxBytes, 20_000);
+    const fetched = await fetchMedia(request.sourceUrl!, d.limits.videoMaxBytes, 20_000);
     if (!fetched.ok) return { state: "IN_PROGRESS", errorDetail: d.processingError("VIDEO", "download"), media: {} };
     // Both networks take MP4 and MOV only.
     const video = sniffVideo(fetched.bytes);
@@ -241,7 +249,7 @@ export function createMetaSandbox(ctx: SandboxContext, d: MetaDialect): NetworkH
       insert into local_sandbox.meta_containers
         (network, id, account_id, media_type, text, source_url, ready_after_polls, stuck, injected, error_detail, created_at)
       values (${network}, ${id}, ${grant.account_id}, ${request.kind}, ${text}, ${request.sourceUrl ?? null},
-              ${request.kind === "VIDEO" ? d.videoReadyPolls : 0}, ${stuck}, ${injected ?? null}, ${errorDetail}, ${ctx.now()})`;
+              ${request.kind === "VIDEO" ? d.limits.videoReadyPolls : 0}, ${stuck}, ${injected ?? null}, ${errorDetail}, ${ctx.now()})`;
     return json(200, { id });
   }
 
@@ -295,7 +303,7 @@ export function createMetaSandbox(ctx: SandboxContext, d: MetaDialect): NetworkH
       select count(*)::int as count from local_sandbox.posts where network = ${network} and account_id = ${grant.account_id} and created_at > ${since}`) as unknown as [
       { count: number },
     ];
-    if (count >= d.postsPerDay) return d.quotaReached();
+    if (count >= d.limits.postsPerDay) return d.quotaReached();
 
     const mediaId = graphId();
     const media = row.media_type === "TEXT" ? [] : [{ id: row.id, mimeType: row.mime_type, sizeBytes: row.size_bytes, kind: row.media_type }];
@@ -327,7 +335,7 @@ export function createMetaSandbox(ctx: SandboxContext, d: MetaDialect): NetworkH
       select count(*)::int as count from local_sandbox.posts where network = ${network} and account_id = ${grant.account_id} and created_at > ${since}`) as unknown as [
       { count: number },
     ];
-    return json(200, { data: [{ quota_usage: count, config: { quota_total: d.postsPerDay, quota_duration: 86400 } }] });
+    return json(200, { data: [{ quota_usage: count, config: { quota_total: d.limits.postsPerDay, quota_duration: 86400 } }] });
   }
 
   /** A Graph API call: its parameters from the query or the form. */

@@ -1,10 +1,10 @@
+import { readStreamCapped } from "../core/http.js";
 import type { ErrorCategory } from "../platforms/types.js";
-import { sandboxClients } from "./clients.js";
+import { registeredClients } from "./clients.js";
 import {
   dispatcher,
   authorize,
   checkAccessToken,
-  consumeRefreshToken,
   countCall,
   empty,
   handleControl,
@@ -12,12 +12,10 @@ import {
   injectedFailure,
   issueTokens,
   json,
-  readForm,
   readJsonObject,
   recordPost,
-  redeemCode,
-  safeDecode,
   Reply,
+  tokenEndpoint,
   sha256Hex,
   sniffImage,
   snowflakeId,
@@ -47,9 +45,7 @@ import { networkTables } from "./network-tables.js";
  */
 
 const NETWORK = "pinterest";
-const clients: ReadonlyMap<string, { clientId: string; clientSecret: string }> = new Map([
-  [sandboxClients.pinterest.clientId, sandboxClients.pinterest],
-]);
+const clients = registeredClients("pinterest");
 
 export const pinterestSandboxConfig = {
   accessTokenSeconds: 30 * 24 * 3600,
@@ -147,38 +143,21 @@ export function createPinterestSandbox(ctx: SandboxContext): NetworkHandler {
     if (counted.exceeded) throw new Reply(json(429, errors.rateLimited()));
   }
 
-  function clientFrom(req: Request): string | undefined {
-    const match = /^Basic\s+(\S+)$/i.exec(req.headers.get("authorization") ?? "");
-    if (!match) return undefined;
-    const decoded = Buffer.from(match[1]!, "base64").toString("utf8");
-    const colon = decoded.indexOf(":");
-    if (colon < 0) return undefined;
-    const formDecode = (part: string) => safeDecode(part.replace(/\+/g, " "));
-    const id = formDecode(decoded.slice(0, colon));
-    const client = id ? clients.get(id) : undefined;
-    return client && client.clientSecret === formDecode(decoded.slice(colon + 1)) ? id : undefined;
-  }
-
-  async function token(req: Request): Promise<Response> {
-    const clientId = clientFrom(req);
-    if (!clientId) return json(401, errors.authenticationFailed());
-    const form = await readForm(req, () => json(413, errors.invalid("request too large")));
-    const grantType = form.get("grant_type");
-    if (grantType === "authorization_code") {
-      const code = await redeemCode(ctx, NETWORK, form.get("code") ?? "");
-      if (!code || code.client_id !== clientId || code.redirect_uri !== form.get("redirect_uri")) {
-        return json(400, errors.invalid("authorization code is invalid, expired or was issued for another redirect_uri"));
-      }
-      await seedBoards(code.account_id);
-      return tokenResponse(code, "authorization_code");
-    }
-    if (grantType === "refresh_token") {
-      const old = await consumeRefreshToken(ctx, NETWORK, form.get("refresh_token") ?? "", clientId);
-      if (!old) return json(400, errors.invalid("refresh token is invalid, expired or revoked"));
-      return tokenResponse(old, "refresh_token");
-    }
-    return json(400, errors.invalid("'grant_type' must be one of authorization_code, refresh_token"));
-  }
+  const token = (req: Request) =>
+    tokenEndpoint(ctx, req, {
+      network: NETWORK,
+      clients,
+      clientAuth: "basic",
+      tooLarge: () => json(413, errors.invalid("request too large")),
+      badClient: () => json(401, errors.authenticationFailed()),
+      code: { invalid: () => json(400, errors.invalid("authorization code is invalid, expired or was issued for another redirect_uri")) },
+      refresh: { mode: "rotate", invalid: () => json(400, errors.invalid("refresh token is invalid, expired or revoked")) },
+      unsupportedGrant: () => json(400, errors.invalid("'grant_type' must be one of authorization_code, refresh_token")),
+      async issue(from, grantType) {
+        if (grantType === "authorization_code") await seedBoards(from.account_id);
+        return tokenResponse(from, grantType);
+      },
+    });
 
   async function tokenResponse(from: Grant, responseType: string): Promise<Response> {
     const issued = await issueTokens(ctx, NETWORK, from, {
@@ -458,27 +437,17 @@ export function createPinterestSandbox(ctx: SandboxContext): NetworkHandler {
 
 /** GETs an image URL as Pinterest's crawler would: bounded in time and size; undefined when it cannot be read. */
 async function fetchImage(url: string): Promise<Buffer | undefined> {
+  const max = pinterestSandboxConfig.imageMaxBytes;
+  const overLimit = new Error("image too large");
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(pinterestSandboxConfig.imageFetchTimeoutMs), redirect: "follow" });
     if (!res.ok || !res.body) {
       await res.body?.cancel().catch(() => {});
       return undefined;
     }
-    const reader = res.body.getReader();
-    const chunks: Uint8Array[] = [];
-    let total = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > pinterestSandboxConfig.imageMaxBytes) {
-        await reader.cancel().catch(() => {});
-        return Buffer.alloc(pinterestSandboxConfig.imageMaxBytes + 1);
-      }
-      chunks.push(value);
-    }
-    return Buffer.concat(chunks);
-  } catch {
-    return undefined;
+    return await readStreamCapped(res.body, max, () => overLimit);
+  } catch (err) {
+    // Past the limit: a buffer one byte too large, which the caller refuses as Pinterest does.
+    return err === overLimit ? Buffer.alloc(max + 1) : undefined;
   }
 }

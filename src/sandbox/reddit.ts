@@ -1,6 +1,6 @@
 import { randomInt } from "node:crypto";
 import type { ErrorCategory } from "../platforms/types.js";
-import { sandboxClients } from "./clients.js";
+import { registeredClients } from "./clients.js";
 import {
   dispatcher,
   authorize,
@@ -11,12 +11,10 @@ import {
   injectedFailure,
   issueTokens,
   json,
-  liveRefreshToken,
   readForm,
   recordPost,
-  redeemCode,
-  safeDecode,
   Reply,
+  tokenEndpoint,
   type Grant,
   type NetworkHandler,
   type RateWindow,
@@ -43,9 +41,7 @@ import { networkTables } from "./network-tables.js";
  */
 
 const NETWORK = "reddit";
-const clients: ReadonlyMap<string, { clientId: string; clientSecret: string }> = new Map([
-  [sandboxClients.reddit.clientId, sandboxClients.reddit],
-]);
+const clients = registeredClients("reddit");
 
 export const redditSandboxConfig = {
   accessTokenSeconds: 86_400,
@@ -105,18 +101,6 @@ export function createRedditSandbox(ctx: SandboxContext): NetworkHandler {
     return check.grant;
   }
 
-  function clientFrom(req: Request): string | undefined {
-    const match = /^Basic\s+(\S+)$/i.exec(req.headers.get("authorization") ?? "");
-    if (!match) return undefined;
-    const decoded = Buffer.from(match[1]!, "base64").toString("utf8");
-    const colon = decoded.indexOf(":");
-    if (colon < 0) return undefined;
-    const formDecode = (part: string) => safeDecode(part.replace(/\+/g, " "));
-    const id = formDecode(decoded.slice(0, colon));
-    const client = id ? clients.get(id) : undefined;
-    return client && client.clientSecret === formDecode(decoded.slice(colon + 1)) ? id : undefined;
-  }
-
   async function consent(req: Request): Promise<Response> {
     const duration = new URL(req.url).searchParams.get("duration");
     if (duration !== "temporary" && duration !== "permanent") {
@@ -138,41 +122,36 @@ export function createRedditSandbox(ctx: SandboxContext): NetworkHandler {
     return res;
   }
 
-  async function accessToken(req: Request): Promise<Response> {
-    const clientId = clientFrom(req);
-    if (!clientId) return json(401, status(401, "Unauthorized"));
-    const form = await readForm(req, () => json(413, status(413, "Request Entity Too Large")));
-    const grantType = form.get("grant_type");
-    if (grantType === "authorization_code") {
-      const code = await redeemCode(ctx, NETWORK, form.get("code") ?? "");
-      if (!code || code.client_id !== clientId || code.redirect_uri !== form.get("redirect_uri")) return json(400, { error: "invalid_grant" });
-      const [row] = await ctx.sql<{ duration: string }[]>`select duration from local_sandbox.reddit_codes where code = ${code.token}`;
-      const issued = await issueTokens(ctx, NETWORK, code, {
-        accessTtlSeconds: redditSandboxConfig.accessTokenSeconds,
-        refreshTtlSeconds: row?.duration === "permanent" ? null : undefined,
-      });
-      return json(200, {
-        access_token: issued.accessToken,
-        token_type: "bearer",
-        expires_in: issued.accessExpiresIn,
-        scope: code.scopes.join(" "),
-        ...(issued.refreshToken ? { refresh_token: issued.refreshToken } : {}),
-      });
-    }
-    if (grantType === "refresh_token") {
-      const refresh = await liveRefreshToken(ctx, NETWORK, form.get("refresh_token") ?? "", clientId);
-      if (!refresh) return json(400, { error: "invalid_grant" });
-      const issued = await issueTokens(ctx, NETWORK, refresh, { accessTtlSeconds: redditSandboxConfig.accessTokenSeconds });
-      return json(200, {
-        access_token: issued.accessToken,
-        token_type: "bearer",
-        expires_in: issued.accessExpiresIn,
-        scope: refresh.scopes.join(" "),
-        refresh_token: refresh.token,
-      });
-    }
-    return json(400, { error: "unsupported_grant_type" });
-  }
+  const accessToken = (req: Request) =>
+    tokenEndpoint(ctx, req, {
+      network: NETWORK,
+      clients,
+      clientAuth: "basic",
+      tooLarge: () => json(413, status(413, "Request Entity Too Large")),
+      badClient: () => json(401, status(401, "Unauthorized")),
+      code: { invalid: () => json(400, { error: "invalid_grant" }) },
+      // A refresh token is reused as is, and only a `duration=permanent` consent gets one.
+      refresh: { mode: "reuse", invalid: () => json(400, { error: "invalid_grant" }) },
+      unsupportedGrant: () => json(400, { error: "unsupported_grant_type" }),
+      async issue(from, grantType) {
+        const refreshing = grantType === "refresh_token";
+        const [row] = refreshing
+          ? []
+          : await ctx.sql<{ duration: string }[]>`select duration from local_sandbox.reddit_codes where code = ${from.token}`;
+        const issued = await issueTokens(ctx, NETWORK, from, {
+          accessTtlSeconds: redditSandboxConfig.accessTokenSeconds,
+          refreshTtlSeconds: row?.duration === "permanent" ? null : undefined,
+        });
+        const refreshToken = refreshing ? from.token : issued.refreshToken;
+        return json(200, {
+          access_token: issued.accessToken,
+          token_type: "bearer",
+          expires_in: issued.accessExpiresIn,
+          scope: from.scopes.join(" "),
+          ...(refreshToken ? { refresh_token: refreshToken } : {}),
+        });
+      },
+    });
 
   async function me(req: Request, call: Call): Promise<Response> {
     const grant = await authenticated(req, call, "identity");

@@ -1,4 +1,4 @@
-import { sandboxClients } from "./clients.js";
+import { registeredClients } from "./clients.js";
 import { htmlPage, json, type NetworkHandler, type SandboxContext } from "./common.js";
 import { createMetaSandbox, graphError, graphId, pick, shortcodeOf, usagePercent, type ContainerRow, type MetaDialect } from "./meta-graph.js";
 
@@ -61,17 +61,13 @@ const timestamp = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "+0000");
 
 export function createThreadsSandbox(ctx: SandboxContext): NetworkHandler {
   const c = threadsSandboxConfig;
-  const clients = new Map([[sandboxClients.threads.clientId, sandboxClients.threads]]);
+  const clients = registeredClients("threads");
   const appUsage = (percent: number) => ({ "x-app-usage": JSON.stringify({ call_count: percent, total_cputime: 1, total_time: 1 }) });
 
   const dialect: MetaDialect = {
     network: NETWORK,
     clients,
     consent: {
-      pkce: "ignored",
-      scopeSeparator: /[\s,+]+/,
-      knownScopes: c.scopes,
-      codeTtlSeconds: c.codeSeconds,
       denial: { error: "access_denied", error_reason: "user_denied", error_description: "Permissions error" },
       newAccount: (username) => ({ id: graphId("2"), name: `Sandbox ${username}` }),
       errorPage: (message) => htmlPage(400, "Threads", `Something went wrong. ${message}`),
@@ -85,13 +81,7 @@ export function createThreadsSandbox(ctx: SandboxContext): NetworkHandler {
     exchangeGrant: "th_exchange_token",
     refreshGrant: "th_refresh_token",
     tokenPrefix: "THAA",
-    shortTokenSeconds: c.shortTokenSeconds,
-    longTokenSeconds: c.longTokenSeconds,
-    callsPerHour: c.callsPerHour,
-    postsPerDay: c.postsPerDay,
-    videoReadyPolls: c.videoReadyPolls,
-    imageMaxBytes: c.imageMaxBytes,
-    videoMaxBytes: c.videoMaxBytes,
+    limits: c,
     textLength: threadsTextLength,
     textMaxChars: c.textMaxChars,
 

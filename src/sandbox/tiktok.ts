@@ -8,7 +8,6 @@ import {
   dispatcher,
   authorize,
   checkAccessToken,
-  consumeRefreshToken,
   countCall,
   createMedia,
   empty,
@@ -22,9 +21,9 @@ import {
   readForm,
   readJsonObject,
   recordPost,
-  redeemCode,
   revokeToken,
   Reply,
+  tokenEndpoint,
   setMediaState,
   sha256Hex,
   snowflakeId,
@@ -228,43 +227,48 @@ export function createTikTokSandbox(ctx: SandboxContext): NetworkHandler {
     });
   }
 
-  async function token(req: Request): Promise<Response> {
-    const tokenError = (status: number, error: string, description: string) =>
-      json(status, { error, error_description: description, log_id: logId(ctx.now()) });
-    const form = await readForm(req, () => tokenError(413, "invalid_request", "Request too large."));
-    const client = clients.get(form.get("client_key") ?? "");
-    if (!client || client.clientSecret !== form.get("client_secret")) return tokenError(401, "invalid_client", "Client key or secret is incorrect.");
-    const grantType = form.get("grant_type");
-    let from: Grant | undefined;
-    if (grantType === "authorization_code") {
-      const code = await redeemCode(ctx, NETWORK, form.get("code") ?? "");
-      if (!code || code.client_id !== client.clientId) return tokenError(400, "invalid_grant", "Authorization code is expired.");
-      if (code.redirect_uri !== form.get("redirect_uri")) return tokenError(400, "invalid_grant", "Redirect URI does not match.");
-      // TikTok's S256: hex of the SHA-256 of the verifier.
-      const verifier = form.get("code_verifier") ?? "";
-      const expected = code.code_challenge_method === "plain" ? verifier : createHash("sha256").update(verifier).digest("hex");
-      if (!verifier || expected !== code.code_challenge) return tokenError(400, "invalid_request", "Code verifier or code challenge is invalid.");
-      from = code;
-    } else if (grantType === "refresh_token") {
-      from = await consumeRefreshToken(ctx, NETWORK, form.get("refresh_token") ?? "", client.clientId);
-      if (!from) return tokenError(400, "invalid_grant", "Refresh token is invalid or expired.");
-    } else {
-      return tokenError(400, "invalid_request", "The grant_type is not supported.");
-    }
-    const issued = await issueTokens(ctx, NETWORK, from, {
-      accessTtlSeconds: tiktokSandboxConfig.accessTokenSeconds,
-      refreshTtlSeconds: tiktokSandboxConfig.refreshTokenSeconds,
+  const tokenError = (status: number, error: string, description: string) =>
+    json(status, { error, error_description: description, log_id: logId(ctx.now()) });
+
+  const token = (req: Request) =>
+    tokenEndpoint(ctx, req, {
+      network: NETWORK,
+      clients,
+      clientAuth: "form",
+      idField: "client_key",
+      tooLarge: () => tokenError(413, "invalid_request", "Request too large."),
+      badClient: () => tokenError(401, "invalid_client", "Client key or secret is incorrect."),
+      code: {
+        invalid: () => tokenError(400, "invalid_grant", "Authorization code is expired."),
+        redirectMismatch: () => tokenError(400, "invalid_grant", "Redirect URI does not match."),
+        pkce: {
+          when: "always",
+          // TikTok's S256: hex of the SHA-256 of the verifier.
+          matches(verifier, code) {
+            const expected = code.code_challenge_method === "plain" ? verifier : createHash("sha256").update(verifier).digest("hex");
+            return verifier !== "" && expected === code.code_challenge;
+          },
+          mismatch: () => tokenError(400, "invalid_request", "Code verifier or code challenge is invalid."),
+        },
+      },
+      refresh: { mode: "rotate", invalid: () => tokenError(400, "invalid_grant", "Refresh token is invalid or expired.") },
+      unsupportedGrant: () => tokenError(400, "invalid_request", "The grant_type is not supported."),
+      async issue(from) {
+        const issued = await issueTokens(ctx, NETWORK, from, {
+          accessTtlSeconds: tiktokSandboxConfig.accessTokenSeconds,
+          refreshTtlSeconds: tiktokSandboxConfig.refreshTokenSeconds,
+        });
+        return json(200, {
+          access_token: issued.accessToken,
+          expires_in: issued.accessExpiresIn,
+          open_id: from.account_id,
+          refresh_expires_in: tiktokSandboxConfig.refreshTokenSeconds,
+          refresh_token: issued.refreshToken,
+          scope: from.scopes.join(","),
+          token_type: "Bearer",
+        });
+      },
     });
-    return json(200, {
-      access_token: issued.accessToken,
-      expires_in: issued.accessExpiresIn,
-      open_id: from.account_id,
-      refresh_expires_in: tiktokSandboxConfig.refreshTokenSeconds,
-      refresh_token: issued.refreshToken,
-      scope: from.scopes.join(","),
-      token_type: "Bearer",
-    });
-  }
 
   async function revoke(req: Request): Promise<Response> {
     const form = await readForm(req, () => json(413, { error: "invalid_request", error_description: "Request too large." }));

@@ -1,10 +1,9 @@
 import type { ErrorCategory } from "../platforms/types.js";
-import { sandboxClients } from "./clients.js";
+import { registeredClients } from "./clients.js";
 import {
   dispatcher,
   authorize,
   checkAccessToken,
-  consumeRefreshToken,
   countCall,
   createMedia,
   findDuplicate,
@@ -14,15 +13,15 @@ import {
   injectedFailure,
   issueTokens,
   json,
-  pkceMatches,
   readBytes,
   readForm,
   readJsonObject,
   recordPost,
-  redeemCode,
   revokeToken,
-  safeDecode,
   Reply,
+  basicClient,
+  tokenEndpoint,
+  type TokenEndpointOptions,
   setMediaState,
   sha256Hex,
   sniffImage,
@@ -49,9 +48,7 @@ import {
  */
 
 const NETWORK = "twitter";
-const clients: ReadonlyMap<string, { clientId: string; clientSecret: string }> = new Map([
-  [sandboxClients.twitter.clientId, sandboxClients.twitter],
-]);
+const clients = registeredClients("twitter");
 
 export const twitterSandboxConfig = {
   accessTokenSeconds: 7200,
@@ -115,47 +112,25 @@ export function createTwitterSandbox(ctx: SandboxContext): NetworkHandler {
     return check.grant;
   }
 
-  function clientFrom(req: Request): string | undefined {
-    const match = /^Basic\s+(\S+)$/i.exec(req.headers.get("authorization") ?? "");
-    if (!match) return undefined;
-    // RFC 6749 §2.3.1: id and secret are form-encoded, then joined by the first colon.
-    const decoded = Buffer.from(match[1]!, "base64").toString("utf8");
-    const colon = decoded.indexOf(":");
-    if (colon < 0) return undefined;
-    const formDecode = (part: string) => safeDecode(part.replace(/\+/g, " "));
-    const id = formDecode(decoded.slice(0, colon));
-    const secret = formDecode(decoded.slice(colon + 1));
-    const client = id ? clients.get(id) : undefined;
-    return client && client.clientSecret === secret ? id : undefined;
-  }
+  const tokenOptions: TokenEndpointOptions = {
+    network: NETWORK,
+    clients,
+    clientAuth: "basic",
+    tooLarge: () => json(413, oauthError("Request too large")),
+    badClient: () => json(401, { error: "unauthorized_client", error_description: "Missing valid authorization header" }),
+    code: {
+      invalid: () => json(400, oauthError("Value passed for the authorization code was invalid.")),
+      redirectMismatch: () => json(400, oauthError("Value passed for the redirect uri did not match the uri of the authorization code.")),
+      pkce: { when: "always", mismatch: () => json(400, oauthError("Value passed for the code verifier did not match the code challenge.")) },
+    },
+    refresh: { mode: "rotate", invalid: () => json(400, oauthError("Value passed for the token was invalid.")) },
+    unsupportedGrant: () => json(400, { error: "unsupported_grant_type", error_description: "grant_type not supported" }),
+    issue: (from) => tokenResponse(from),
+  };
 
   async function token(req: Request, call: Call): Promise<Response> {
     call.endpoint = "token";
-    const clientId = clientFrom(req);
-    if (!clientId) return json(401, { error: "unauthorized_client", error_description: "Missing valid authorization header" });
-    await limit(call, "token", clientId);
-    const form = await readForm(req, () => json(413, oauthError("Request too large")));
-    const grantType = form.get("grant_type");
-    if (grantType === "authorization_code") return exchangeCode(form, clientId);
-    if (grantType === "refresh_token") {
-      const old = await consumeRefreshToken(ctx, NETWORK, form.get("refresh_token") ?? "", clientId);
-      if (!old) return json(400, oauthError("Value passed for the token was invalid."));
-      return tokenResponse(old);
-    }
-    return json(400, { error: "unsupported_grant_type", error_description: "grant_type not supported" });
-  }
-
-  async function exchangeCode(form: URLSearchParams, clientId: string): Promise<Response> {
-    const code = await redeemCode(ctx, NETWORK, form.get("code") ?? "");
-    if (!code || code.client_id !== clientId) return json(400, oauthError("Value passed for the authorization code was invalid."));
-    if (code.redirect_uri !== form.get("redirect_uri")) {
-      return json(400, oauthError("Value passed for the redirect uri did not match the uri of the authorization code."));
-    }
-    const verifier = form.get("code_verifier") ?? "";
-    if (!pkceMatches(verifier, code.code_challenge ?? "", code.code_challenge_method ?? "plain")) {
-      return json(400, oauthError("Value passed for the code verifier did not match the code challenge."));
-    }
-    return tokenResponse(code);
+    return tokenEndpoint(ctx, req, { ...tokenOptions, onClient: (clientId) => limit(call, "token", clientId) });
   }
 
   async function tokenResponse(from: Grant): Promise<Response> {
@@ -175,9 +150,9 @@ export function createTwitterSandbox(ctx: SandboxContext): NetworkHandler {
 
   async function revoke(req: Request, call: Call): Promise<Response> {
     call.endpoint = "revoke";
-    const clientId = clientFrom(req);
-    if (!clientId) return json(401, { error: "unauthorized_client", error_description: "Missing valid authorization header" });
-    await limit(call, "revoke", clientId);
+    const client = basicClient(clients, req);
+    if (!client) return tokenOptions.badClient();
+    await limit(call, "revoke", client.clientId);
     const form = await readForm(req, () => json(413, oauthError("Request too large")));
     await revokeToken(ctx, NETWORK, form.get("token") ?? "");
     return json(200, { revoked: true });

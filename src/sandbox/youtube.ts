@@ -13,16 +13,13 @@ import {
   injectedFailure,
   issueTokens,
   json,
-  liveRefreshToken,
-  pkceMatches,
   readBytes,
   readForm,
   readJsonObject,
   recordPost,
-  redeemCode,
   revokeToken,
-  safeDecode,
   Reply,
+  tokenEndpoint,
   setMediaState,
   sha256Hex,
   type Grant,
@@ -222,20 +219,6 @@ export function createYouTubeSandbox(ctx: SandboxContext): NetworkHandler {
     if (row!.used > limit) throw new Reply(errors.quota());
   }
 
-  function clientFrom(req: Request, form: URLSearchParams): { clientId: string; clientSecret: string } | undefined {
-    const basic = /^Basic\s+(\S+)$/i.exec(req.headers.get("authorization") ?? "");
-    let id = form.get("client_id");
-    let secret = form.get("client_secret");
-    if (basic) {
-      const decoded = Buffer.from(basic[1]!, "base64").toString("utf8");
-      const colon = decoded.indexOf(":");
-      id = safeDecode(decoded.slice(0, colon).replace(/\+/g, " ")) ?? null;
-      secret = safeDecode(decoded.slice(colon + 1).replace(/\+/g, " ")) ?? null;
-    }
-    const client = clients.get(id ?? "");
-    return client && client.clientSecret === secret ? client : undefined;
-  }
-
   // --- OAuth -------------------------------------------------------------------------------------------------------
 
   async function consent(req: Request): Promise<Response> {
@@ -261,39 +244,39 @@ export function createYouTubeSandbox(ctx: SandboxContext): NetworkHandler {
     return res;
   }
 
-  async function token(req: Request): Promise<Response> {
-    const form = await readForm(req, () => json(413, { error: "invalid_request", error_description: "Request too large" }));
-    const client = clientFrom(req, form);
-    if (!client) return json(401, { error: "invalid_client", error_description: "Unauthorized" });
-    const grantType = form.get("grant_type");
-    if (grantType === "authorization_code") {
-      const code = await redeemCode(ctx, NETWORK, form.get("code") ?? "");
-      if (!code || code.client_id !== client.clientId) return json(400, { error: "invalid_grant", error_description: "Bad Request" });
-      if (code.redirect_uri !== form.get("redirect_uri")) return json(400, { error: "redirect_uri_mismatch", error_description: "Bad Request" });
-      if (code.code_challenge && !pkceMatches(form.get("code_verifier") ?? "", code.code_challenge, code.code_challenge_method ?? "plain")) {
-        return json(400, { error: "invalid_grant", error_description: "Invalid code verifier." });
-      }
-      const [offline] = await ctx.sql`select 1 from local_sandbox.youtube_offline_grants where family = ${code.family}`;
-      const issued = await issueTokens(ctx, NETWORK, code, {
-        accessTtlSeconds: youtubeSandboxConfig.accessTokenSeconds,
-        refreshTtlSeconds: offline ? null : undefined,
-      });
-      return json(200, {
-        access_token: issued.accessToken,
-        expires_in: issued.accessExpiresIn,
-        ...(issued.refreshToken ? { refresh_token: issued.refreshToken } : {}),
-        scope: code.scopes.join(" "),
-        token_type: "Bearer",
-      });
-    }
-    if (grantType === "refresh_token") {
-      const refresh = await liveRefreshToken(ctx, NETWORK, form.get("refresh_token") ?? "", client.clientId);
-      if (!refresh) return json(400, { error: "invalid_grant", error_description: "Token has been expired or revoked." });
-      const issued = await issueTokens(ctx, NETWORK, refresh, { accessTtlSeconds: youtubeSandboxConfig.accessTokenSeconds });
-      return json(200, { access_token: issued.accessToken, expires_in: issued.accessExpiresIn, scope: refresh.scopes.join(" "), token_type: "Bearer" });
-    }
-    return json(400, { error: "unsupported_grant_type", error_description: `Invalid grant_type: ${grantType ?? ""}` });
-  }
+  const token = (req: Request) =>
+    tokenEndpoint(ctx, req, {
+      network: NETWORK,
+      clients,
+      clientAuth: "basic-or-form",
+      tooLarge: () => json(413, { error: "invalid_request", error_description: "Request too large" }),
+      badClient: () => json(401, { error: "invalid_client", error_description: "Unauthorized" }),
+      code: {
+        invalid: () => json(400, { error: "invalid_grant", error_description: "Bad Request" }),
+        redirectMismatch: () => json(400, { error: "redirect_uri_mismatch", error_description: "Bad Request" }),
+        pkce: { when: "when-challenged", mismatch: () => json(400, { error: "invalid_grant", error_description: "Invalid code verifier." }) },
+      },
+      refresh: { mode: "reuse", invalid: () => json(400, { error: "invalid_grant", error_description: "Token has been expired or revoked." }) },
+      unsupportedGrant: (grantType) => json(400, { error: "unsupported_grant_type", error_description: `Invalid grant_type: ${grantType ?? ""}` }),
+      async issue(from, grantType) {
+        if (grantType === "refresh_token") {
+          const issued = await issueTokens(ctx, NETWORK, from, { accessTtlSeconds: youtubeSandboxConfig.accessTokenSeconds });
+          return json(200, { access_token: issued.accessToken, expires_in: issued.accessExpiresIn, scope: from.scopes.join(" "), token_type: "Bearer" });
+        }
+        const [offline] = await ctx.sql`select 1 from local_sandbox.youtube_offline_grants where family = ${from.family}`;
+        const issued = await issueTokens(ctx, NETWORK, from, {
+          accessTtlSeconds: youtubeSandboxConfig.accessTokenSeconds,
+          refreshTtlSeconds: offline ? null : undefined,
+        });
+        return json(200, {
+          access_token: issued.accessToken,
+          expires_in: issued.accessExpiresIn,
+          ...(issued.refreshToken ? { refresh_token: issued.refreshToken } : {}),
+          scope: from.scopes.join(" "),
+          token_type: "Bearer",
+        });
+      },
+    });
 
   async function revoke(req: Request): Promise<Response> {
     const form = await readForm(req, () => json(413, { error: "invalid_request" }));

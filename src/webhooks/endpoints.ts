@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { effectivePlan, isPaidActive, plans } from "../billing/plans.js";
 import { seal } from "../core/crypto.js";
 import type { CallerDb, Tx } from "../core/pg.js";
 import { AppError, notFound } from "../core/errors.js";
 import { outboundAllowLoopback, resolveSafeAddresses, UnsafeUrlError } from "../core/net/guard.js";
+import { effectivePlan, isPaidActive, plans } from "../core/plans.js";
 import { getProfileOrThrow } from "../profiles/profiles.js";
 import type { subscribableEvents } from "./event-types.js";
 import { DEFAULT_MAX_RETRIES, type CreateEndpointInput, type UpdateEndpointInput } from "./schemas.js";

@@ -36,10 +36,10 @@ describe("the cloud home refuses local-only settings and a missing APP_URL", () 
     expect(parseEnv(cloud)).toMatchObject({ AMPLIFY_HOME: "cloud", APP_URL: cloud.APP_URL });
     expect(parseEnv({ ...cloud, AMPLIFY_HOME: "cloud" })).toMatchObject({ AMPLIFY_HOME: "cloud" });
     // An empty variable is an unset one (a blank line in Netlify's UI or a .env file).
-    expect(parseEnv({ ...cloud, PLATFORM_SANDBOX_URL: "", RATE_LIMIT_OVERRIDES: "" }).PLATFORM_SANDBOX_URL).toBeUndefined();
+    expect(parseEnv({ ...cloud, STRIPE_API_URL: "", RATE_LIMIT_OVERRIDES: "" }).STRIPE_API_URL).toBeUndefined();
   });
 
-  it("each local-only setting is refused in the cloud, by name, with the old loopback name too", () => {
+  it("each local-only setting is refused in the cloud, by name, with the retired names too", () => {
     expect([...localOnlySettings].sort()).toEqual(Object.keys(localValues).sort());
     for (const [name, value] of Object.entries(localValues)) {
       for (const home of [{}, { AMPLIFY_HOME: "cloud" }]) {
@@ -70,10 +70,12 @@ describe("the cloud home refuses local-only settings and a missing APP_URL", () 
     expect(local).toMatchObject({
       AMPLIFY_HOME: "local",
       APP_URL: "http://localhost:8888",
-      PLATFORM_SANDBOX_URL: localValues.PLATFORM_SANDBOX_URL,
       STRIPE_API_URL: localValues.STRIPE_API_URL,
       RATE_LIMIT_OVERRIDES: localValues.RATE_LIMIT_OVERRIDES,
     });
+    // The retired names are refused in the cloud only; nothing reads them.
+    expect(local).not.toHaveProperty("PLATFORM_SANDBOX_URL");
+    expect(local).not.toHaveProperty("WEBHOOK_ALLOW_LOOPBACK");
   });
 
   it("an unknown home is refused rather than guessed", () => {

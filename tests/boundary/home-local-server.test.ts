@@ -45,7 +45,9 @@ function request(pathname: string, headers: Record<string, string>, method = "GE
 describe("the local home runs as AMPLIFY_HOME=local, whatever it is handed", () => {
   it("sets AMPLIFY_HOME=local explicitly, so its local-only settings are accepted", () => {
     expect(process.env.AMPLIFY_HOME).toBe("local");
-    expect(env()).toMatchObject({ AMPLIFY_HOME: "local", OUTBOUND_ALLOW_LOOPBACK: true, PLATFORM_SANDBOX_URL: `${t.home.url}/sandbox` });
+    expect(env()).toMatchObject({ AMPLIFY_HOME: "local", OUTBOUND_ALLOW_LOOPBACK: true, STRIPE_API_URL: t.home.url });
+    // The sandbox's URL reaches the adapters through the home's platform configuration, not the environment.
+    expect(env()).not.toHaveProperty("PLATFORM_SANDBOX_URL");
   });
 });
 

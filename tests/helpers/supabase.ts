@@ -1,6 +1,9 @@
 import { createClient, type SupabaseClient } from "@supabase/supabase-js";
 
-/** supabase-js opens a Realtime socket only when asked; the tests never ask, and this makes any attempt loud. */
+/**
+ * supabase-js 2.119 builds its Realtime client eagerly and needs a WebSocket constructor, which Node 20 lacks (native
+ * WebSocket arrived in Node 22). The tests never use Realtime, so a constructor that refuses is enough, and loud.
+ */
 class NoWebSocket {
   constructor() {
     throw new Error("Realtime is not used in these tests");

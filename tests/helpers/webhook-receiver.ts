@@ -113,15 +113,11 @@ export async function startWebhookReceiver(path = "/webhook"): Promise<WebhookRe
       await listen(port);
     },
     async waitFor(count, filter = () => true, timeoutMs = 15_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const matching = received.filter(filter);
-        if (matching.length >= count) return matching;
-        if (Date.now() > deadline) {
-          throw new Error(`timed out waiting for ${count} webhook requests (got ${matching.length}: ${JSON.stringify(matching.map((r) => r.body.slice(0, 80)))})`);
-        }
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      const matching = () => received.filter(filter);
+      return eventually(() => matching().length >= count && matching(), timeoutMs).catch(() => {
+        const got = matching();
+        throw new Error(`timed out waiting for ${count} webhook requests (got ${got.length}: ${JSON.stringify(got.map((r) => r.body.slice(0, 80)))})`);
+      });
     },
     close: async () => {
       if (server.listening) await stop();

@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { route } from "../api.js";
 import { log } from "../log.js";
-import { verifyQueueRequest } from "../queue.js";
 import { PermanentJobError, type Job } from "./define.js";
 
 /** The worker's answer: `ok` false when the message was dropped (`result` says why), else the job's own result. */
@@ -19,8 +18,8 @@ export function queueWorker(jobs: readonly Job[]) {
   return route("POST /api/queue/:job", {
     auth: "none",
     response: workerResponse,
-    handle: async ({ req, params }) => {
-      const raw = await verifyQueueRequest(req);
+    handle: async ({ req, params, services }) => {
+      const raw = await services.queue.verify(req);
       const job = byName.get(params.job);
       if (!job) {
         log.error("queue message for a job that does not exist", { job: params.job, body: raw.slice(0, 200) });

@@ -1,4 +1,4 @@
-import { plans } from "../../billing/plans.js";
+import { plans } from "../../core/plans.js";
 import { assertKnownParams, stringParam } from "./form.js";
 import { escapeHtml, page, pounds } from "./http.js";
 import {

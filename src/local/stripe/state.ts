@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type postgres from "postgres";
-import { addOns, plans } from "../../billing/plans.js";
+import { addOns } from "../../billing/plans.js";
+import { plans } from "../../core/plans.js";
 
 export interface StripeEmulatorOptions {
   sql: postgres.Sql;

@@ -1,4 +1,4 @@
-import { bearerToken, randomToken, redirectWith } from "./http.js";
+import { bearerToken, pkceMatches, randomToken, readForm, redirectWith, safeDecode } from "./http.js";
 import type { SandboxContext } from "./schema.js";
 
 /** Accounts, OAuth grants (codes, access and refresh tokens) and the consent page every network shares. */
@@ -203,4 +203,115 @@ export async function authorize(ctx: SandboxContext, req: Request, o: AuthorizeO
     ttlSeconds: o.codeTtlSeconds,
   });
   return back({ code });
+}
+
+// --- the token endpoint --------------------------------------------------------------------------------------------
+
+export interface SandboxClient {
+  clientId: string;
+  clientSecret: string;
+}
+
+/** HTTP Basic client credentials (RFC 6749 §2.3.1: id and secret are form-encoded, then joined by the first colon). */
+export function basicCredentials(req: Request): { id: string | undefined; secret: string | undefined } | undefined {
+  const match = /^Basic\s+(\S+)$/i.exec(req.headers.get("authorization") ?? "");
+  if (!match) return undefined;
+  const decoded = Buffer.from(match[1]!, "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  if (colon < 0) return undefined;
+  const formDecode = (part: string) => safeDecode(part.replace(/\+/g, " "));
+  return { id: formDecode(decoded.slice(0, colon)), secret: formDecode(decoded.slice(colon + 1)) };
+}
+
+/** The client whose id and secret are both right, or undefined. */
+function knownClient<C extends SandboxClient>(
+  clients: ReadonlyMap<string, C>,
+  creds: { id: string | null | undefined; secret: string | null | undefined } | undefined,
+): C | undefined {
+  const client = creds?.id ? clients.get(creds.id) : undefined;
+  return client && client.clientSecret === creds!.secret ? client : undefined;
+}
+
+/** The client that authenticates with HTTP Basic, or undefined. */
+export function basicClient<C extends SandboxClient>(clients: ReadonlyMap<string, C>, req: Request): C | undefined {
+  return knownClient(clients, basicCredentials(req));
+}
+
+export type TokenGrantType = "authorization_code" | "refresh_token";
+
+/** One network's token endpoint: how the client authenticates, which checks a grant passes, and its error bodies. */
+export interface TokenEndpointOptions<C extends SandboxClient = SandboxClient> {
+  network: string;
+  clients: ReadonlyMap<string, C>;
+  /**
+   * Where the client's credentials are: `basic`, HTTP Basic, checked before the body is read (Pinterest, Reddit, X);
+   * `form`, the body's `idField` (default `client_id`) and `client_secret` (LinkedIn, TikTok's `client_key`);
+   * `basic-or-form`, either, Basic first (Google). The body is read first for the last two.
+   */
+  clientAuth: "basic" | "form" | "basic-or-form";
+  idField?: string;
+  tooLarge(): Response;
+  badClient(): Response;
+  /** Runs once the client is known (X counts the endpoint's rate limit per client here). */
+  onClient?(clientId: string): Promise<void>;
+  code: {
+    /** A check before the code is redeemed (LinkedIn's web flow refuses any `code_verifier` without using the code up). */
+    before?(form: URLSearchParams): Response | undefined;
+    /** Unknown, used, expired or another client's code; also a wrong `redirect_uri` unless `redirectMismatch` is set. */
+    invalid(): Response;
+    redirectMismatch?(): Response;
+    /** `always`: the code's challenge must match `code_verifier`; `when-challenged`: only if the consent sent one. */
+    pkce?: {
+      when: "always" | "when-challenged";
+      /** Default: RFC 7636 (`plain` or base64url S256). */
+      matches?(verifier: string, code: Grant): boolean;
+      mismatch(): Response;
+    };
+  };
+  /** `rotate`: a refresh uses the refresh token up (X, Pinterest, TikTok); `reuse`: it stays valid (Google, LinkedIn, Reddit). */
+  refresh: { mode: "rotate" | "reuse"; invalid(): Response };
+  unsupportedGrant(grantType: string | null): Response;
+  /** The network's answer for a redeemed code or a refresh token that passed. */
+  issue(from: Grant, grantType: TokenGrantType, form: URLSearchParams): Promise<Response>;
+}
+
+const rfc7636 = (verifier: string, code: Grant) => pkceMatches(verifier, code.code_challenge ?? "", code.code_challenge_method ?? "plain");
+
+/** The `authorization_code` and `refresh_token` grants, as one network answers them. */
+export async function tokenEndpoint<C extends SandboxClient>(ctx: SandboxContext, req: Request, o: TokenEndpointOptions<C>): Promise<Response> {
+  let client: C | undefined;
+  let form: URLSearchParams;
+  if (o.clientAuth === "basic") {
+    client = basicClient(o.clients, req);
+    if (!client) return o.badClient();
+    await o.onClient?.(client.clientId);
+    form = await readForm(req, o.tooLarge);
+  } else {
+    form = await readForm(req, o.tooLarge);
+    const fromForm = { id: form.get(o.idField ?? "client_id"), secret: form.get("client_secret") };
+    const basic = o.clientAuth === "basic-or-form" && /^Basic\s+\S+$/i.test(req.headers.get("authorization") ?? "");
+    client = knownClient(o.clients, basic ? basicCredentials(req) : fromForm);
+    if (!client) return o.badClient();
+    await o.onClient?.(client.clientId);
+  }
+  const grantType = form.get("grant_type");
+  if (grantType === "authorization_code") {
+    const early = o.code.before?.(form);
+    if (early) return early;
+    const code = await redeemCode(ctx, o.network, form.get("code") ?? "");
+    if (!code || code.client_id !== client.clientId) return o.code.invalid();
+    if (code.redirect_uri !== form.get("redirect_uri")) return (o.code.redirectMismatch ?? o.code.invalid)();
+    const pkce = o.code.pkce;
+    if (pkce && (pkce.when === "always" || code.code_challenge) && !(pkce.matches ?? rfc7636)(form.get("code_verifier") ?? "", code)) {
+      return pkce.mismatch();
+    }
+    return o.issue(code, grantType, form);
+  }
+  if (grantType === "refresh_token") {
+    const lookup = o.refresh.mode === "rotate" ? consumeRefreshToken : liveRefreshToken;
+    const refresh = await lookup(ctx, o.network, form.get("refresh_token") ?? "", client.clientId);
+    if (!refresh) return o.refresh.invalid();
+    return o.issue(refresh, grantType, form);
+  }
+  return o.unsupportedGrant(grantType);
 }

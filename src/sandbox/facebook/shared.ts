@@ -1,13 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { sandboxClients } from "../clients.js";
+import { registeredClients } from "../clients.js";
 import { type Grant, type SandboxContext } from "../common.js";
 import { graphError, type GraphErrorFields } from "../meta-graph.js";
 
 
 export const NETWORK = "facebook";
-export const clients: ReadonlyMap<string, { clientId: string; clientSecret: string }> = new Map([
-  [sandboxClients.facebook.clientId, sandboxClients.facebook],
-]);
+export const clients = registeredClients("facebook");
 
 export const facebookSandboxConfig = {
   shortLivedTokenSeconds: 2 * 3600,

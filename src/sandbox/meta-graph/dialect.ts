@@ -38,11 +38,27 @@ export interface AccountRow {
   account_type: string | null;
 }
 
+export interface MetaLimits {
+  codeSeconds: number;
+  shortTokenSeconds: number;
+  longTokenSeconds: number;
+  callsPerHour: number;
+  postsPerDay: number;
+  /** Status reads after which a video container is finished. */
+  videoReadyPolls: number;
+  imageMaxBytes: number;
+  videoMaxBytes: number;
+  scopes: ReadonlySet<string>;
+}
+
 export interface MetaDialect {
   network: string;
   clients: ReadonlyMap<string, { clientId: string; clientSecret: string }>;
-  /** The consent page's options (common.ts `authorize`). */
-  consent: Omit<AuthorizeOptions, "network" | "clients">;
+  /**
+   * The consent page's network-specific answers (common.ts `authorize`). Both Meta logins take no PKCE and accept
+   * comma- or space-separated scopes; the known scopes and the code lifetime come from `limits`.
+   */
+  consent: Pick<AuthorizeOptions, "denial" | "newAccount" | "errorPage">;
   /** Paths: `/v<version>` prefixes accepted before API paths (unversioned paths are accepted too, as on Graph). */
   versionPattern: RegExp;
   scopes: { publish: string };
@@ -53,14 +69,8 @@ export interface MetaDialect {
   exchangeGrant: string;
   refreshGrant: string;
   tokenPrefix: string;
-  shortTokenSeconds: number;
-  longTokenSeconds: number;
-  callsPerHour: number;
-  postsPerDay: number;
-  /** Status reads after which a video container is finished. */
-  videoReadyPolls: number;
-  imageMaxBytes: number;
-  videoMaxBytes: number;
+  /** The network's sandbox config (its lifetimes, rate and size limits, and known scopes). */
+  limits: MetaLimits;
   textLength(text: string): number;
   textMaxChars: number;
   /** POST /oauth/access_token: the network's own short-lived token answer and its error shape. */

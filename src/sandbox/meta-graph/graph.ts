@@ -65,7 +65,7 @@ export const tokenErrors = {
 export function injectedGraphError(category: Exclude<ErrorCategory, "media_error" | "media_processing">, dialect: MetaDialect, accountId: string, now: Date): Response {
   switch (category) {
     case "rate_limited":
-      return dialect.throttled(accountId, { limit: dialect.callsPerHour, remaining: 0, reset: Math.floor(now.getTime() / 1000) + 60 });
+      return dialect.throttled(accountId, { limit: dialect.limits.callsPerHour, remaining: 0, reset: Math.floor(now.getTime() / 1000) + 60 });
     case "auth_error":
       return tokenErrors.expired(undefined, new Date(now.getTime() - 60_000));
     case "network_error":
