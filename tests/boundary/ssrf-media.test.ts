@@ -6,6 +6,7 @@ import { createHttpClient } from "../../src/platforms/http.js";
 import { PlatformError } from "../../src/platforms/types.js";
 import { connectAccount } from "../helpers/connect.js";
 import { useTestHome } from "../helpers/home.js";
+import { resolverOf } from "../helpers/resolver.js";
 import { assertEnvelope } from "../helpers/security.js";
 import { paidUserWithKey } from "../helpers/users.js";
 
@@ -22,15 +23,6 @@ import { paidUserWithKey } from "../helpers/users.js";
 const t = useTestHome({ env: { OUTBOUND_ALLOW_LOOPBACK: "false" } });
 
 const PNG = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==", "base64");
-
-/** A resolver from a table; a name not in it does not resolve. Tests inject it: our own modules are not mocked. */
-const resolverOf =
-  (table: Record<string, string[]>): Resolver =>
-  async (hostname) => {
-    const addresses = table[hostname];
-    if (!addresses) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: "ENOTFOUND" });
-    return addresses.map((address) => ({ address, family: address.includes(":") ? (6 as const) : (4 as const) }));
-  };
 
 const neverResolves: Resolver = async () => {
   throw new Error("an IP literal must not be resolved");

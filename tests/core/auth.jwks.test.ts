@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import type { SupabaseClient } from "@supabase/supabase-js";
 import { decodeJwt, decodeProtectedHeader, generateKeyPair, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
-import { useTestHome } from "../helpers/home.js";
+import { useTestHome, type CallResult } from "../helpers/home.js";
 import { supabaseClient } from "../helpers/supabase.js";
 
 /**
@@ -19,19 +19,7 @@ function client(): SupabaseClient {
   return supabaseClient(t.home.url, t.home.anonKey);
 }
 
-async function http(path: string, init: RequestInit = {}) {
-  const res = await fetch(new URL(path, t.home.url), init);
-  const text = await res.text();
-  let body: any = text;
-  try {
-    body = text ? JSON.parse(text) : null;
-  } catch {
-    // not JSON: keep the text
-  }
-  return { status: res.status, headers: res.headers, body };
-}
-
-const listProfiles = (token: string) => http("/api/v1/profiles", { headers: { authorization: `Bearer ${token}` } });
+const listProfiles = (token: string) => t.http("/api/v1/profiles", { headers: { authorization: `Bearer ${token}` } });
 
 /** Signs up with supabase-js, then signs in with the password: the session under test comes from the sign-in. */
 async function signedIn() {
@@ -44,7 +32,7 @@ async function signedIn() {
   return { supabase, email, session: data.session!, user: data.user! };
 }
 
-function expectInvalidToken(res: Awaited<ReturnType<typeof http>>) {
+function expectInvalidToken(res: CallResult) {
   expect(res.status).toBe(401);
   expect(res.body).toEqual({ success: false, error: expect.any(String), code: "invalid_token", requestId: expect.any(String) });
   expect(res.headers.get("x-request-id")).toBe(res.body.requestId);
@@ -70,7 +58,7 @@ describe("auth emulator with ES256 signing and a JWKS", () => {
     expect(header).toMatchObject({ alg: "ES256", typ: "JWT", kid: expect.any(String) });
 
     // Public, as on Supabase: no apikey needed.
-    const jwks = await http("/auth/v1/.well-known/jwks.json");
+    const jwks = await t.http("/auth/v1/.well-known/jwks.json");
     expect(jwks.status).toBe(200);
     expect(jwks.body.keys).toHaveLength(1);
     const [key] = jwks.body.keys;
@@ -111,7 +99,7 @@ describe("auth emulator with ES256 signing and a JWKS", () => {
     const { kid } = decodeProtectedHeader(session.access_token);
     const { sub, role, email, session_id } = decodeJwt(session.access_token);
     const forged = await foreignEs256({ sub, role, email, session_id }, kid!);
-    const res = await http("/auth/v1/user", { headers: { apikey: t.home.anonKey, authorization: `Bearer ${forged}` } });
+    const res = await t.http("/auth/v1/user", { headers: { apikey: t.home.anonKey, authorization: `Bearer ${forged}` } });
     expect(res.status).toBe(403);
     expect(res.body).toMatchObject({ error_code: "bad_jwt" });
   });

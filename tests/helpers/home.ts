@@ -38,6 +38,19 @@ export interface TestHome {
   /** Admin SQL on this file's database (bypasses RLS): for arranging state and checking what was written. */
   sql: postgres.Sql;
   call<T = any>(method: string, path: string, options?: CallOptions): Promise<CallResult<T>>;
+  /** A real HTTP request to the home's port (no in-process shortcut), its body parsed as JSON when it is JSON. */
+  http<T = any>(path: string, init?: RequestInit): Promise<CallResult<T>>;
+}
+
+async function resultOf(res: Response): Promise<CallResult> {
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: res.status, headers: res.headers, body: parsed };
 }
 
 /**
@@ -65,15 +78,8 @@ export function useTestHome(options: Omit<LocalHomeOptions, "databaseUrl" | "sec
       body = JSON.stringify(callOptions.body);
       if (!headers.has("content-type")) headers.set("content-type", "application/json");
     }
-    const res = await ctx.home.fetch(new Request(new URL(path, ctx.home.url), { method, headers, body }));
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text ? JSON.parse(text) : null;
-    } catch {
-      // not JSON: keep the text
-    }
-    return { status: res.status, headers: res.headers, body: parsed as any };
+    return resultOf(await ctx.home.fetch(new Request(new URL(path, ctx.home.url), { method, headers, body })));
   };
+  ctx.http = async (path, init = {}) => resultOf(await fetch(new URL(path, ctx.home.url), init));
   return ctx;
 }

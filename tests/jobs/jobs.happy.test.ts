@@ -1,9 +1,9 @@
-import { createHash, randomBytes } from "node:crypto";
-import { SignJWT } from "jose";
+import { randomBytes } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { manualClock, setClockForTests } from "../../src/core/clock.js";
 import { retryDelaySeconds, type RetrySchedule } from "../../src/core/jobs/index.js";
 import { publishRetry } from "../../src/publishing/executor.js";
+import { sign } from "../../src/local/qstash/delivery.js";
 import { deliveryRetry, MAX_RETRY_DELAY_SECONDS } from "../../src/webhooks/deliver.js";
 import { eventually } from "../helpers/connect.js";
 import { useTestHome } from "../helpers/home.js";
@@ -18,19 +18,9 @@ const t = useTestHome({ env: { SWEEP_INTERVAL_SECONDS: "0.2", PUBLISH_RETRY_BASE
 
 afterEach(() => setClockForTests(undefined));
 
-/** A delivery as QStash signs it for `path` (see tests/jobs/queue.contract.test.ts for what verification refuses). */
+/** A delivery signed as QStash signs it (the emulator's signer; tests/jobs/queue.contract.test.ts checks what is refused). */
 async function signedPost(path: string, body: string, key = t.home.secrets.qstashCurrentSigningKey) {
-  const url = `${t.home.url}${path}`;
-  const now = Math.floor(Date.now() / 1000);
-  const signature = await new SignJWT({ body: createHash("sha256").update(body).digest("base64url") })
-    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-    .setIssuer("Upstash")
-    .setSubject(url)
-    .setIssuedAt(now)
-    .setNotBefore(now)
-    .setExpirationTime(now + 300)
-    .setJti(randomBytes(8).toString("hex"))
-    .sign(new TextEncoder().encode(key));
+  const signature = await sign(`${t.home.url}${path}`, Buffer.from(body), new TextEncoder().encode(key));
   return t.call("POST", path, { rawBody: body, headers: { "content-type": "application/json", "upstash-signature": signature } });
 }
 

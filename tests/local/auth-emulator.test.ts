@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { AuthApiError, AuthSessionMissingError, AuthWeakPasswordError, type SupabaseClient } from "@supabase/supabase-js";
 import { decodeJwt, decodeProtectedHeader, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
-import { useTestHome } from "../helpers/home.js";
+import { useTestHome, type CallResult } from "../helpers/home.js";
 import { supabaseClient } from "../helpers/supabase.js";
 
 /**
@@ -18,20 +18,7 @@ function client(): SupabaseClient {
   return supabaseClient(t.home.url, t.home.anonKey);
 }
 
-/** A real HTTP request to the local home (no in-process shortcut). */
-async function http(path: string, init: RequestInit = {}) {
-  const res = await fetch(new URL(path, t.home.url), init);
-  const text = await res.text();
-  let body: any = text;
-  try {
-    body = text ? JSON.parse(text) : null;
-  } catch {
-    // not JSON: keep the text
-  }
-  return { status: res.status, headers: res.headers, body };
-}
-
-const listProfiles = (token: string) => http("/api/v1/profiles", { headers: { authorization: `Bearer ${token}` } });
+const listProfiles = (token: string) => t.http("/api/v1/profiles", { headers: { authorization: `Bearer ${token}` } });
 
 async function signUpWithClient(email = newEmail()) {
   const supabase = client();
@@ -42,7 +29,7 @@ async function signUpWithClient(email = newEmail()) {
 }
 
 /** Asserts the API's 401 error envelope for a rejected access token. */
-function expectInvalidToken(res: Awaited<ReturnType<typeof http>>) {
+function expectInvalidToken(res: CallResult) {
   expect(res.status).toBe(401);
   expect(res.body).toEqual({ success: false, error: expect.any(String), code: "invalid_token", requestId: expect.any(String) });
   expect(res.headers.get("x-request-id")).toBe(res.body.requestId);
@@ -174,7 +161,7 @@ describe("auth emulator: supabase-js sessions", () => {
     expect(got.error).toBeInstanceOf(AuthSessionMissingError);
 
     // The raw answer behind it: GoTrue's 403 session_not_found.
-    const raw = await http("/auth/v1/user", { headers: { apikey: t.home.anonKey, authorization: `Bearer ${session.access_token}` } });
+    const raw = await t.http("/auth/v1/user", { headers: { apikey: t.home.anonKey, authorization: `Bearer ${session.access_token}` } });
     expect(raw.status).toBe(403);
     expect(raw.body).toMatchObject({ error_code: "session_not_found" });
   });
@@ -183,15 +170,15 @@ describe("auth emulator: supabase-js sessions", () => {
 describe("auth emulator: error paths as supabase-js surfaces them", () => {
   it("an unknown path is 404 and a known path under another method 405 with Allow, in GoTrue's error shape", async () => {
     const apikey = { apikey: t.home.anonKey };
-    const missing = await http("/auth/v1/factors", { headers: apikey });
+    const missing = await t.http("/auth/v1/factors", { headers: apikey });
     expect(missing.status).toBe(404);
     expect(missing.body).toMatchObject({ code: 404, error_code: "not_found" });
-    const wrong = await http("/auth/v1/signup", { headers: apikey });
+    const wrong = await t.http("/auth/v1/signup", { headers: apikey });
     expect(wrong.status).toBe(405);
     expect(wrong.headers.get("allow")).toBe("POST");
     expect(wrong.body).toMatchObject({ code: 405, error_code: "method_not_allowed" });
     // The API key is checked first, as Supabase's gateway does.
-    expect((await http("/auth/v1/factors")).status).toBe(401);
+    expect((await t.http("/auth/v1/factors")).status).toBe(401);
   });
 
   it("wrong password → AuthApiError invalid_credentials (400)", async () => {
@@ -239,14 +226,14 @@ describe("auth emulator: error paths as supabase-js surfaces them", () => {
   it("a request without an apikey header, or with a wrong one, is refused with 401", async () => {
     const body = JSON.stringify({ email: newEmail(), password: PASSWORD });
     const json = { "content-type": "application/json" };
-    const missing = await http("/auth/v1/signup", { method: "POST", headers: json, body });
+    const missing = await t.http("/auth/v1/signup", { method: "POST", headers: json, body });
     expect(missing.status).toBe(401);
-    const wrong = await http("/auth/v1/signup", { method: "POST", headers: { ...json, apikey: "not-the-anon-key" }, body });
+    const wrong = await t.http("/auth/v1/signup", { method: "POST", headers: { ...json, apikey: "not-the-anon-key" }, body });
     expect(wrong.status).toBe(401);
     // A key signed with another project's secret is just as wrong.
     const foreign = await hs256({ role: "anon" }, randomBytes(32).toString("hex"), Math.floor(Date.now() / 1000) + 3600);
-    expect((await http("/auth/v1/signup", { method: "POST", headers: { ...json, apikey: foreign }, body })).status).toBe(401);
-    const user = await http("/auth/v1/user", { headers: { authorization: `Bearer ${t.home.anonKey}` } });
+    expect((await t.http("/auth/v1/signup", { method: "POST", headers: { ...json, apikey: foreign }, body })).status).toBe(401);
+    const user = await t.http("/auth/v1/user", { headers: { authorization: `Bearer ${t.home.anonKey}` } });
     expect(user.status).toBe(401);
     expect(await t.sql`select 1 from auth.users where email = ${JSON.parse(body).email}`).toHaveLength(0);
 
@@ -258,7 +245,7 @@ describe("auth emulator: error paths as supabase-js surfaces them", () => {
   });
 
   it("publishes an empty JWKS when tokens are HS256 (no apikey needed)", async () => {
-    const res = await http("/auth/v1/.well-known/jwks.json");
+    const res = await t.http("/auth/v1/.well-known/jwks.json");
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ keys: [] });
   });
@@ -306,7 +293,7 @@ describe("our API accepts the access token supabase-js obtained, and nothing els
 
 describe("GET /api/config", () => {
   it("returns the Supabase URL and anon key with no credentials", async () => {
-    const res = await http("/api/config");
+    const res = await t.http("/api/config");
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ supabaseUrl: t.home.url, supabaseAnonKey: t.home.anonKey });
     expect(res.headers.get("x-request-id")).toEqual(expect.any(String));

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sendWebhook } from "../../src/webhooks/send.js";
 import { classifyAddress, isAllowedAddress, resolveSafeAddresses, type Resolver } from "../../src/core/net/guard.js";
 import { startWebhookReceiver, type WebhookReceiver } from "../helpers/webhook-receiver.js";
+import { resolverOf } from "../helpers/resolver.js";
 
 /**
  * The outbound guard (src/core/net/guard.ts) as webhooks use it, on its own (no database): every address class, the URL rules, resolution through an injected
@@ -81,14 +82,6 @@ describe("SSRF guard: address classes", () => {
     expect(isAllowedAddress("8.8.8.8", false)).toBe(true);
   });
 });
-
-const resolverOf =
-  (table: Record<string, string[]>): Resolver =>
-  async (hostname) => {
-    const addresses = table[hostname];
-    if (!addresses) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: "ENOTFOUND" });
-    return addresses.map((address) => ({ address, family: address.includes(":") ? (6 as const) : (4 as const) }));
-  };
 
 describe("SSRF guard: URLs", () => {
   const resolve = resolverOf({
