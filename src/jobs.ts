@@ -1,6 +1,8 @@
+import { analyticsSyncJob } from "./analytics/sync/job.js";
 import { pruneOAuthStatesJob } from "./connections/job.js";
 import type { Job } from "./core/jobs/index.js";
 import { publishJob } from "./publishing/job.js";
+import { recurringJob } from "./recurring/job.js";
 import { webhookJob } from "./webhooks/job.js";
 
 /**
@@ -11,4 +13,6 @@ export const jobs: readonly Job[] = [
   publishJob,
   webhookJob,
   pruneOAuthStatesJob,
+  recurringJob,
+  analyticsSyncJob,
 ];

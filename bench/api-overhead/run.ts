@@ -248,7 +248,7 @@ function report(ours: Summary, floor: Summary, context: RunContext) {
     "The difference pays for: the key lookup by SHA-256 hash, which in the same statement reads the owner's subscription " +
       "and counts the request against the key's rate limit and the monthly quota (two upserts, i.e. a write per request); " +
       "the billing gate; zod query validation; a transaction as `amplify_api` with the caller's claims so that RLS " +
-      "enforces tenancy (BEGIN, set_config, SET LOCAL ROLE, the SELECT under two RLS policies, COMMIT): 6 statements " +
+      "enforces tenancy (BEGIN, one set_config for the claims and the role, the SELECT under two RLS policies, COMMIT): 5 statements " +
       "against the floor's 1; and routing through netlify.toml plus the local server's Request/Response adapter.",
   );
 }

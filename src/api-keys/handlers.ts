@@ -40,6 +40,7 @@ function apiKeyRoutes<A extends AuthMode>(path: "/api/v1/api-keys" | "/api/api-k
       auth: "session",
       body: createApiKeySchema,
       response: apiKeyCreatedResponse,
+      status: 201,
       handle: async ({ db, body, caller }) => {
         const { row, key } = await db((tx) => createApiKey(tx, caller.userId, body));
         return created({

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { connectScopes } from "../analytics/model.js";
 import { randomToken } from "../core/crypto.js";
 import { env } from "../core/env.js";
 import { AppError, notFound, type FieldIssue } from "../core/errors.js";
@@ -10,6 +11,7 @@ import { createPkcePair } from "../platforms/oauth.js";
 import { PlatformError, type AccountCredentials, type AccountInfo, type OAuthTokens, type PlatformAdapter } from "../platforms/types.js";
 import { browserMatches, callbackPath, clearBindingCookie, newBrowserBinding } from "./browser-binding.js";
 import { assertReturnUrlAllowed, returnUrlStillAllowed } from "./return-origins.js";
+import { assertProfileRole } from "./roles.js";
 import { connectionColumns, type ConnectionRow } from "./serialize.js";
 import { liveCredentials, sealTokens } from "./tokens.js";
 
@@ -36,6 +38,8 @@ export async function startConnect(
   input: { userId: string; profileId: string; platform: Platform; returnUrl: string; bindToBrowser: boolean },
 ): Promise<{ url: string; setCookie?: string }> {
   const adapter = platforms.get(input.platform);
+  // The oauth_states policy would refuse a member's row too; checked first so the answer is a 403 naming the role.
+  await assertCanConnect(tx, input.profileId);
   await assertReturnUrlAllowed(tx, input.profileId, input.returnUrl);
   const state = randomToken(24);
   const binding = input.bindToBrowser ? newBrowserBinding(state, input.platform, STATE_TTL_MINUTES * 60) : undefined;
@@ -46,7 +50,7 @@ export async function startConnect(
       browser_nonce_hash, expires_at)
     values (${state}, ${input.profileId}, ${input.userId}, ${input.platform}, ${verifier}, ${redirectUri}, ${input.returnUrl},
             ${binding?.nonceHash ?? null}, now() + make_interval(mins => ${STATE_TTL_MINUTES}))`;
-  const url = adapter.authorizeUrl({ state, codeChallenge: challenge, redirectUri, scopes: catalog[input.platform].scopes });
+  const url = adapter.authorizeUrl({ state, codeChallenge: challenge, redirectUri, scopes: connectScopes(input.platform) });
   return { url, setCookie: binding?.setCookie };
 }
 
@@ -219,16 +223,9 @@ async function saveConnection(
   return connectionId;
 }
 
-/** Whether the caller is an owner or admin of the profile (who may connect, change and remove its accounts). */
-async function canManageConnections(tx: Tx, profileId: string): Promise<boolean> {
-  const [row] = await tx<{ allowed: boolean }[]>`select public.has_profile_role(${profileId}, array['owner', 'admin']) as allowed`;
-  return row?.allowed === true;
-}
-
-/** Before connecting without a consent page: the caller may add accounts to the profile. */
+/** Before connecting (either kind of flow): 404 unless the caller sees the profile, 403 unless owner or admin. */
 export async function assertCanConnect(tx: Tx, profileId: string): Promise<void> {
-  // The same answer a member gets from connect/init for a consent flow (the oauth_states policy refuses the row).
-  if (!(await canManageConnections(tx, profileId))) throw new AppError("not_found", "Resource not found or not accessible with these credentials");
+  await assertProfileRole(tx, profileId, ["owner", "admin"], "connect accounts to it");
 }
 
 /**
@@ -318,11 +315,10 @@ export async function getConnectionOrThrow(tx: Tx, connectionId: string): Promis
 }
 
 export async function deleteConnection(tx: Tx, connectionId: string): Promise<void> {
+  const current = await getConnectionOrThrow(tx, connectionId);
+  await assertProfileRole(tx, current.profile_id, ["owner", "admin"], "remove a connection");
   const rows = await tx`delete from public.connections where id = ${connectionId} returning id`;
-  if (!rows.length) {
-    await getConnectionOrThrow(tx, connectionId);
-    throw new AppError("forbidden", "Only the profile's owner or an admin can remove a connection");
-  }
+  if (!rows.length) throw new AppError("forbidden", "Only the profile's owner or an admin can remove a connection");
 }
 
 /**
@@ -337,9 +333,7 @@ export async function updateConnectionSettings(
   changes: Record<string, unknown>,
 ): Promise<ConnectionRow> {
   const current = await getConnectionOrThrow(tx, connectionId);
-  if (!(await canManageConnections(tx, current.profile_id))) {
-    throw new AppError("forbidden", "Only the profile's owner or an admin can change a connection's settings");
-  }
+  await assertProfileRole(tx, current.profile_id, ["owner", "admin"], "change a connection's settings");
   const merged: Record<string, unknown> = { ...current.settings };
   for (const [key, value] of Object.entries(changes)) {
     if (value === null) delete merged[key];
@@ -386,7 +380,11 @@ function validSettingsOrThrow(adapter: PlatformAdapter, settings: Record<string,
  * transient failure leaves it as it was and answers 503.
  */
 export async function syncConnection(db: CallerDb, serviceDb: ServiceDb, platforms: Platforms, connectionId: string): Promise<ConnectionRow> {
-  const visible = await db((tx) => getConnectionOrThrow(tx, connectionId));
+  const visible = await db(async (tx) => {
+    const row = await getConnectionOrThrow(tx, connectionId);
+    await assertProfileRole(tx, row.profile_id, ["owner", "admin"], "sync a connection");
+    return row;
+  });
   await refreshAccount(serviceDb, platforms, visible.id, visible.profile_id);
   return db((tx) => getConnectionOrThrow(tx, connectionId));
 }

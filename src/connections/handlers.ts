@@ -53,6 +53,7 @@ export const connectCallback = route("GET /api/connect/callback/:platform", {
   auth: "none",
   service: true,
   response: redirectResponse,
+  status: 302,
   handle: async ({ req, params, serviceDb, services }) => {
     const platform = platformSchema.safeParse(params.platform);
     if (!platform.success) throw new AppError("not_found", "Unknown platform");
@@ -127,6 +128,7 @@ export const addReturnOriginRoute = route("POST /api/v1/connect/return-origins",
   profile: "body",
   body: addReturnOriginSchema,
   response: returnOriginResponse,
+  status: [200, 201],
   handle: async ({ db, body, caller, profileId }) => {
     const { row, created } = await db((tx) => addReturnOrigin(tx, { profileId, userId: caller.userId, origin: body.origin }));
     return new Reply(created ? 201 : 200, { origin: serializeReturnOrigin(row) });

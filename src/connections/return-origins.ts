@@ -1,6 +1,7 @@
 import type { Tx } from "../core/pg.js";
 import { env } from "../core/env.js";
 import { AppError } from "../core/errors.js";
+import { assertProfileRole } from "./roles.js";
 
 /**
  * Where a connect flow may send the user back. A `returnUrl` is accepted only when its origin
@@ -121,13 +122,9 @@ export function serializeReturnOrigin(row: ReturnOriginRow) {
   return { origin: row.origin, profileId: row.profile_id, createdBy: row.created_by, createdAt: row.created_at.toISOString() };
 }
 
-async function isOwner(tx: Tx, profileId: string): Promise<boolean> {
-  const [row] = await tx<{ allowed: boolean }[]>`select public.has_profile_role(${profileId}, array['owner']) as allowed`;
-  return row?.allowed === true;
-}
-
-const ownersOnly = () =>
-  new AppError("forbidden", "Only the profile's owner (signed in, or with an API key the owner created) can change its return origins");
+/** 404 unless the caller sees the profile; 403 naming the caller's role unless they are its owner. */
+const assertOwner = (tx: Tx, profileId: string) =>
+  assertProfileRole(tx, profileId, ["owner"], "change its return origins (signed in, or with an API key the owner created)");
 
 /** The origins registered for a profile the caller can see (any member). */
 export async function listReturnOrigins(tx: Tx, profileId: string): Promise<ReturnOriginRow[]> {
@@ -141,7 +138,7 @@ export async function addReturnOrigin(
   tx: Tx,
   input: { profileId: string; userId: string; origin: string },
 ): Promise<{ row: ReturnOriginRow; created: boolean }> {
-  if (!(await isOwner(tx, input.profileId))) throw ownersOnly();
+  await assertOwner(tx, input.profileId);
   const origin = normaliseOrigin(input.origin);
   if (origin === appOrigin()) throw invalidOrigin(`${origin} is the app's own origin, which is always allowed: nothing to register`);
   const [existing] = await tx<ReturnOriginRow[]>`
@@ -164,7 +161,7 @@ export async function addReturnOrigin(
 
 /** Removes a registered origin (owner only). Flows already started towards it are refused at the callback. */
 export async function removeReturnOrigin(tx: Tx, profileId: string, rawOrigin: string): Promise<void> {
-  if (!(await isOwner(tx, profileId))) throw ownersOnly();
+  await assertOwner(tx, profileId);
   let origin: string;
   try {
     origin = normaliseOrigin(rawOrigin);

@@ -54,6 +54,15 @@ export type RouteContext<K extends string, B, Q, A extends AuthMode, P extends P
 /** What a handler may return: the success body (200), a `Reply` (another status or headers), or a raw `Response`. */
 export type HandlerResult<R> = R | Reply<R> | Response;
 
+/** A status a route may answer on success (errors come from `AppError`, in the error envelope). */
+export type SuccessStatus = 200 | 201 | 202 | 204 | 302 | 303;
+
+/** The success statuses a route declares (`status`; 200 when it declares none), ascending. */
+export function declaredStatuses(def: Pick<AnyRouteDef, "status">): SuccessStatus[] {
+  const declared = def.status === undefined ? [200 as const] : Array.isArray(def.status) ? def.status : [def.status as SuccessStatus];
+  return [...new Set(declared)].sort((a, b) => a - b);
+}
+
 export interface RouteSpec<
   K extends string,
   B,
@@ -77,6 +86,12 @@ export interface RouteSpec<
    * it, so a handler drifting from its schema fails; in the cloud the answer is not parsed again.
    */
   response: R;
+  /**
+   * The success status(es) this route answers: 200 when not given; a list when it answers more than one (`[200, 201]`
+   * for create-or-update). The OpenAPI document lists exactly these, and the local home fails any answer whose status
+   * is not declared (as it fails an answer that does not fit `response`).
+   */
+  status?: SuccessStatus | readonly SuccessStatus[];
   handle: (ctx: RouteContext<K, B, Q, A, P, S>) => Promise<HandlerResult<z.input<NoInfer<R>>>>;
 }
 
@@ -89,6 +104,7 @@ export interface AnyRouteDef {
   body?: z.ZodType;
   query?: z.ZodType;
   response?: z.ZodType;
+  status?: SuccessStatus | readonly SuccessStatus[];
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   handle: (ctx: any) => Promise<unknown>;
 }
@@ -239,9 +255,18 @@ export async function resolveProfileStep(
   return profileId;
 }
 
-/** The response check: in the local home, every success answer must fit the route's response schema. */
+/**
+ * The response check: in the local home, every success answer must have a status the route declares (`status`) and
+ * fit the route's response schema (a raw `Response` is checked for its status only).
+ */
 function checkResponse(def: AnyRouteDef, key: string, result: unknown): void {
-  if (!def.response || result instanceof Response || env().AMPLIFY_HOME !== "local") return;
+  if (env().AMPLIFY_HOME !== "local") return;
+  const status = result instanceof Response || result instanceof Reply ? result.status : 200;
+  const declared: number[] = declaredStatuses(def);
+  if (!declared.includes(status)) {
+    throw new Error(`${key} answered ${status}, a status it does not declare (status: ${declared.join(", ")}); declare it on the route`);
+  }
+  if (!def.response || result instanceof Response) return;
   const body = result instanceof Reply ? result.body : result;
   const parsed = def.response.safeParse(body);
   if (!parsed.success) {
@@ -310,5 +335,6 @@ export function api(list: readonly Route[]) {
    * netlify.toml and every authenticated route is in the security suite.
    */
   const auth = Object.fromEntries(Object.entries(table).map(([key, def]) => [key, def.auth]));
-  return Object.assign(handler, { routes: Object.keys(table), auth });
+  // `table` (every key's definition) is what src/openapi generates the OpenAPI document from.
+  return Object.assign(handler, { routes: Object.keys(table), auth, table: table as Readonly<Record<string, AnyRouteDef>> });
 }

@@ -25,7 +25,8 @@ const envSchema = z.object({
   SUPABASE_ANON_KEY: z.string().min(1),
   /**
    * Service-role key (or `sb_secret_…` key) for Supabase Storage: the media function signs upload URLs and removes
-   * files with it, after checking the caller itself. Only that function reads it; without it media uploads answer 503.
+   * files with it, after checking the caller itself; without it media uploads answer 503. The mail service
+   * (src/core/mail.ts) also uses it for Supabase Auth's invite mail (team invitations to addresses without an account).
    */
   SUPABASE_SERVICE_ROLE_KEY: z.string().min(1).optional(),
   /** Legacy HS256 JWT secret. Optional when tokens are verified through JWKS only. */
@@ -61,6 +62,14 @@ const envSchema = z.object({
   PUBLISH_RETRY_BASE_SECONDS: z.coerce.number().min(0).default(60),
   /** Local home: how often the sweep runs (the cloud runs it every minute). */
   SWEEP_INTERVAL_SECONDS: z.coerce.number().min(0.1).default(5),
+  // --- analytics ---------------------------------------------------------------------------------------------------
+  /** The shortest time between two metrics syncs of one account (also how soon a new post's first metrics come). */
+  ANALYTICS_SYNC_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
+  /**
+   * How often a published post's metrics are read, by its age: `every@until` steps, e.g. the default
+   * `1h@1d,6h@7d,1d@30d` (hourly for the first day, every 6 hours to a week, daily to 30 days, then never again).
+   */
+  ANALYTICS_CADENCE: z.string().regex(/^\s*\d+[smhd]@\d+[smhd](\s*,\s*\d+[smhd]@\d+[smhd])*\s*$/, "steps like 1h@1d,6h@7d,1d@30d").default("1h@1d,6h@7d,1d@30d"),
   TWITTER_CLIENT_ID: z.string().min(1).optional(),
   TWITTER_CLIENT_SECRET: z.string().min(1).optional(),
   LINKEDIN_CLIENT_ID: z.string().min(1).optional(),
@@ -121,6 +130,17 @@ const envSchema = z.object({
   STRIPE_PRICE_ID_UNLIMITED: z.string().min(1).optional(),
   STRIPE_PRICE_ID_EXTRA_PROFILE: z.string().min(1).optional(),
   STRIPE_PRICE_ID_WHITE_LABEL: z.string().min(1).optional(),
+
+  // --- mail (invitations; src/core/mail.ts) ---------------------------------------------------------------------
+  /** Resend API key (https://resend.com): the transactional provider that sends invitation mails. */
+  RESEND_API_KEY: z.string().min(1).optional(),
+  /** The sender of those mails, e.g. `Amplify <team@mail.example.com>` (a domain verified with the provider). */
+  MAIL_FROM: z.string().min(3).max(320).optional(),
+  /**
+   * Invite addresses that have no account through Supabase Auth's own invite mail (creates the user; needs
+   * SUPABASE_SERVICE_ROLE_KEY and the "Invite user" template to link to `{{ .RedirectTo }}` or the confirmation URL).
+   */
+  MAIL_SUPABASE_INVITES: z.stringbool().default(true),
 
   // --- rate limits (Upstash Redis when configured, otherwise Postgres) --------------------------------------------
   UPSTASH_REDIS_REST_URL: z.string().url().optional(),

@@ -15,6 +15,8 @@ export const errorStatus = {
   not_found: 404,
   method_not_allowed: 405,
   conflict: 409,
+  /** The resource existed but is no longer usable (an invitation used, revoked or expired); `details.reason` says which. */
+  gone: 410,
   payload_too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,

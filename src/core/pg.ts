@@ -51,8 +51,11 @@ export function createSql(e: Pick<Env, "DATABASE_URL" | "DATABASE_POOL_MAX">): S
  */
 export async function runAs<T>(sql: Sql, claims: Claims, fn: (tx: Tx) => Promise<T>): Promise<T> {
   return (await sql.begin(async (tx) => {
-    await tx`select set_config('request.jwt.claims', ${JSON.stringify(claims)}, true), set_config('statement_timeout', '15s', true)`;
-    await tx`set local role amplify_api`;
+    // One round trip for the caller's claims, the timeout and the role, as PostgREST does it: set_config('role', …,
+    // true) is `set local role`, so the rest of the transaction runs as amplify_api under the RLS policies.
+    await tx`select set_config('request.jwt.claims', ${JSON.stringify(claims)}, true),
+                    set_config('statement_timeout', '15s', true),
+                    set_config('role', 'amplify_api', true)`;
     return fn(tx);
   })) as T;
 }

@@ -6,6 +6,7 @@ import { createPlatformRegistry, type PlatformRegistry } from "../platforms/regi
 import { currentClock, type Clock } from "./clock.js";
 import { env, type Env } from "./env.js";
 import { log } from "./log.js";
+import { createMail, type Mail, type MailTransport } from "./mail.js";
 import { createSql, runAs, runService, type Claims, type ServiceDb, type Sql, type Tx } from "./pg.js";
 import { createQueue, type Queue } from "./queue.js";
 import { createLimiter, limiterBackend, rateLimitedError } from "./ratelimit/limiter.js";
@@ -50,6 +51,8 @@ export interface Services {
   /** "Now": the clock the home configured (`configureServices`), else the system clock or one set by `setClockForTests`. */
   readonly clock: Clock;
   readonly log: typeof log;
+  /** Outgoing mail (src/core/mail.ts): the local mailbox, a transactional provider, or Supabase Auth's invite mail. */
+  readonly mail: Mail;
   /** The keys that verify Supabase access tokens signed with an asymmetric algorithm (fetched and cached by jose). */
   readonly accessTokenKeys: JWTVerifyGetKey;
 }
@@ -65,6 +68,8 @@ let built: Built | undefined;
 export interface ServiceOptions {
   /** Where "now" comes from (the local home's `clock` option: a test's manual clock). Default: the system clock. */
   clock?: Clock;
+  /** Where mail goes (the local home's mailbox). Default: the provider the environment configures, if any. */
+  mail?: MailTransport;
 }
 
 let options: ServiceOptions = {};
@@ -153,6 +158,7 @@ function build(e: Env): Services {
     },
     clock: options.clock ?? { now: () => currentClock().now() },
     log,
+    mail: createMail(e, options.mail),
     accessTokenKeys: (header, token) => {
       jwks ??= createRemoteJWKSet(new URL(jwksUrl), { timeoutDuration: 5000, cooldownDuration: 30_000 });
       return jwks(header, token);

@@ -38,4 +38,6 @@ export const discoveryResponse = z.strictObject({
     }),
   ),
   docs: z.string(),
+  /** The OpenAPI 3.1 document (also as .yaml). */
+  openapi: z.string(),
 });

@@ -7,7 +7,8 @@ import { isLoopbackOrigin, type FetchHandler } from "./server.js";
 
 /**
  * A local emulation of the Supabase Auth (GoTrue) endpoints that @supabase/supabase-js v2 uses for email + password:
- * sign up (auto-confirmed), password and refresh-token grants, get user, sign out, and the JWKS document. Users are
+ * sign up (auto-confirmed), password and refresh-token grants, get and update user, sign out, password recovery by
+ * mail (recover → verify with token_hash → update user), and the JWKS document. Users are
  * real rows in auth.users, so the triggers on that table fire exactly as on Supabase. Access tokens carry the same
  * claims as Supabase's and are signed with the local JWT secret (HS256) or an ES256 key published in the JWKS.
  */
@@ -20,6 +21,10 @@ export interface AuthEmulatorOptions {
   apiKeys: string[];
   signing: "HS256" | "ES256";
   accessTokenSeconds?: number;
+  /** Where password-reset mails go (the local mailbox); without it a reset request is accepted and nothing is sent. */
+  sendMail?: (message: { to: string; subject: string; text: string; html: string }) => Promise<unknown>;
+  /** Where a reset link lands when the request names no `redirect_to` on a loopback origin (the app's URL). */
+  siteUrl?: string;
 }
 
 const INSTANCE_ID = "00000000-0000-0000-0000-000000000000";
@@ -37,6 +42,14 @@ interface UserRow {
   created_at: Date;
   updated_at: Date;
   is_anonymous: boolean;
+}
+
+function safeOrigin(url: string): string | null {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return null;
+  }
 }
 
 /** An error as GoTrue words it: `{ code, error_code, msg }` with the status repeated in `code`. */
@@ -247,6 +260,66 @@ export async function createAuthEmulator(options: AuthEmulatorOptions): Promise<
     return { user, sessionId: String(claims.session_id) };
   }
 
+  // Password recovery as GoTrue's email-template flow with `token_hash`: POST /recover mails a link to
+  // `<redirect_to>?token_hash=…&type=recovery`; the page exchanges it once (POST /verify) for a session, then sets the
+  // new password (PUT /user). The link carries a one-time recovery token, never a session. Kept in memory for an hour.
+  const recoveries = new Map<string, { userId: string; expiresAt: number }>();
+  const RECOVERY_MS = 3600_000;
+
+  async function recover(req: Request): Promise<Response> {
+    const body = (await readJson(req)) as { email?: unknown };
+    const email = typeof body?.email === "string" ? body.email.trim().toLowerCase() : "";
+    if (!email) throw authError(400, "validation_failed", "Unable to validate email address: invalid format");
+    const [user] = await sql<UserRow[]>`select ${sql.unsafe(userColumns)} from auth.users where email = ${email} and deleted_at is null`;
+    // As GoTrue: the same answer whether or not the address has an account.
+    if (!user || !options.sendMail) return json(200, {});
+    const requested = new URL(req.url).searchParams.get("redirect_to");
+    const target = new URL(requested && isLoopbackOrigin(safeOrigin(requested)) ? requested : (options.siteUrl ?? new URL(options.issuer).origin));
+    const tokenHash = randomBytes(28).toString("hex");
+    recoveries.set(tokenHash, { userId: user.id, expiresAt: Date.now() + RECOVERY_MS });
+    target.searchParams.set("token_hash", tokenHash);
+    target.searchParams.set("type", "recovery");
+    const link = target.toString();
+    await options.sendMail({
+      to: user.email,
+      subject: "Reset your Amplify Scheduler password",
+      text: `Someone asked to reset the password of this account. To choose a new password, open:\n\n${link}\n\nThe link works once, for an hour. If it was not you, ignore this mail.`,
+      html: `<p>Someone asked to reset the password of this account.</p><p><a href="${link.replace(/&/g, "&amp;")}">Choose a new password</a> (works once, for an hour).</p><p>If it was not you, ignore this mail.</p>`,
+    });
+    return json(200, {});
+  }
+
+  async function verify(req: Request): Promise<Response> {
+    const body = (await readJson(req)) as { type?: unknown; token_hash?: unknown };
+    if (body?.type !== "recovery" || typeof body.token_hash !== "string") {
+      throw authError(400, "validation_failed", "Only type=recovery with a token_hash is emulated locally");
+    }
+    const found = recoveries.get(body.token_hash);
+    recoveries.delete(body.token_hash);
+    if (!found || found.expiresAt < Date.now()) throw authError(403, "otp_expired", "Email link is invalid or has expired");
+    const [user] = await sql<UserRow[]>`
+      update auth.users set last_sign_in_at = now(), updated_at = now() where id = ${found.userId}
+      returning ${sql.unsafe(userColumns)}`;
+    if (!user) throw authError(403, "otp_expired", "Email link is invalid or has expired");
+    return json(200, await issueSession(user));
+  }
+
+  async function updateUser(req: Request): Promise<Response> {
+    const { user } = await bearerUser(req);
+    const body = (await readJson(req)) as { password?: unknown; data?: unknown };
+    if (body?.password !== undefined) {
+      if (typeof body.password !== "string" || body.password.length < MIN_PASSWORD_LENGTH) {
+        return json(422, { code: 422, error_code: "weak_password", msg: `Password should be at least ${MIN_PASSWORD_LENGTH} characters.`, weak_password: { reasons: ["length"] } });
+      }
+      await sql`update auth.users set encrypted_password = extensions.crypt(${body.password}, extensions.gen_salt('bf', 8)), updated_at = now() where id = ${user.id}`;
+    }
+    if (body?.data && typeof body.data === "object") {
+      await sql`update auth.users set raw_user_meta_data = coalesce(raw_user_meta_data, '{}'::jsonb) || ${sql.json(body.data as postgres.JSONValue)}, updated_at = now() where id = ${user.id}`;
+    }
+    const [fresh] = await sql<UserRow[]>`select ${sql.unsafe(userColumns)} from auth.users where id = ${user.id}`;
+    return json(200, userJson(fresh!));
+  }
+
   async function logout(req: Request): Promise<Response> {
     const { user, sessionId } = await bearerUser(req);
     const scope = new URL(req.url).searchParams.get("scope") ?? "global";
@@ -267,6 +340,9 @@ export async function createAuthEmulator(options: AuthEmulatorOptions): Promise<
       throw authError(400, "unsupported_grant_type", "unsupported_grant_type");
     },
     "GET /user": async (req) => json(200, userJson((await bearerUser(req)).user)),
+    "PUT /user": (req) => updateUser(req),
+    "POST /recover": (req) => recover(req),
+    "POST /verify": (req) => verify(req),
     "POST /logout": (req) => logout(req),
   }, {
     notFound: (method, path) => json(404, { code: 404, error_code: "not_found", msg: `${method} ${path} is not emulated locally` }),

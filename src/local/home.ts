@@ -12,15 +12,19 @@ import { closeServices, configureServices } from "../core/services.js";
 import { mediaBucket } from "../media/limits.js";
 import { configurePlatforms } from "../platforms/registry.js";
 import { createSandboxPlatforms } from "../sandbox/index.js";
+import { invitePageHandler } from "../team/invite-page.js";
+import { dashboardInviteHandler } from "./dashboard.js";
 import { createAuthEmulator } from "./auth-emulator.js";
 import { createQStashEmulator } from "./qstash-emulator.js";
 import { createStorageEmulator } from "./storage-emulator.js";
 import { createStripeEmulator } from "./stripe/index.js";
 import { startEmbeddedPostgres, type RunningPostgres } from "./embedded-postgres.js";
+import { createMailbox } from "./mailbox.js";
 import { migrate } from "./migrate.js";
 import { sandboxPlatformConfig } from "./platforms.js";
 import { scheduledFunctions, startScheduler } from "./scheduler.js";
 import { createLocalHandler, listen, parseAllowedHosts, type FetchHandler } from "./server.js";
+import { ensureReferenceBundle } from "../openapi/docs-assets.js";
 
 export interface LocalSecrets {
   jwtSecret: string;
@@ -131,7 +135,7 @@ export async function startLocalHome(options: LocalHomeOptions = {}): Promise<Lo
   if (!databaseUrl) {
     embedded = await startEmbeddedPostgres(path.join(dataDir, "postgres"));
     databaseUrl = embedded.url;
-    say(`embedded PostgreSQL 17 on port ${embedded.port}, data in ${path.join(dataDir, "postgres")}`);
+    say(`embedded PostgreSQL 17 on port ${embedded.port}, data in ${embedded.dataDir}`);
   }
   await migrate(databaseUrl, say);
 
@@ -187,7 +191,9 @@ export async function startLocalHome(options: LocalHomeOptions = {}): Promise<Lo
   });
   // The adapters talk to the sandbox platforms, with the clients registered there (src/local/platforms.ts).
   configurePlatforms(sandboxPlatformConfig(`${url}/sandbox`, `${url}/storage/v1/object/public/`));
-  configureServices({ clock: options.clock });
+  // Mail stays on this machine: the mailbox at /_local/mailbox lists every message sent.
+  const mailbox = createMailbox();
+  configureServices({ clock: options.clock, mail: mailbox.transport });
   resetEnvForTests();
 
   // The emulators keep their own state in the same database, outside the public schema.
@@ -198,6 +204,8 @@ export async function startLocalHome(options: LocalHomeOptions = {}): Promise<Lo
     issuer: `${url}/auth/v1`,
     apiKeys: [anonKey, serviceRoleKey],
     signing: options.authSigning ?? "HS256",
+    sendMail: (message) => mailbox.transport.deliver(message),
+    siteUrl: options.appUrl ?? url,
   });
   const qstash = await createQStashEmulator({
     sql: emulatorSql,
@@ -215,8 +223,12 @@ export async function startLocalHome(options: LocalHomeOptions = {}): Promise<Lo
     prices: { ...localStripePrices },
   });
   const storage = createStorageEmulator({ root: storageDir, jwtSecret: secrets.jwtSecret, buckets: [mediaBucket] });
+  ensureReferenceBundle(); // /docs/ runs Scalar's bundle from this origin (src/openapi/docs-assets.ts)
   handler = createLocalHandler({
-    mounts: { "/auth/v1": auth, "/storage/v1": storage, "/qstash": qstash.handler, "/sandbox": sandbox, "/v1": stripe, "/stripe": stripe },
+    mounts: {
+      "/auth/v1": auth, "/storage/v1": storage, "/qstash": qstash.handler, "/sandbox": sandbox, "/v1": stripe, "/stripe": stripe,
+      "/_local/mailbox": mailbox.handler, "/invite": dashboardInviteHandler(invitePageHandler),
+    },
   });
   qstash.start();
   const scheduler = startScheduler(await scheduledFunctions(), env().SWEEP_INTERVAL_SECONDS, url);

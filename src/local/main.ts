@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { rm, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { ensureDashboardBuilt } from "./dashboard.js";
 import { startLocalHome, type LocalHome } from "./home.js";
 
 /**
@@ -35,6 +36,11 @@ async function shutdown(signal: string) {
 process.on("SIGINT", () => void shutdown("SIGINT"));
 process.on("SIGTERM", () => void shutdown("SIGTERM"));
 
+// The dashboard is served from dist/: rebuilt here when its sources changed since the last build (src/local/dashboard.ts).
+await ensureDashboardBuilt((line) => console.log(`  ${line}`)).catch((error: unknown) => {
+  console.error("  the dashboard did not build (the API still starts):", error);
+});
+
 const ready = startLocalHome({
   dataDir,
   databaseUrl: process.env.DATABASE_URL || undefined,
@@ -50,6 +56,7 @@ await writeFile(runtimeFile, JSON.stringify({ url: home.url, databaseUrl: home.d
 console.log(`
 Amplify Scheduler (local home) is ready in ${((Date.now() - started) / 1000).toFixed(1)} s
 
+  Dashboard      ${home.url}/
   API            ${home.url}/api/v1
   Supabase URL   ${home.url}            (local Auth emulator at /auth/v1)
   anon key       ${home.anonKey}

@@ -9,6 +9,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { AppError } from "../core/errors.js";
 import { errorResponse, jsonResponse } from "../core/http.js";
 import { log } from "../core/log.js";
+import { dashboardDist, headersFor, isAppRoute } from "./dashboard.js";
 import { compileRedirects, FUNCTION_PREFIX, readRedirects, resolveRedirect } from "./redirects.js";
 
 export type FetchHandler = (req: Request) => Promise<Response>;
@@ -41,16 +42,24 @@ const contentTypes: Record<string, string> = {
   ".json": "application/json",
   ".svg": "image/svg+xml",
   ".png": "image/png",
+  ".yaml": "application/yaml; charset=utf-8",
+  ".mjs": "text/javascript; charset=utf-8",
 };
 
-async function serveStatic(pathname: string): Promise<Response | undefined> {
+async function serveStatic(pathname: string, dir = publicDir): Promise<Response | undefined> {
   // Like Netlify: a directory path serves its index.html.
   const relative = `${pathname.replace(/^\/+/, "")}${pathname.endsWith("/") ? "index.html" : ""}`;
-  const file = path.resolve(publicDir, relative);
-  if (!file.startsWith(publicDir + path.sep) || !existsSync(file)) return undefined;
+  const file = path.resolve(dir, relative);
+  if (!file.startsWith(dir + path.sep) || !existsSync(file)) return undefined;
+  // Like Netlify's pretty URLs: a directory without its trailing slash (/docs) redirects to it (/docs/).
+  if (!pathname.endsWith("/") && existsSync(path.join(file, "index.html"))) {
+    return new Response(null, { status: 301, headers: { location: `${pathname}/` } });
+  }
   try {
     const body = await readFile(file);
-    return new Response(body, { headers: { "content-type": contentTypes[path.extname(file)] ?? "application/octet-stream" } });
+    // The security headers netlify.toml sets for this path (src/local/dashboard.ts reads them).
+    const headers = { ...headersFor(pathname), "content-type": contentTypes[path.extname(file)] ?? "application/octet-stream" };
+    return new Response(body, { headers });
   } catch {
     return undefined;
   }
@@ -80,8 +89,16 @@ export function createLocalHandler(options: LocalServerOptions = {}): FetchHandl
       if (fn) return fn(req, { requestId: crypto.randomUUID(), site: { url: url.origin }, params: {} });
     }
     if (req.method === "GET" || req.method === "HEAD") {
-      const file = await serveStatic(url.pathname);
-      if (file) return file;
+      // public/ (landing, docs), then the built dashboard (dist/), then the dashboard's index.html for its client
+      // routes (/app/…, /invite/<token>), as netlify.toml's last redirect does in the cloud.
+      const file =
+        (await serveStatic(url.pathname)) ??
+        (await serveStatic(url.pathname, dashboardDist)) ??
+        (isAppRoute(url.pathname) ? await serveStatic("/index.html", dashboardDist) : undefined);
+      if (file) {
+        if (isAppRoute(url.pathname)) for (const [k, v] of Object.entries(headersFor(url.pathname))) file.headers.set(k, v);
+        return file;
+      }
     }
     return jsonResponse(404, { success: false, error: `Not found: ${url.pathname}`, code: "not_found" });
   };

@@ -110,8 +110,8 @@ export async function mediaForAttaching(tx: Tx, profileId: string, ids: string[]
 
 /**
  * Deletes the profile's media at `filePath` and its file, unless a post that still needs it uses it (a target
- * pending, publishing, or failed and so retryable): 409 naming those posts. The file is removed inside the
- * transaction, so a failed removal leaves the record in place.
+ * pending, publishing, or failed and so retryable) or a template names it: 409 naming those posts or templates.
+ * The file is removed inside the transaction, so a failed removal leaves the record in place.
  */
 export async function deleteMedia(tx: Tx, profileId: string, filePath: string, removeFile: (path: string) => Promise<void>): Promise<void> {
   const [media] = await tx<{ id: string }[]>`select id from public.media where profile_id = ${profileId} and file_path = ${filePath}`;
@@ -128,6 +128,18 @@ export async function deleteMedia(tx: Tx, profileId: string, filePath: string, r
       "conflict",
       `This media is used by ${posts.length === 1 ? "a post" : `${posts.length} posts`} not yet published (${posts.join(", ")}); delete it once ${posts.length === 1 ? "that post is" : "they are"} published or canceled`,
       { details: { postIds: posts } },
+    );
+  }
+  // A template naming the file keeps it until the template drops it (the schema's foreign key refuses it too).
+  const templates = await tx<{ id: string; name: string }[]>`
+    select distinct t.id, t.name from public.template_media tm join public.templates t on t.id = tm.template_id
+    where tm.media_id = ${media.id} order by t.name, t.id`;
+  if (templates.length) {
+    const names = templates.map((t) => `'${t.name}'`).join(", ");
+    throw new AppError(
+      "conflict",
+      `This media is used by ${templates.length === 1 ? "the template" : "the templates"} ${names}; remove it from ${templates.length === 1 ? "that template" : "them"} first`,
+      { details: { templateIds: templates.map((t) => t.id) } },
     );
   }
   const deleted = await tx`delete from public.media where id = ${media.id} returning id`;

@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { count, sum } from "../analytics/model.js";
+import { chunks, invalidResponse, measured, unavailable } from "./metrics.js";
 import { createHttpClient, excerpt, retryAfterHeader, secondsUntil, type HttpResponse } from "./http.js";
 import {
   PlatformError,
@@ -11,6 +13,8 @@ import {
   type PlatformAdapter,
   type PublishOutcome,
   type PublishRequest,
+  type MetricsCapability,
+  type PostMetricsResult,
 } from "./types.js";
 
 /**
@@ -59,6 +63,25 @@ export const blueskySettingsSchema = z.strictObject({
   langs: z.array(z.string().regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$/, "A BCP-47 language tag, e.g. en or pt-BR")).max(3).optional(),
 });
 
+/** `app.bsky.feed.getPosts`: post views with their counts. */
+const postViewsSchema = z.object({
+  posts: z.array(
+    z.looseObject({
+      uri: z.string(),
+      likeCount: z.unknown().optional(),
+      repostCount: z.unknown().optional(),
+      quoteCount: z.unknown().optional(),
+      replyCount: z.unknown().optional(),
+      indexedAt: z.string().optional(),
+    }),
+  ),
+});
+const profileCountsSchema = z.looseObject({
+  did: z.string(),
+  followersCount: z.unknown().optional(),
+  followsCount: z.unknown().optional(),
+  postsCount: z.unknown().optional(),
+});
 const xrpcErrorSchema = z.object({ error: z.string().optional(), message: z.string().optional() });
 const sessionSchema = z.object({
   accessJwt: z.string().min(1),
@@ -134,9 +157,51 @@ export function createBlueskyAdapter(config: BlueskyAdapterConfig): PlatformAdap
     return { alt: "", image: parsed.data.blob, ...(size ? { aspectRatio: size } : {}) };
   }
 
+  const metrics: MetricsCapability = {
+    async posts(request) {
+      const results: PostMetricsResult[] = [];
+      for (const batch of chunks(request.posts, 25)) {
+        const url = new URL(xrpc("app.bsky.feed.getPosts"));
+        for (const p of batch) url.searchParams.append("uris", p.externalPostId);
+        const res = await http.request({ url, headers: bearer(request.accessToken) });
+        if (!res.ok) throw classifyBlueskyError(res, "api", now());
+        const parsed = postViewsSchema.safeParse(res.json);
+        if (!parsed.success) throw invalidResponse("Bluesky", res.status, parsed.error);
+        const byUri = new Map(parsed.data.posts.map((p) => [p.uri, p]));
+        for (const post of batch) {
+          const view = byUri.get(post.externalPostId);
+          if (!view) {
+            results.push(unavailable(post.externalPostId, "Bluesky has no such post (deleted, or taken down)"));
+            continue;
+          }
+          const { likeCount, repostCount, quoteCount, replyCount } = view;
+          results.push(
+            measured(
+              post.externalPostId,
+              { likes: count(likeCount), comments: count(replyCount), shares: sum(count(repostCount), count(quoteCount)) },
+              { likeCount, repostCount, quoteCount, replyCount, indexedAt: view.indexedAt },
+            ),
+          );
+        }
+      }
+      return results;
+    },
+    async account(request) {
+      const url = new URL(xrpc("app.bsky.actor.getProfile"));
+      url.searchParams.set("actor", request.account.externalAccountId);
+      const res = await http.request({ url, headers: bearer(request.accessToken) });
+      if (!res.ok) throw classifyBlueskyError(res, "api", now());
+      const parsed = profileCountsSchema.safeParse(res.json);
+      if (!parsed.success) throw invalidResponse("Bluesky", res.status, parsed.error);
+      const { followersCount, followsCount, postsCount } = parsed.data;
+      return { followers: count(followersCount), raw: { followersCount, followsCount, postsCount } };
+    },
+  };
+
   return {
     platform: "bluesky",
     settingsSchema: blueskySettingsSchema,
+    metrics,
 
     authorizeUrl() {
       throw noConsentPage();

@@ -67,7 +67,7 @@ export const catalog = {
     supportStatus: "partial",
     scopes: ["tweet.read", "tweet.write", "users.read", "offline.access", "media.write"],
     publish: publish({ images: true, supportedMediaTypes: ["image/*"], maxTextLength: 280 }),
-    analytics: { supported: false },
+    analytics: { supported: true },
     requirements: [],
     notes: ["Current publishing path supports text and single-image posts."],
   },
@@ -95,7 +95,7 @@ export const catalog = {
       supportedMediaTypes: ["image/jpeg", "video/mp4", "video/quicktime"],
       maxTextLength: 2200,
     }),
-    analytics: { supported: false },
+    analytics: { supported: true },
     requirements: ["An Instagram business or creator account (a personal account cannot publish through the API)"],
     notes: [
       "One JPEG image (aspect ratio 4:5 to 1.91:1) or one MP4/MOV video, published as a reel; the post text is the caption.",
@@ -118,7 +118,7 @@ export const catalog = {
       ],
       maxTextLength: 63206,
     }),
-    analytics: { supported: false },
+    analytics: { supported: true },
     requirements: [
       "A Facebook Page you manage with the CREATE_CONTENT task, granted at consent with the pages_manage_posts permission",
     ],
@@ -140,7 +140,7 @@ export const catalog = {
       supportedMediaTypes: ["image/jpeg", "image/png", "video/mp4", "video/quicktime"],
       maxTextLength: 500,
     }),
-    analytics: { supported: false },
+    analytics: { supported: true },
     requirements: [],
     notes: [
       "Text, one JPEG/PNG image or one MP4/MOV video per post; 500 characters, where Threads counts an emoji by its UTF-8 bytes.",
@@ -155,7 +155,7 @@ export const catalog = {
     supportStatus: "partial",
     scopes: ["user.info.basic", "video.publish"],
     publish: publish({ video: true, requiresMedia: true, supportedMediaTypes: ["video/mp4", "video/quicktime", "video/webm"], maxTextLength: 2200 }),
-    analytics: { supported: false },
+    analytics: { supported: true },
     requirements: ["A TikTok account that may post now (TikTok bans some accounts from posting, and caps posts per day)"],
     notes: [
       "One MP4, MOV or WebM video per post, posted directly to the profile; the post text is the caption. Photo posts are not supported.",
@@ -171,7 +171,7 @@ export const catalog = {
     supportStatus: "partial",
     scopes: ["https://www.googleapis.com/auth/youtube.upload", "https://www.googleapis.com/auth/youtube.readonly"],
     publish: publish({ video: true, requiresMedia: true, supportedMediaTypes: ["video/mp4", "video/quicktime", "video/webm"], maxTextLength: 5000 }),
-    analytics: { supported: false },
+    analytics: { supported: true },
     requirements: ["A Google account with a YouTube channel"],
     notes: [
       "One MP4, MOV or WebM video per post (up to 64 MB through this server), uploaded with YouTube's resumable upload. The first line of the post text is the title (up to 100 characters), the whole text the description; < and > become ‹ and ›.",
@@ -191,7 +191,7 @@ export const catalog = {
       supportedMediaTypes: ["image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/tiff"],
       maxTextLength: 800,
     }),
-    analytics: { supported: false },
+    analytics: { supported: true },
     requirements: ["A default board configured on the connection (PATCH /api/v1/connections/{id} with settings.boardId)"],
     notes: [
       "Single-image pins on the connection's default board; the post text becomes the pin description and its first link the pin's destination.",
@@ -205,7 +205,7 @@ export const catalog = {
     supportStatus: "partial",
     scopes: ["identity", "submit"],
     publish: publish({ maxTextLength: 40000 }),
-    analytics: { supported: false },
+    analytics: { supported: true },
     requirements: ["A target subreddit configured on the connection (PATCH /api/v1/connections/{id} with settings.subreddit)"],
     notes: [
       "Text (self) posts only, to the connection's subreddit: the first line becomes the title (up to 300 characters), the rest the body.",
@@ -219,7 +219,7 @@ export const catalog = {
     supportStatus: "partial",
     scopes: [],
     publish: publish({ images: true, supportedMediaTypes: ["image/jpeg", "image/png", "image/webp", "image/gif"], maxTextLength: 300 }),
-    analytics: { supported: false },
+    analytics: { supported: true },
     requirements: ["A Bluesky app password (Settings → Privacy and security → App passwords), given with the handle at connect/init"],
     notes: [
       "Text (300 graphemes) and single-image posts (images up to 1,000,000 bytes); links and hashtags in the text are clickable.",

@@ -1,7 +1,9 @@
 import { z } from "zod";
+import { count, sum } from "../analytics/model.js";
+import { chunks, invalidResponse, measured, unavailable } from "./metrics.js";
 import { createHttpClient, excerpt, type HttpResponse } from "./http.js";
 import { catalog } from "./catalog.js";
-import { classifyGraphError } from "./meta-graph.js";
+import { classifyGraphError, readInsights } from "./meta-graph.js";
 import { baseUrls, codeFlow } from "./oauth.js";
 import {
   PlatformError,
@@ -15,6 +17,8 @@ import {
   type PublishOutcome,
   type PublishRequest,
   type SettingsIssue,
+  type MetricsCapability,
+  type PostMetricsResult,
 } from "./types.js";
 
 /**
@@ -169,6 +173,15 @@ export interface FacebookAdapterOptions {
   graphVersion?: string;
 }
 
+/** A Page post's counts: `shares{count}` (absent when never shared), reactions and comments as summaries. */
+const postCountsSchema = z.looseObject({
+  id: z.string(),
+  shares: z.looseObject({ count: z.unknown() }).optional(),
+  reactions: z.looseObject({ summary: z.looseObject({ total_count: z.unknown() }).optional() }).optional(),
+  comments: z.looseObject({ summary: z.looseObject({ total_count: z.unknown() }).optional() }).optional(),
+});
+const pageCountsSchema = z.looseObject({ id: z.string(), followers_count: z.unknown().optional(), fan_count: z.unknown().optional() });
+
 export function createFacebookAdapter(config: AdapterConfig, options: FacebookAdapterOptions = {}): PlatformAdapter {
   const http = createHttpClient({ service: "Facebook", fetch: config.fetch, timeoutMs: config.timeoutMs });
   const now = config.now ?? (() => new Date());
@@ -288,9 +301,71 @@ export function createFacebookAdapter(config: AdapterConfig, options: FacebookAd
     throw new PlatformError("media_error", `Facebook publishes photos and videos, not ${item.mimeType}`);
   }
 
+  const metrics: MetricsCapability = {
+    async posts(request) {
+      const credential = credentialOrThrow(request.accessToken);
+      const pageId = settingsOrThrow(request.settings).pageId ?? request.account.externalAccountId;
+      const results: PostMetricsResult[] = [];
+      for (const post of request.posts) {
+        // Page posts are `{page-id}_{n}`; a video is its own object, whose metrics are video insights (not read yet).
+        const postPage = post.externalPostId.includes("_") ? post.externalPostId.split("_")[0]! : undefined;
+        if (!postPage) {
+          results.push(unavailable(post.externalPostId, "Facebook video metrics come from video insights, which this app does not read yet"));
+          continue;
+        }
+        const pageToken = pageTokenOrThrow(credential, postPage ?? pageId);
+        const countsUrl = graph(`/${post.externalPostId}`);
+        countsUrl.searchParams.set("fields", "id,shares,reactions.summary(total_count).limit(0),comments.summary(total_count).limit(0)");
+        const countsRes = await http.request({ url: countsUrl, headers: bearer(pageToken) });
+        if (!countsRes.ok) {
+          const e = classifyFacebookError(countsRes, "api", now());
+          if (countsRes.status === 400 && e.details.platformCode === "100/33") {
+            results.push(unavailable(post.externalPostId, "Facebook has no such post (deleted)"));
+            continue;
+          }
+          throw e;
+        }
+        const counts = postCountsSchema.safeParse(countsRes.json);
+        if (!counts.success) throw invalidResponse("Facebook", countsRes.status, counts.error);
+        const insightsUrl = graph(`/${post.externalPostId}/insights`);
+        insightsUrl.searchParams.set("metric", "post_media_view,post_total_media_view_unique,post_clicks");
+        const insights = readInsights(await http.request({ url: insightsUrl, headers: bearer(pageToken) }), "Facebook", now());
+        const v = "values" in insights ? insights.values : {};
+        const c = counts.data;
+        results.push(
+          measured(
+            post.externalPostId,
+            {
+              likes: count(c.reactions?.summary?.total_count),
+              comments: count(c.comments?.summary?.total_count),
+              shares: c.shares ? count(c.shares.count) : 0,
+              impressions: count(v.post_media_view),
+              reach: count(v.post_total_media_view_unique),
+              clicks: count(v.post_clicks),
+            },
+            { shares: c.shares ?? null, reactions: c.reactions?.summary ?? null, comments: c.comments?.summary ?? null, insights: v },
+          ),
+        );
+      }
+      return results;
+    },
+    async account(request) {
+      const credential = credentialOrThrow(request.accessToken);
+      const pageId = settingsOrThrow(request.settings).pageId ?? request.account.externalAccountId;
+      const url = graph(`/${pageId}`);
+      url.searchParams.set("fields", "id,followers_count,fan_count");
+      const res = await http.request({ url, headers: bearer(pageTokenOrThrow(credential, pageId)) });
+      if (!res.ok) throw classifyFacebookError(res, "api", now());
+      const parsed = pageCountsSchema.safeParse(res.json);
+      if (!parsed.success) throw invalidResponse("Facebook", res.status, parsed.error);
+      return { followers: count(parsed.data.followers_count), raw: { followers_count: parsed.data.followers_count, fan_count: parsed.data.fan_count } };
+    },
+  };
+
   return {
     platform: "facebook",
     settingsSchema: facebookSettingsSchema,
+    metrics,
 
     authorizeUrl: oauth.authorizeUrl,
 

@@ -1,7 +1,9 @@
 import { z } from "zod";
+import { connectScopes, count, sum } from "../analytics/model.js";
+import { measured, unavailable } from "./metrics.js";
 import { mediaKind, metaProductAdapter, scopeList, type ContainerStatus } from "./meta-graph.js";
 import { baseUrls } from "./oauth.js";
-import { PlatformError, type AccountInfo, type AdapterConfig, type ConnectionTraits, type PlatformAdapter, type PublishRequest } from "./types.js";
+import { PlatformError, type AccountInfo, type AdapterConfig, type ConnectionTraits, type MetricsCapability, type PlatformAdapter, type PostMetricsResult, type PublishRequest } from "./types.js";
 
 /**
  * Instagram adapter: the Instagram API with Instagram Login (Business Login for Instagram), for professional
@@ -54,6 +56,8 @@ const containerStatusSchema = z.object({ status_code: z.enum(["IN_PROGRESS", "FI
 
 const SERVICE = "Instagram";
 
+const followersSchema = z.looseObject({ followers_count: z.unknown().optional(), follows_count: z.unknown().optional(), media_count: z.unknown().optional() });
+
 export function createInstagramAdapter(config: AdapterConfig): PlatformAdapter {
   const { api, auth, token } = baseUrls(config, instagramHosts);
   const meta = metaProductAdapter(config, {
@@ -83,10 +87,38 @@ export function createInstagramAdapter(config: AdapterConfig): PlatformAdapter {
     },
   });
 
+  const metrics: MetricsCapability = {
+    async posts(request) {
+      const results: PostMetricsResult[] = [];
+      // One insights call per media (Graph has no batch for them); `impressions` is gone since v22: views replaces it.
+      for (const post of request.posts) {
+        const got = await meta.insights(request.accessToken, post.externalPostId, "views,reach,likes,comments,shares,saved,total_interactions");
+        if ("unavailable" in got) {
+          results.push(unavailable(post.externalPostId, got.unavailable));
+          continue;
+        }
+        const v = got.values;
+        results.push(
+          measured(
+            post.externalPostId,
+            { impressions: count(v.views), reach: count(v.reach), likes: count(v.likes), comments: count(v.comments), shares: count(v.shares), saves: count(v.saved) },
+            got.raw,
+          ),
+        );
+      }
+      return results;
+    },
+    async account(request) {
+      const me = await meta.me(request.accessToken, "user_id,followers_count,follows_count,media_count", followersSchema);
+      return { followers: count(me.followers_count), raw: { followers_count: me.followers_count, follows_count: me.follows_count, media_count: me.media_count } };
+    },
+  };
+
   return {
     platform: "instagram",
     settingsSchema: instagramSettingsSchema,
     ...meta.methods,
+    metrics,
 
     async getAccount(accessToken): Promise<AccountInfo> {
       const me = await meta.me(accessToken, "user_id,username,name,account_type,profile_picture_url", meSchema);

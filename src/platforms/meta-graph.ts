@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { createHttpClient, excerpt, retryAfterHeader, type HttpClient, type HttpResponse } from "./http.js";
+import { invalidResponse } from "./metrics.js";
 import { codeFlow, type CodeFlowOptions } from "./oauth.js";
 import { PlatformError, type AdapterConfig, type ErrorCategory, type OAuthTokens, type PlatformAdapter, type PublishOutcome, type PublishRequest } from "./types.js";
 
@@ -431,6 +432,8 @@ export function metaProductAdapter(
   /** The adapter's login and publishing methods, as they are. */
   methods: Pick<PlatformAdapter, "authorizeUrl" | "exchangeCode" | "refresh" | "publish" | "checkStatus">;
   me<T>(accessToken: string, fields: string, schema: z.ZodType<T>): Promise<T>;
+  /** Insights of one object (`/{id}/{edge}?metric=…`): values by metric name, or why there are none. */
+  insights(accessToken: string, objectId: string, metrics: string, edge?: string): Promise<GraphInsights>;
 } {
   const { service } = product;
   const http = createHttpClient({ service, fetch: config.fetch, timeoutMs: config.timeoutMs });
@@ -454,6 +457,12 @@ export function metaProductAdapter(
   );
   return {
     methods: { ...login, ...publisher },
+    async insights(accessToken, objectId, metrics, edge = "insights") {
+      const url = new URL(api(`/${product.version}/${encodeURIComponent(objectId)}/${edge}`));
+      url.searchParams.set("metric", metrics);
+      const res = await http.request({ url, headers: { authorization: `Bearer ${accessToken}` } });
+      return readInsights(res, service, now());
+    },
     async me(accessToken, fields, schema) {
       const url = new URL(api(`/${product.version}/me`));
       url.searchParams.set("fields", fields);
@@ -463,4 +472,43 @@ export function metaProductAdapter(
       return parsed.data;
     },
   };
+}
+
+// --- insights --------------------------------------------------------------------------------------------------------
+
+/** Graph insights rows: a lifetime metric has `values: [{value}]`, a total has `total_value: {value}`. */
+const insightsSchema = z.object({
+  data: z.array(
+    z.looseObject({
+      name: z.string(),
+      values: z.array(z.looseObject({ value: z.unknown() })).optional(),
+      total_value: z.looseObject({ value: z.unknown() }).optional(),
+    }),
+  ),
+});
+
+export type GraphInsights = { values: Record<string, unknown>; raw: Record<string, unknown> } | { unavailable: string };
+
+/** "(#10) Not enough viewers for the media to show insights". */
+const NOT_ENOUGH_VIEWERS_SUBCODE = 2108006;
+/** "Object with ID … does not exist, cannot be loaded due to missing permissions" (a deleted post). */
+const NO_SUCH_OBJECT = { code: 100, subcode: 33 };
+
+/**
+ * Reads an insights answer. A post with too few viewers or one that no longer exists has no insights (not a failure of
+ * the account's sync); other errors are classified like every Graph error; a 2xx that is not the insights shape is an
+ * invalid response.
+ */
+export function readInsights(res: HttpResponse, service: string, now: Date): GraphInsights {
+  if (!res.ok) {
+    const e = parseGraphError(res.json);
+    if (e?.subcode === NOT_ENOUGH_VIEWERS_SUBCODE) return { unavailable: `${service} shows no insights for media with too few viewers` };
+    if (e?.code === NO_SUCH_OBJECT.code && e.subcode === NO_SUCH_OBJECT.subcode) return { unavailable: `${service} has no such post (deleted)` };
+    throw classifyGraphError(res, service, now);
+  }
+  const parsed = insightsSchema.safeParse(res.json);
+  if (!parsed.success) throw invalidResponse(service, res.status, parsed.error);
+  const values: Record<string, unknown> = {};
+  for (const row of parsed.data.data) values[row.name] = row.values?.[0]?.value ?? row.total_value?.value;
+  return { values, raw: values };
 }

@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { count, sum } from "../analytics/model.js";
+import { chunks, invalidResponse, measured, unavailable } from "./metrics.js";
 import { createHttpClient, excerpt, retryAfterHeader, type HttpResponse } from "./http.js";
 import { baseUrls, codeFlow } from "./oauth.js";
 import {
@@ -10,6 +12,8 @@ import {
   type PublishOutcome,
   type PublishRequest,
   type SettingsIssue,
+  type MetricsCapability,
+  type PostMetricsResult,
 } from "./types.js";
 
 /**
@@ -67,6 +71,13 @@ export interface PinterestBoard {
   privacy?: string;
 }
 
+/** `GET /v5/pins/{id}/analytics`: metrics under `all` (app_types=ALL, split_field=NO_SPLIT). */
+const metricValues = z.record(z.string(), z.unknown());
+const pinAnalyticsSchema = z.object({
+  all: z.object({ lifetime_metrics: metricValues.optional(), summary_metrics: metricValues.optional(), daily_metrics: z.array(z.unknown()).optional() }),
+});
+const accountCountsSchema = z.looseObject({ id: z.string(), follower_count: z.unknown().optional() });
+
 export function createPinterestAdapter(config: AdapterConfig): PlatformAdapter {
   const http = createHttpClient({ service: "Pinterest", fetch: config.fetch, timeoutMs: config.timeoutMs });
   const now = config.now ?? (() => new Date());
@@ -103,8 +114,59 @@ export function createPinterestAdapter(config: AdapterConfig): PlatformAdapter {
     return boards;
   }
 
+  const metrics: MetricsCapability = {
+    async posts(request) {
+      const results: PostMetricsResult[] = [];
+      const day = (d: Date) => d.toISOString().slice(0, 10);
+      const end = now();
+      // Pin analytics are per pin, over at most 90 days; the lifetime totals cover the pin's whole life.
+      for (const post of request.posts) {
+        const earliest = new Date(end.getTime() - 89 * 86_400_000);
+        const start = post.publishedAt && post.publishedAt > earliest ? post.publishedAt : earliest;
+        const url = new URL(api(`/v5/pins/${encodeURIComponent(post.externalPostId)}/analytics`));
+        url.searchParams.set("start_date", day(start));
+        url.searchParams.set("end_date", day(end));
+        url.searchParams.set("metric_types", "IMPRESSION,OUTBOUND_CLICK,PIN_CLICK,SAVE,TOTAL_COMMENTS,TOTAL_REACTIONS");
+        url.searchParams.set("app_types", "ALL");
+        url.searchParams.set("split_field", "NO_SPLIT");
+        const res = await http.request({ url, headers: bearer(request.accessToken) });
+        if (res.status === 404) {
+          results.push(unavailable(post.externalPostId, "Pinterest has no such pin (deleted)"));
+          continue;
+        }
+        if (!res.ok) throw classifyPinterestError(res, now());
+        const parsed = pinAnalyticsSchema.safeParse(res.json);
+        if (!parsed.success) throw invalidResponse("Pinterest", res.status, parsed.error);
+        const totals = parsed.data.all.lifetime_metrics ?? parsed.data.all.summary_metrics ?? {};
+        results.push(
+          measured(
+            post.externalPostId,
+            {
+              impressions: count(totals.IMPRESSION),
+              saves: count(totals.SAVE),
+              clicks: sum(count(totals.OUTBOUND_CLICK), count(totals.PIN_CLICK)),
+              likes: count(totals.TOTAL_REACTIONS),
+              comments: count(totals.TOTAL_COMMENTS),
+            },
+            { metrics: totals },
+          ),
+        );
+      }
+      return results;
+    },
+    async account(request) {
+      const res = await http.request({ url: api("/v5/user_account"), headers: bearer(request.accessToken) });
+      if (!res.ok) throw classifyPinterestError(res, now());
+      const parsed = accountCountsSchema.safeParse(res.json);
+      if (!parsed.success) throw invalidResponse("Pinterest", res.status, parsed.error);
+      const { follower_count, following_count, pin_count, monthly_views } = parsed.data;
+      return { followers: count(follower_count), raw: { follower_count, following_count, pin_count, monthly_views } };
+    },
+  };
+
   return {
     platform: "pinterest",
+    metrics,
     settingsSchema: pinterestSettingsSchema,
 
     authorizeUrl: oauth.authorizeUrl,

@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { count, sum } from "../analytics/model.js";
+import { chunks, invalidResponse, measured, unavailable } from "./metrics.js";
 import { createHttpClient, excerpt, retryAfterHeader, type HttpResponse } from "./http.js";
 import { baseUrls, codeFlow } from "./oauth.js";
 import {
@@ -10,6 +12,8 @@ import {
   type PlatformAdapter,
   type PublishOutcome,
   type PublishRequest,
+  type MetricsCapability,
+  type PostMetricsResult,
 } from "./types.js";
 
 /**
@@ -75,6 +79,25 @@ export interface RedditAdapterConfig extends AdapterConfig {
   userAgent?: string;
 }
 
+/** `GET /api/info?id=t3_…`: a listing of the posts found. */
+const listingSchema = z.object({
+  data: z.object({
+    children: z.array(
+      z.object({
+        data: z.looseObject({
+          name: z.string(),
+          score: z.unknown().optional(),
+          ups: z.unknown().optional(),
+          upvote_ratio: z.unknown().optional(),
+          num_comments: z.unknown().optional(),
+          num_crossposts: z.unknown().optional(),
+          view_count: z.unknown().optional(),
+        }),
+      }),
+    ),
+  }),
+});
+
 export function createRedditAdapter(config: RedditAdapterConfig): PlatformAdapter {
   const http = createHttpClient({ service: "Reddit", fetch: config.fetch, timeoutMs: config.timeoutMs });
   const now = config.now ?? (() => new Date());
@@ -97,8 +120,43 @@ export function createRedditAdapter(config: RedditAdapterConfig): PlatformAdapte
     tokenHeaders: { "user-agent": userAgent },
   });
 
+  const metrics: MetricsCapability = {
+    async posts(request) {
+      const results: PostMetricsResult[] = [];
+      for (const batch of chunks(request.posts, 100)) {
+        const url = new URL(api("/api/info"));
+        url.searchParams.set("id", batch.map((p) => p.externalPostId).join(","));
+        url.searchParams.set("raw_json", "1");
+        const res = await http.request({ url, headers: headers(request.accessToken) });
+        if (!res.ok) throw classifyRedditError(res, now());
+        const parsed = listingSchema.safeParse(res.json);
+        if (!parsed.success) throw invalidResponse("Reddit", res.status, parsed.error);
+        const byName = new Map(parsed.data.data.children.map((c) => [c.data.name, c.data]));
+        for (const post of batch) {
+          const data = byName.get(post.externalPostId);
+          if (!data) {
+            results.push(unavailable(post.externalPostId, "Reddit has no such post (deleted or removed)"));
+            continue;
+          }
+          const { score, ups, upvote_ratio, num_comments, num_crossposts, view_count } = data;
+          // Reddit gives third parties no impressions: likes is the score (it can be negative; then 0).
+          const likes = typeof score === "number" ? Math.max(0, Math.trunc(score)) : null;
+          results.push(
+            measured(
+              post.externalPostId,
+              { likes, comments: count(num_comments), shares: count(num_crossposts), videoViews: count(view_count) },
+              { score, ups, upvote_ratio, num_comments, num_crossposts, view_count },
+            ),
+          );
+        }
+      }
+      return results;
+    },
+  };
+
   return {
     platform: "reddit",
+    metrics,
     settingsSchema: redditSettingsSchema,
 
     authorizeUrl: oauth.authorizeUrl,

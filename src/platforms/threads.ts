@@ -1,8 +1,10 @@
 import { z } from "zod";
+import { count, sum } from "../analytics/model.js";
+import { measured, unavailable } from "./metrics.js";
 import { catalog } from "./catalog.js";
 import { mediaKind, metaProductAdapter, scopeList, type ContainerStatus } from "./meta-graph.js";
 import { baseUrls } from "./oauth.js";
-import { PlatformError, type AccountInfo, type AdapterConfig, type ConnectionTraits, type PlatformAdapter, type PublishRequest } from "./types.js";
+import { PlatformError, type AccountInfo, type AdapterConfig, type ConnectionTraits, type MetricsCapability, type PlatformAdapter, type PostMetricsResult, type PublishRequest } from "./types.js";
 
 /**
  * Threads adapter: consent on threads.net with the Threads app's id (not the Meta
@@ -70,10 +72,43 @@ export function createThreadsAdapter(config: AdapterConfig): PlatformAdapter {
     },
   });
 
+  const metrics: MetricsCapability = {
+    async posts(request) {
+      const results: PostMetricsResult[] = [];
+      for (const post of request.posts) {
+        const got = await meta.insights(request.accessToken, post.externalPostId, "views,likes,replies,reposts,quotes,shares");
+        if ("unavailable" in got) {
+          results.push(unavailable(post.externalPostId, got.unavailable));
+          continue;
+        }
+        const v = got.values;
+        results.push(
+          measured(
+            post.externalPostId,
+            {
+              impressions: count(v.views),
+              likes: count(v.likes),
+              comments: count(v.replies),
+              shares: sum(count(v.reposts), count(v.quotes), count(v.shares)),
+            },
+            got.raw,
+          ),
+        );
+      }
+      return results;
+    },
+    async account(request) {
+      const got = await meta.insights(request.accessToken, request.account.externalAccountId, "followers_count", "threads_insights");
+      if ("unavailable" in got) return { followers: null, raw: { unavailable: got.unavailable } };
+      return { followers: count(got.values.followers_count), raw: got.raw };
+    },
+  };
+
   return {
     platform: "threads",
     settingsSchema: threadsSettingsSchema,
     ...meta.methods,
+    metrics,
 
     async getAccount(accessToken): Promise<AccountInfo> {
       const me = await meta.me(accessToken, "id,username,name,threads_profile_picture_url", meSchema);

@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { count, sum } from "../analytics/model.js";
+import { chunks, invalidResponse, measured, unavailable } from "./metrics.js";
 import { createHttpClient, excerpt, retryAfterHeader, type HttpResponse } from "./http.js";
 import { baseUrls, codeFlow, tokenEndpointError, toOAuthTokens } from "./oauth.js";
 import { sniffVideo } from "./sniff-video.js";
@@ -12,6 +14,8 @@ import {
   type PlatformAdapter,
   type PublishOutcome,
   type PublishRequest,
+  type MetricsCapability,
+  type PostMetricsResult,
 } from "./types.js";
 
 /**
@@ -118,6 +122,23 @@ const CANNOT_POST_CODES = new Set(["spam_risk_user_banned_from_posting", "spam_r
 
 const envelopeSchema = z.object({
   error: z.object({ code: z.string(), message: z.string().optional(), log_id: z.string().optional() }).optional(),
+});
+/** `POST /v2/video/query/`: the account's videos among the ids, with the fields asked for. */
+const videoQuerySchema = z.object({
+  data: z.object({
+    videos: z.array(
+      z.looseObject({
+        id: z.union([z.string(), z.number()]),
+        like_count: z.unknown().optional(),
+        comment_count: z.unknown().optional(),
+        share_count: z.unknown().optional(),
+        view_count: z.unknown().optional(),
+      }),
+    ),
+  }),
+});
+const userStatsSchema = z.object({
+  data: z.object({ user: z.looseObject({ open_id: z.string().optional(), follower_count: z.unknown().optional() }) }),
 });
 const userInfoSchema = z.object({
   data: z.object({
@@ -269,9 +290,60 @@ export function createTikTokAdapter(config: TikTokAdapterConfig): PlatformAdapte
     return started.publish_id;
   }
 
+  const metrics: MetricsCapability = {
+    async posts(request) {
+      const results: PostMetricsResult[] = [];
+      for (const batch of chunks(request.posts, 20)) {
+        const url = new URL(api("/v2/video/query/"));
+        url.searchParams.set("fields", "id,create_time,like_count,comment_count,share_count,view_count");
+        const res = await http.request({
+          method: "POST",
+          url,
+          json: { filters: { video_ids: batch.map((p) => p.externalPostId) } },
+          headers: { authorization: `Bearer ${request.accessToken}` },
+        });
+        const code = envelopeCode(res);
+        if (!res.ok || (code !== undefined && code !== "ok")) throw classifyTikTokError(res, "api", now());
+        const parsed = videoQuerySchema.safeParse(res.json);
+        if (!parsed.success) throw invalidResponse("TikTok", res.status, parsed.error);
+        const byId = new Map(parsed.data.data.videos.map((v) => [String(v.id), v]));
+        for (const post of batch) {
+          const video = byId.get(post.externalPostId);
+          if (!video) {
+            results.push(unavailable(post.externalPostId, "TikTok lists no such public video of the account (deleted or private)"));
+            continue;
+          }
+          const { like_count, comment_count, share_count, view_count } = video;
+          results.push(
+            measured(
+              post.externalPostId,
+              { likes: count(like_count), comments: count(comment_count), shares: count(share_count), videoViews: count(view_count) },
+              { like_count, comment_count, share_count, view_count },
+            ),
+          );
+        }
+      }
+      return results;
+    },
+    async account(request) {
+      const url = new URL(api("/v2/user/info/"));
+      url.searchParams.set("fields", "open_id,follower_count,following_count,likes_count,video_count");
+      const res = await http.request({ url, headers: { authorization: `Bearer ${request.accessToken}` } });
+      const code = envelopeCode(res);
+      // Follower counts need user.info.stats; a connection made without it still has its videos' metrics.
+      if (code === "scope_not_authorized") return { followers: null, raw: { error: code } };
+      if (!res.ok || (code !== undefined && code !== "ok")) throw classifyTikTokError(res, "api", now());
+      const parsed = userStatsSchema.safeParse(res.json);
+      if (!parsed.success) throw invalidResponse("TikTok", res.status, parsed.error);
+      const u = parsed.data.data.user;
+      return { followers: count(u.follower_count), raw: u };
+    },
+  };
+
   return {
     platform: "tiktok",
     settingsSchema: tiktokSettingsSchema,
+    metrics,
 
     authorizeUrl: oauth.authorizeUrl,
     exchangeCode: oauth.exchangeCode,

@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { excerpt, createHttpClient, retryAfterHeader, secondsUntil, type HttpResponse } from "./http.js";
+import { count, sum } from "../analytics/model.js";
+import { chunks, invalidResponse, measured, unavailable } from "./metrics.js";
 import { baseUrls, codeFlow } from "./oauth.js";
 import {
   PlatformError,
@@ -7,7 +9,9 @@ import {
   type AdapterConfig,
   type ConnectionTraits,
   type MediaItem,
+  type MetricsCapability,
   type PlatformAdapter,
+  type PostMetricsResult,
   type PublishOutcome,
   type PublishRequest,
 } from "./types.js";
@@ -62,6 +66,23 @@ const processingInfoSchema = z
 const mediaSchema = z.object({ data: z.object({ id: z.string(), processing_info: processingInfoSchema }) });
 
 type Context = "api" | "media";
+
+/** `GET /2/tweets?ids=…&tweet.fields=public_metrics,non_public_metrics` (non-public: the author's, last 30 days). */
+const tweetMetricsSchema = z
+  .object({
+    data: z
+      .array(
+        z.looseObject({
+          id: z.string(),
+          public_metrics: z.looseObject({}).optional(),
+          non_public_metrics: z.looseObject({}).optional(),
+        }),
+      )
+      .optional(),
+    errors: z.array(z.looseObject({ resource_id: z.string().optional(), value: z.string().optional(), detail: z.string().optional() })).optional(),
+  })
+  .refine((b) => b.data !== undefined || b.errors !== undefined, "neither data nor errors");
+const userMetricsSchema = z.object({ data: z.looseObject({ id: z.string(), public_metrics: z.looseObject({ followers_count: z.unknown() }) }) });
 
 export function createTwitterAdapter(config: AdapterConfig): PlatformAdapter {
   const http = createHttpClient({ service: "X", fetch: config.fetch, timeoutMs: config.timeoutMs });
@@ -122,9 +143,69 @@ export function createTwitterAdapter(config: AdapterConfig): PlatformAdapter {
     return original;
   }
 
+  const metrics: MetricsCapability = {
+    async posts(request) {
+      const results: PostMetricsResult[] = [];
+      // Non-public metrics exist for the author's posts of the last 30 days; asking for them on older ones fails.
+      const recent = (p: { publishedAt?: Date }) => !p.publishedAt || now().getTime() - p.publishedAt.getTime() < 29 * 86_400_000;
+      const groups = [
+        { posts: request.posts.filter(recent), fields: "public_metrics,non_public_metrics" },
+        { posts: request.posts.filter((p) => !recent(p)), fields: "public_metrics" },
+      ];
+      for (const group of groups) {
+        for (const batch of chunks(group.posts, 100)) {
+          const url = new URL(api("/2/tweets"));
+          url.searchParams.set("ids", batch.map((p) => p.externalPostId).join(","));
+          url.searchParams.set("tweet.fields", group.fields);
+          const res = await http.request({ url, headers: bearer(request.accessToken) });
+          if (!res.ok) throw classifyXError(res, "api", now());
+          const parsed = tweetMetricsSchema.safeParse(res.json);
+          if (!parsed.success) throw invalidResponse("X", res.status, parsed.error);
+          const byId = new Map((parsed.data.data ?? []).map((t) => [t.id, t]));
+          for (const post of batch) {
+            const tweet = byId.get(post.externalPostId);
+            if (!tweet) {
+              results.push(unavailable(post.externalPostId, "X has no such post (deleted, or not visible to the account)"));
+              continue;
+            }
+            const pub = tweet.public_metrics ?? {};
+            const priv = tweet.non_public_metrics ?? {};
+            results.push(
+              measured(
+                post.externalPostId,
+                {
+                  impressions: count(priv.impression_count) ?? count(pub.impression_count),
+                  likes: count(pub.like_count),
+                  comments: count(pub.reply_count),
+                  shares: sum(count(pub.retweet_count), count(pub.quote_count)),
+                  saves: count(pub.bookmark_count),
+                  clicks: count(priv.url_link_clicks),
+                  videoViews: count(pub.view_count),
+                },
+                { public_metrics: pub, ...(tweet.non_public_metrics ? { non_public_metrics: priv } : {}) },
+              ),
+            );
+          }
+        }
+      }
+      return results;
+    },
+    async account(request) {
+      const url = new URL(api("/2/users/me"));
+      url.searchParams.set("user.fields", "public_metrics");
+      const res = await http.request({ url, headers: bearer(request.accessToken) });
+      if (!res.ok) throw classifyXError(res, "api", now());
+      const parsed = userMetricsSchema.safeParse(res.json);
+      if (!parsed.success) throw invalidResponse("X", res.status, parsed.error);
+      const pm = parsed.data.data.public_metrics;
+      return { followers: count(pm.followers_count), raw: { public_metrics: pm } };
+    },
+  };
+
   return {
     platform: "twitter",
     settingsSchema: z.object({}),
+    metrics,
 
     authorizeUrl: oauth.authorizeUrl,
     exchangeCode: oauth.exchangeCode,

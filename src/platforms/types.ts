@@ -140,6 +140,56 @@ export interface PlatformAdapter {
    * adapters have no consent page: their `authorizeUrl` and `exchangeCode` throw.
    */
   signIn?(credentials: AccountCredentials): Promise<OAuthTokens>;
+  /**
+   * Metrics of published posts (and of the account), from the network's own insights API, mapped to the one metrics
+   * model (src/analytics/model.ts). Absent on networks this app reads no metrics from.
+   */
+  readonly metrics?: MetricsCapability;
+}
+
+/** Published posts of one account whose metrics are asked for. */
+export interface MetricsRequest {
+  accessToken: string;
+  account: { externalAccountId: string; username: string };
+  settings: Record<string, unknown>;
+  posts: { externalPostId: string; publishedAt?: Date }[];
+}
+
+/**
+ * One post's metrics in the one model: a count the network does not report for this post is null (unknown), never 0.
+ * `raw` keeps whatever the network answered for the post, including fields the model has no column for.
+ */
+export interface PostMetricValues {
+  impressions: number | null;
+  reach: number | null;
+  likes: number | null;
+  comments: number | null;
+  shares: number | null;
+  saves: number | null;
+  clicks: number | null;
+  videoViews: number | null;
+}
+
+/** A post's metrics, or why the network has none for it (deleted, too few viewers, not the account's). */
+export type PostMetricsResult =
+  | { externalPostId: string; metrics: PostMetricValues; raw: Record<string, unknown> }
+  | { externalPostId: string; unavailable: string; raw?: Record<string, unknown> };
+
+export interface AccountMetricsResult {
+  followers: number | null;
+  raw: Record<string, unknown>;
+}
+
+/**
+ * A network's metrics calls. A failure of the whole call is a PlatformError like publishing's (auth_error,
+ * rate_limited with retryAfterSeconds, network_error, unknown); an answer that is not the network's documented shape
+ * is PlatformError("unknown") with platformCode `invalid_response`.
+ */
+export interface MetricsCapability {
+  /** Every post of the request, in one or more calls (batched as the network allows). */
+  posts(request: MetricsRequest): Promise<PostMetricsResult[]>;
+  /** Account-level numbers (followers), on networks that offer them. */
+  account?(request: Omit<MetricsRequest, "posts">): Promise<AccountMetricsResult>;
 }
 
 /** What a user gives to connect a network without an OAuth consent page (Bluesky: handle or DID, and an app password). */

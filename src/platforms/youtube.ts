@@ -1,6 +1,8 @@
 import { addDays, startOfDay } from "date-fns";
 import { fromZonedTime, toZonedTime } from "date-fns-tz";
 import { z } from "zod";
+import { count, sum } from "../analytics/model.js";
+import { chunks, invalidResponse, measured, unavailable } from "./metrics.js";
 import { createHttpClient, excerpt, retryAfterHeader, type HttpResponse } from "./http.js";
 import { baseUrls, codeFlow } from "./oauth.js";
 import { sniffVideo } from "./sniff-video.js";
@@ -13,6 +15,8 @@ import {
   type PlatformAdapter,
   type PublishOutcome,
   type PublishRequest,
+  type MetricsCapability,
+  type PostMetricsResult,
 } from "./types.js";
 
 /**
@@ -86,6 +90,25 @@ const googleErrorSchema = z.object({
   }),
 });
 
+/** `videos.list?part=statistics`: counts are decimal strings (dislikeCount only for the owner). */
+const videoStatisticsSchema = z.object({
+  items: z.array(
+    z.object({
+      id: z.string(),
+      statistics: z
+        .looseObject({ viewCount: z.unknown().optional(), likeCount: z.unknown().optional(), commentCount: z.unknown().optional() })
+        .optional(),
+    }),
+  ),
+});
+const channelStatisticsSchema = z.object({
+  items: z.array(
+    z.object({
+      id: z.string(),
+      statistics: z.looseObject({ subscriberCount: z.unknown().optional(), hiddenSubscriberCount: z.boolean().optional() }).optional(),
+    }),
+  ),
+});
 const channelsSchema = z.object({
   items: z
     .array(
@@ -226,9 +249,49 @@ export function createYouTubeAdapter(config: YouTubeAdapterConfig): PlatformAdap
     throw new PlatformError("network_error", "YouTube upload did not complete within its resume budget");
   }
 
+  const metrics: MetricsCapability = {
+    async posts(request) {
+      const results: PostMetricsResult[] = [];
+      for (const batch of chunks(request.posts, 50)) {
+        const url = new URL(api("/youtube/v3/videos"));
+        url.searchParams.set("part", "statistics");
+        url.searchParams.set("id", batch.map((p) => p.externalPostId).join(","));
+        const res = await http.request({ url, headers: bearer(request.accessToken) });
+        if (!res.ok) throw classifyYouTubeError(res, "api", now());
+        const parsed = videoStatisticsSchema.safeParse(res.json);
+        if (!parsed.success) throw invalidResponse("YouTube", res.status, parsed.error);
+        const byId = new Map(parsed.data.items.map((v) => [v.id, v]));
+        for (const post of batch) {
+          const video = byId.get(post.externalPostId);
+          if (!video?.statistics) {
+            results.push(unavailable(post.externalPostId, "YouTube lists no statistics for this video (deleted, private or still processing)"));
+            continue;
+          }
+          const st = video.statistics;
+          results.push(
+            measured(post.externalPostId, { videoViews: count(st.viewCount), likes: count(st.likeCount), comments: count(st.commentCount) }, { statistics: st }),
+          );
+        }
+      }
+      return results;
+    },
+    async account(request) {
+      const url = new URL(api("/youtube/v3/channels"));
+      url.searchParams.set("part", "statistics");
+      url.searchParams.set("mine", "true");
+      const res = await http.request({ url, headers: bearer(request.accessToken) });
+      if (!res.ok) throw classifyYouTubeError(res, "api", now());
+      const parsed = channelStatisticsSchema.safeParse(res.json);
+      if (!parsed.success) throw invalidResponse("YouTube", res.status, parsed.error);
+      const st = parsed.data.items[0]?.statistics;
+      return { followers: st && st.hiddenSubscriberCount !== true ? count(st.subscriberCount) : null, raw: { statistics: st ?? null } };
+    },
+  };
+
   return {
     platform: "youtube",
     settingsSchema: youtubeSettingsSchema,
+    metrics,
 
     authorizeUrl: oauth.authorizeUrl,
     exchangeCode: oauth.exchangeCode,

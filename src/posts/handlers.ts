@@ -42,6 +42,7 @@ export const createPostRoute = route("POST /api/v1/post", {
   profile: "body",
   rateLimit: "posts",
   response: createPostResponse,
+  status: 201,
   handle: async ({ db, body, caller, req, profileId }) => {
     const key = idempotencyKeyOf(req);
     const scope = { profileId, userId: caller.userId };
@@ -90,7 +91,7 @@ export const listPostsRoute = route("GET /api/v1/posts", {
   profile: "query",
   response: postListResponse,
   handle: async ({ db, query, profileId }) => {
-    const page = await db((tx) => listPosts(tx, { profileId, status: query.status }, pageOf(query)));
+    const page = await db((tx) => listPosts(tx, { profileId, status: query.status, recurringScheduleId: query.recurringScheduleId }, pageOf(query)));
     return { posts: page.rows.map(serializePost), nextCursor: page.nextCursor };
   },
 });

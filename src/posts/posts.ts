@@ -9,6 +9,7 @@ import { assertUploadedAsDeclared } from "../media/verify.js";
 import { catalog, type Platform } from "../platforms/catalog.js";
 import { assertProfileVisible } from "../core/profile-scope.js";
 import { refreshPostStatus } from "../publishing/events.js";
+import { postFromTemplate } from "../templates/templates.js";
 import { checkPostRules, type RuleViolation } from "./rules.js";
 import { scheduleInstant, type CreatePostInput } from "./schemas.js";
 
@@ -59,10 +60,9 @@ async function connectionsFor(tx: Tx, profileId: string, platforms: Platform[]) 
  */
 export async function createPost(
   tx: Tx,
-  input: CreatePostInput & { profileId: string; userId: string; apiKeyId?: string },
+  input: CreatePostInput & { profileId: string; userId: string; apiKeyId?: string; recurrence?: { scheduleId: string; occurrenceAt: Date } },
   now = new Date(),
 ): Promise<NewPost> {
-  const platforms = input.platforms ?? [input.platform!];
   await assertProfileVisible(tx, input.profileId);
 
   let scheduledAt: Date | null = null;
@@ -80,9 +80,28 @@ export async function createPost(
     }
   }
 
+  // A post made from a template: its rendered content (one use counted, in this transaction), and its platforms and
+  // media unless the request gives its own.
+  const template = input.templateId
+    ? await postFromTemplate(tx, { profileId: input.profileId, templateId: input.templateId, variables: input.variables, at: scheduledAt ?? now, timezone: input.timezone })
+    : undefined;
+  const platforms = input.platforms ?? (input.platform ? [input.platform] : (template?.platforms ?? []));
+  if (!platforms.length) {
+    throw new AppError("validation_error", "Invalid field 'platforms': required, and the template names none", {
+      details: [{ field: "platforms", message: "Required: the template names no platforms" }],
+    });
+  }
+  const content = template?.content ?? input.content ?? "";
+  const mediaItems = input.media ?? template?.media ?? [];
+  if (template && !content.trim() && !mediaItems.length) {
+    throw new AppError("validation_error", "The template rendered to empty text and no media is attached", {
+      details: [{ field: "variables", message: "The rendered text is empty and there is no media" }],
+    });
+  }
+
   // Uploaded media (by id) must be this profile's; its type, URL and size come from its record, not the request.
-  const uploaded = await mediaForAttaching(tx, input.profileId, input.media.flatMap((m) => (m.id ? [m.id] : [])));
-  const media = input.media.map((m) => {
+  const uploaded = await mediaForAttaching(tx, input.profileId, mediaItems.flatMap((m) => (m.id ? [m.id] : [])));
+  const media = mediaItems.map((m) => {
     const record = m.id ? uploaded.get(m.id) : undefined;
     if (record) {
       const { id: mediaId, file_path: filePath, public_url: publicUrl, mime_type: mimeType, file_name: fileName } = record;
@@ -93,7 +112,7 @@ export async function createPost(
     return { record, mediaId: null, filePath: m.file_path ?? null, publicUrl: m.public_url!, mimeType: m.mime_type!.toLowerCase(), fileSize, fileName: m.file_name ?? null };
   });
   const violations = [
-    ...checkPostRules({ platforms, content: input.content, media, scheduled: scheduledAt !== null }),
+    ...checkPostRules({ platforms, content, media, scheduled: scheduledAt !== null }),
     ...mediaSizeViolations(platforms, media),
   ];
   if (violations.length) throw ruleError(violations);
@@ -102,9 +121,11 @@ export async function createPost(
   for (const m of media) if (m.record) await assertUploadedAsDeclared(m.record);
 
   const [post] = await tx<{ id: string }[]>`
-    insert into public.posts (profile_id, content, status, scheduled_for, created_by, api_key_id)
-    values (${input.profileId}, ${input.content}, ${scheduledAt ? "scheduled" : "publishing"}, ${scheduledAt},
-            ${input.userId}, ${input.apiKeyId ?? null})
+    insert into public.posts (profile_id, content, status, scheduled_for, created_by, api_key_id, recurring_schedule_id, occurrence_at,
+      template_id)
+    values (${input.profileId}, ${content}, ${scheduledAt ? "scheduled" : "publishing"}, ${scheduledAt},
+            ${input.userId}, ${input.apiKeyId ?? null}, ${input.recurrence?.scheduleId ?? null}, ${input.recurrence?.occurrenceAt ?? null},
+            ${template ? input.templateId! : null})
     returning id`;
   const postId = post!.id;
   for (const [i, m] of media.entries()) {
@@ -146,6 +167,9 @@ export interface PostView {
   scheduled_for: Date | null;
   published_at: Date | null;
   created_at: Date;
+  template_id: string | null;
+  recurring_schedule_id: string | null;
+  occurrence_at: Date | null;
   targets: TargetView[];
   media: { id: string; public_url: string; mime_type: string; file_size: number | null; file_name: string | null; file_path: string | null }[];
 }
@@ -161,6 +185,9 @@ export function serializePost(p: PostView) {
     scheduled_for: iso(p.scheduled_for),
     published_at: iso(p.published_at),
     created_at: new Date(p.created_at).toISOString(),
+    template_id: p.template_id,
+    recurring_schedule_id: p.recurring_schedule_id,
+    occurrence_at: iso(p.occurrence_at),
     targets: p.targets.map((t) => ({
       id: t.id,
       platform: t.platform,
@@ -178,9 +205,10 @@ export function serializePost(p: PostView) {
 }
 
 /** Posts with their targets and media in one query (no N+1), newest first, keyset-paginated. */
-export async function listPosts(tx: Tx, filter: { profileId: string; status?: string; postId?: string }, page: PageSpec): Promise<Page<PostView>> {
+export async function listPosts(tx: Tx, filter: { profileId: string; status?: string; postId?: string; recurringScheduleId?: string }, page: PageSpec): Promise<Page<PostView>> {
   return keysetPage(tx, page, (after, take) => tx<PostView[]>`
     select p.id, p.profile_id, p.content, p.status, p.scheduled_for, p.published_at, p.created_at,
+      p.template_id, p.recurring_schedule_id, p.occurrence_at,
       coalesce((select json_agg(json_build_object(
           'id', t.id, 'platform', t.platform, 'status', t.status, 'external_post_id', t.external_post_id,
           'external_url', t.external_url, 'error_message', t.error_message, 'error_category', t.error_category,
@@ -194,6 +222,7 @@ export async function listPosts(tx: Tx, filter: { profileId: string; status?: st
     where p.profile_id = ${filter.profileId}
       and ${filter.status ? tx`p.status = ${filter.status}` : tx`true`}
       and ${filter.postId ? tx`p.id = ${filter.postId}` : tx`true`}
+      and ${filter.recurringScheduleId ? tx`p.recurring_schedule_id = ${filter.recurringScheduleId}` : tx`true`}
       and ${after}
     order by p.created_at desc, p.id desc
     limit ${take}`, { createdAt: "p.created_at", id: "p.id" });

@@ -39,6 +39,13 @@ export const mediaItemSchema = z
     if (m.mime_type === undefined) ctx.addIssue({ code: "custom", path: ["mime_type"], message: "Required with public_url" });
   });
 
+export type MediaItemInput = z.infer<typeof mediaItemSchema>;
+
+/** `{{name}}` values for a post made from a template (src/templates/render.ts): names as the template writes them. */
+export const templateVariablesSchema = z
+  .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, "Expected a variable name like product_name"), z.string().max(10_000))
+  .refine((v) => Object.keys(v).length <= 100, "At most 100 variables");
+
 const isoDateTime = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?$/;
 
 export const createPostSchema = z
@@ -46,22 +53,33 @@ export const createPostSchema = z
     profileId: z.uuid().optional(),
     platform: platformSchema.optional(),
     platforms: z.array(platformSchema).min(1).max(platformIds.length).optional(),
-    content: z.string().max(100_000),
+    content: z.string().max(100_000).optional(),
+    // A post made from a template: its content rendered with `variables`; its platforms and media unless given here.
+    templateId: z.uuid().optional(),
+    variables: templateVariablesSchema.optional(),
     scheduleDate: z.string().regex(isoDateTime, "Expected an ISO-8601 date-time, e.g. 2026-04-12T09:00:00Z").optional(),
     timezone: timezoneSchema.optional(),
-    media: z.array(mediaItemSchema).max(10).default([]),
+    media: z.array(mediaItemSchema).max(10).optional(),
   })
   .superRefine((body, ctx) => {
+    if (body.templateId !== undefined && body.content !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["content"], message: "Send either content or templateId, not both" });
+    }
+    if (body.variables !== undefined && body.templateId === undefined) {
+      ctx.addIssue({ code: "custom", path: ["variables"], message: "Only meaningful with templateId" });
+    }
     if (body.platform && body.platforms) {
       ctx.addIssue({ code: "custom", path: ["platforms"], message: "Send either platform or platforms, not both" });
     }
-    if (!body.platform && !body.platforms) {
+    if (!body.platform && !body.platforms && body.templateId === undefined) {
       ctx.addIssue({ code: "custom", path: ["platforms"], message: "Required: the platforms to publish to" });
     }
     if (body.platforms && new Set(body.platforms).size !== body.platforms.length) {
       ctx.addIssue({ code: "custom", path: ["platforms"], message: "Each platform may appear once" });
     }
-    if (!body.content.trim() && body.media.length === 0) {
+    if (body.templateId === undefined && body.content === undefined) {
+      ctx.addIssue({ code: "custom", path: ["content"], message: "Required: the post's text (or templateId)" });
+    } else if (body.templateId === undefined && !body.content?.trim() && !body.media?.length) {
       ctx.addIssue({ code: "custom", path: ["content"], message: "Required unless media is attached" });
     }
     if (body.timezone && !body.scheduleDate) {
@@ -97,6 +115,8 @@ export const postStatuses = ["scheduled", "publishing", "published", "partially_
 export const listPostsQuerySchema = z.strictObject({
   profileId: z.uuid().optional(),
   status: z.enum(postStatuses).optional(),
+  /** Only the posts a recurring schedule made (src/recurring). */
+  recurringScheduleId: z.uuid().optional(),
   limit: z.coerce.number().int().min(1).max(100).default(50),
   cursor: z.string().max(200).optional(),
 });
@@ -152,6 +172,11 @@ export const postSchema = z.strictObject({
   scheduled_for: isoOrNull,
   published_at: isoOrNull,
   created_at: z.iso.datetime(),
+  /** The template the post was made from (null when it was not, or the template was deleted since). */
+  template_id: z.uuid().nullable(),
+  /** The recurring schedule that made the post and the occurrence it is (null for ordinary posts). */
+  recurring_schedule_id: z.uuid().nullable(),
+  occurrence_at: isoOrNull,
   targets: z.array(postTargetSchema),
   media: z.array(
     z.strictObject({

@@ -28,6 +28,7 @@ export const createProfileRoute = route("POST /api/v1/profiles", {
   auth: "any",
   body: createProfileSchema,
   response: profileChangedResponse,
+  status: 201,
   handle: async ({ db, body, caller }) => {
     if (caller.kind === "apiKey") {
       throw new AppError("forbidden", "API keys are scoped to one profile; create profiles from a signed-in session");

@@ -7,7 +7,10 @@ export type EventType =
   | "post.failed"
   | "post.partially_published"
   | "connection.needs_reconnect"
-  | "webhook.endpoint_disabled";
+  | "webhook.endpoint_disabled"
+  | "recurring.occurrence_skipped"
+  | "member.joined"
+  | "member.removed";
 
 interface TargetRef {
   id: string;

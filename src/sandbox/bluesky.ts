@@ -7,6 +7,11 @@ import {
   bearerToken,
   checkAccessToken,
   countCall,
+  accountFollowers,
+  findPost,
+  garbageResponse,
+  metricsFailure,
+  postMetrics,
   createMedia,
   findMedia,
   handleControl,
@@ -251,8 +256,8 @@ export function createBlueskySandbox(ctx: SandboxContext): NetworkHandler {
       displayName: account.name,
       avatar: `https://cdn.bsky.app/img/avatar/plain/${account.id}/sandbox@jpeg`,
       description: "",
-      followersCount: 0,
-      followsCount: 0,
+      followersCount: await accountFollowers(ctx, NETWORK, account.id),
+      followsCount: 120,
       postsCount: posts!.n,
       createdAt: account.created_at.toISOString(),
       indexedAt: account.created_at.toISOString(),
@@ -396,6 +401,40 @@ export function createBlueskySandbox(ctx: SandboxContext): NetworkHandler {
     return json(200, { uri: row.uri, cid: row.cid, value: row.record });
   }
 
+  /** `app.bsky.feed.getPosts?uris=…` (AppView, proxied by the PDS): up to 25 posts' views; unknown uris are left out. */
+  async function getPosts(req: Request, call: Call): Promise<Response> {
+    const grant = await session(req);
+    await limit(call, `global:${grant.account_id}`, 3000, 300);
+    const uris = new URL(req.url).searchParams.getAll("uris");
+    if (!uris.length || uris.length > 25) return json(400, xrpcError("InvalidRequest", "uris must contain 1 to 25 items"));
+    const posts = [];
+    for (const uri of uris) {
+      const post = await findPost(ctx, NETWORK, uri);
+      if (post) posts.push(post);
+    }
+    const failure = await metricsFailure(ctx, NETWORK, posts);
+    if (failure === "garbage") return garbageResponse();
+    if (failure) return injectedResponse(failure, call);
+    const views = [];
+    for (const post of posts) {
+      const m = await postMetrics(ctx, NETWORK, post);
+      const [record] = await ctx.sql<{ cid: string; record: unknown }[]>`select cid, record from local_sandbox.bluesky_records where uri = ${post.id}`;
+      const account = await accountById(ctx, NETWORK, post.account_id);
+      views.push({
+        uri: post.id,
+        cid: record?.cid,
+        author: { did: post.account_id, handle: account?.username },
+        record: record?.record,
+        replyCount: m.comments,
+        repostCount: m.shares,
+        likeCount: m.likes,
+        quoteCount: m.quotes,
+        indexedAt: post.created_at.toISOString(),
+      });
+    }
+    return json(200, { posts: views });
+  }
+
   async function deactivate(did: string): Promise<Response> {
     if (!(await accountById(ctx, NETWORK, did))) return json(404, { error: `no bluesky sandbox account ${did}` });
     await ctx.sql`
@@ -416,6 +455,7 @@ export function createBlueskySandbox(ctx: SandboxContext): NetworkHandler {
       "POST /xrpc/com.atproto.repo.uploadBlob": (req, _params, call) => uploadBlob(req, call),
       "POST /xrpc/com.atproto.repo.createRecord": (req, _params, call) => createRecord(req, call),
       "GET /xrpc/com.atproto.repo.getRecord": (req) => getRecord(req),
+      "GET /xrpc/app.bsky.feed.getPosts": (req, _params, call) => getPosts(req, call),
     },
     {
       // An XRPC method the PDS does not implement is 501; any other path, 404.

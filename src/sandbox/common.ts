@@ -11,3 +11,4 @@ export * from "./common/oauth.js";
 export * from "./common/content.js";
 export * from "./common/limits.js";
 export * from "./common/control.js";
+export * from "./common/metrics.js";

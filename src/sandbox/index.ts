@@ -62,6 +62,12 @@ import { createYouTubeSandbox } from "./youtube.js";
  *   POST /sandbox/<network>/__sandbox/accounts/<id>/expire-access-tokens         the account's access tokens expire now
  *   POST /sandbox/<network>/__sandbox/accounts/<id>/revoke-refresh-tokens        its refresh tokens stop working
  *   POST /sandbox/<network>/__sandbox/accounts/<id>/revoke-all-tokens            the member removed the app
+ *   POST /sandbox/<network>/__sandbox/posts/<post id>/metrics                    set a post's metrics and/or a failure of its
+ *                                                                                metrics calls (src/sandbox/common/metrics.ts)
+ *   POST /sandbox/<network>/__sandbox/accounts/<id>/followers  {"followers": n}    set an account's follower count
+ * Metrics: every network's insights endpoint answers with simulated metrics (deterministic per post, rising, peaking
+ * and decaying; src/sandbox/common/metrics.ts); `[sandbox-metrics:<category>[:<n>]]` in a post's text fails its
+ * metrics calls (rate_limited, auth_error, network_error, unknown, garbage) without touching publishing.
  * `<id>` is the network's account id as the adapter reports it (X user id; LinkedIn `urn:li:person:<sub>` or `<sub>`;
  * Instagram `user_id`; Threads user id). Instagram and Threads have no refresh tokens (a live long-lived token refreshes
  * itself), so `revoke-all-tokens` is the one that stops refreshes there. Instagram only:

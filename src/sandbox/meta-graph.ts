@@ -11,6 +11,12 @@ import {
   json,
   recordPost,
   redeemCode,
+  accountFollowers,
+  findPost,
+  garbageResponse,
+  metricsFailure,
+  postMetrics,
+  type SandboxMetrics,
   Reply,
   setMediaState,
   sha256Hex,
@@ -192,7 +198,94 @@ export function createMetaSandbox(ctx: SandboxContext, d: MetaDialect): NetworkH
 
   async function me(req: Request, params: URLSearchParams, call: Call): Promise<Response> {
     const grant = await authenticated(req, params, call);
-    return json(200, d.renderMe(await account(grant.account_id), fieldsOf(params, ["id", "username"])));
+    const fields = fieldsOf(params, ["id", "username"]);
+    const rendered = d.renderMe(await account(grant.account_id), fields);
+    if (fields.includes("followers_count")) rendered.followers_count = await accountFollowers(ctx, network, grant.account_id);
+    return json(200, rendered);
+  }
+
+  /**
+   * Insights per network: Instagram (`instagram_business_manage_insights`) views, reach, likes, comments, shares, saved,
+   * total_interactions; Threads (`threads_manage_insights`) views, likes, replies, reposts, quotes, shares. Lifetime
+   * values, in Graph's `{name, period, values: [{value}], title, description, id}` rows.
+   */
+  const insights =
+    network === "instagram"
+      ? {
+          scope: "instagram_business_manage_insights",
+          values: (m: SandboxMetrics): Record<string, number> => ({
+            views: m.impressions,
+            reach: m.reach,
+            likes: m.likes,
+            comments: m.comments,
+            shares: m.shares,
+            saved: m.saves,
+            total_interactions: m.likes + m.comments + m.shares + m.saves,
+          }),
+        }
+      : {
+          scope: "threads_manage_insights",
+          values: (m: SandboxMetrics): Record<string, number> => ({
+            views: m.impressions,
+            likes: m.likes,
+            replies: m.comments,
+            reposts: m.shares,
+            quotes: m.quotes,
+            shares: Math.floor(m.quotes / 2),
+          }),
+        };
+
+  // GET /{media-id}/insights?metric=… — a published post's lifetime insights
+  async function mediaInsights(req: Request, params: URLSearchParams, id: string, call: Call): Promise<Response> {
+    const grant = await authenticated(req, params, call);
+    assertScope(grant, insights.scope);
+    const post = await findPost(ctx, network, id);
+    if (!post || post.account_id !== grant.account_id) return noSuchObject(id);
+    const available = insights.values(await postMetrics(ctx, network, post));
+    const asked = (params.get("metric") ?? "").split(",").map((m) => m.trim()).filter(Boolean);
+    const unknown = asked.find((m) => !(m in available));
+    if (!asked.length || unknown !== undefined) {
+      return graphError(400, {
+        message: `(#100) metric[${Math.max(0, asked.indexOf(unknown ?? ""))}] must be one of the following values: ${Object.keys(available).join(", ")}`,
+        code: 100,
+      });
+    }
+    const failure = await metricsFailure(ctx, network, [post]);
+    if (failure === "garbage") return garbageResponse();
+    if (failure) return injectedGraphError(failure, d, grant.account_id, ctx.now());
+    const data = asked.map((name) => ({
+      name,
+      period: "lifetime",
+      values: [{ value: available[name] }],
+      title: name.replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase()),
+      description: `Lifetime ${name.replace(/_/g, " ")} of the media.`,
+      id: `${id}/insights/${name}/lifetime`,
+    }));
+    return json(200, { data });
+  }
+
+  // GET /{user-id}/threads_insights?metric=followers_count — the account's total followers (Threads)
+  async function userInsights(req: Request, params: URLSearchParams, userId: string, call: Call): Promise<Response> {
+    const grant = await authenticated(req, params, call);
+    assertOwnUser(userId, grant);
+    assertScope(grant, insights.scope);
+    const asked = (params.get("metric") ?? "").split(",").map((m) => m.trim()).filter(Boolean);
+    if (!asked.length || asked.some((m) => m !== "followers_count")) {
+      return graphError(400, { message: "(#100) This sandbox serves the followers_count user insight only", code: 100 });
+    }
+    const followers = await accountFollowers(ctx, network, grant.account_id);
+    return json(200, {
+      data: [
+        {
+          name: "followers_count",
+          period: "day",
+          title: "followers_count",
+          description: "The number of followers on the profile.",
+          total_value: { value: followers },
+          id: `${userId}/insights/followers_count/day`,
+        },
+      ],
+    });
   }
 
   /**
@@ -361,6 +454,8 @@ export function createMetaSandbox(ctx: SandboxContext, d: MetaDialect): NetworkH
       "GET /refresh_access_token": (req) => longLivedToken(req, "refresh"),
       "GET /me": graph((req, params, _path, call) => me(req, params, call)),
       "GET /:objectId": graph((req, params, path, call) => readObject(req, params, path.objectId!, call)),
+      "GET /:objectId/insights": graph((req, params, path, call) => mediaInsights(req, params, path.objectId!, call)),
+      "GET /:userId/threads_insights": graph((req, params, path, call) => userInsights(req, params, path.userId!, call)),
       [`POST /:userId/${d.createEdge}`]: graph((req, params, path, call) => createContainer(req, params, path.userId!, call)),
       [`GET /:userId/${d.createEdge}`]: graph((req, params, path, call) => listMedia(req, params, path.userId!, call)),
       [`POST /:userId/${d.publishEdge}`]: graph((req, params, path, call) => publish(req, params, path.userId!, call)),

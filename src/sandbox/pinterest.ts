@@ -14,6 +14,11 @@ import {
   json,
   readJsonObject,
   recordPost,
+  accountFollowers,
+  findPost,
+  garbageResponse,
+  metricsFailure,
+  postMetrics,
   Reply,
   tokenEndpoint,
   sha256Hex,
@@ -206,7 +211,7 @@ export function createPinterestSandbox(ctx: SandboxContext): NetworkHandler {
       business_name: null,
       board_count: counts!.boards,
       pin_count: counts!.pins,
-      follower_count: 0,
+      follower_count: await accountFollowers(ctx, NETWORK, row!.id),
       following_count: 0,
       monthly_views: 0,
     });
@@ -374,6 +379,48 @@ export function createPinterestSandbox(ctx: SandboxContext): NetworkHandler {
     return json(200, await pinJson(pinId));
   }
 
+  /**
+   * `GET /v5/pins/{pin_id}/analytics?start_date&end_date&metric_types=…` (the pin's owner, `pins:read`): daily metrics in
+   * the window (at most 90 days, not before the pin), their sum, and the pin's lifetime totals, under `all`.
+   */
+  async function pinAnalytics(req: Request, pinId: string): Promise<Response> {
+    const grant = await authenticated(req, ["pins:read"]);
+    const q = new URL(req.url).searchParams;
+    const day = /^\d{4}-\d{2}-\d{2}$/;
+    const start = q.get("start_date") ?? "";
+    const end = q.get("end_date") ?? "";
+    if (!day.test(start) || !day.test(end) || start > end) return json(400, errors.invalid("start_date and end_date must be YYYY-MM-DD, start first"));
+    if ((Date.parse(end) - Date.parse(start)) / 86_400_000 > 90) return json(400, errors.invalid("The date range may be at most 90 days"));
+    const types = (q.get("metric_types") ?? "").split(",").filter(Boolean);
+    if (!types.length) return json(400, errors.invalid("metric_types is required"));
+    const [pin] = await ctx.sql`select account_id from local_sandbox.pinterest_pins where id = ${pinId}`;
+    if (!pin) return json(404, errors.pinNotFound());
+    if (pin.account_id !== grant.account_id) return json(403, errors.notPermitted());
+    const post = await findPost(ctx, NETWORK, pinId);
+    const failure = post ? await metricsFailure(ctx, NETWORK, [post]) : undefined;
+    if (failure === "garbage") return garbageResponse();
+    if (failure) return injectedResponse(failure);
+    const m = post ? await postMetrics(ctx, NETWORK, post) : undefined;
+    const lifetime: Record<string, number> = {
+      IMPRESSION: m?.impressions ?? 0,
+      OUTBOUND_CLICK: Math.floor((m?.clicks ?? 0) * 0.4),
+      PIN_CLICK: (m?.clicks ?? 0) - Math.floor((m?.clicks ?? 0) * 0.4),
+      SAVE: m?.saves ?? 0,
+      TOTAL_COMMENTS: m?.comments ?? 0,
+      TOTAL_REACTIONS: m?.likes ?? 0,
+    };
+    lifetime.SAVE_RATE = lifetime.IMPRESSION ? lifetime.SAVE! / lifetime.IMPRESSION : 0;
+    const pick = (all: Record<string, number>) => Object.fromEntries(types.filter((t) => t in all).map((t) => [t, all[t]]));
+    const picked = pick(lifetime);
+    return json(200, {
+      all: {
+        daily_metrics: [{ date: end, data_status: "READY", metrics: picked }],
+        summary_metrics: picked,
+        lifetime_metrics: picked,
+      },
+    });
+  }
+
   /** Pinterest's own answer for each failure category it has. */
   function injectedResponse(category: ErrorCategory): Response {
     switch (category) {
@@ -427,6 +474,7 @@ export function createPinterestSandbox(ctx: SandboxContext): NetworkHandler {
       "POST /v5/pins": api((req) => createPin(req)),
       "DELETE /v5/boards/:boardId(\\d+)": api((req, params) => deleteBoard(req, params.boardId!)),
       "GET /v5/pins/:pinId(\\d+)": api((req, params) => getPin(req, params.pinId!)),
+      "GET /v5/pins/:pinId(\\d+)/analytics": api((req, params) => pinAnalytics(req, params.pinId!)),
     },
     {
       notFound: () => json(404, error(404, "API method not found.")),

@@ -13,6 +13,10 @@ import {
   json,
   readForm,
   recordPost,
+  findPost,
+  garbageResponse,
+  metricsFailure,
+  postMetrics,
   Reply,
   tokenEndpoint,
   type Grant,
@@ -228,6 +232,23 @@ export function createRedditSandbox(ctx: SandboxContext): NetworkHandler {
     const ids = (new URL(req.url).searchParams.get("id") ?? "").split(",").filter(Boolean).slice(0, 100);
     const rows = ids.length ? await ctx.sql`select * from local_sandbox.reddit_posts where name in ${ctx.sql(ids)} order by created_at desc` : [];
     const [author] = await ctx.sql`select username from local_sandbox.accounts where network = ${NETWORK} and id = ${grant.account_id}`;
+    const posts = [];
+    for (const r of rows) {
+      const post = await findPost(ctx, NETWORK, r.name as string);
+      if (post) posts.push(post);
+    }
+    const failure = await metricsFailure(ctx, NETWORK, posts);
+    if (failure === "garbage") return garbageResponse();
+    if (failure === "rate_limited") {
+      return json(429, status(429, "Too Many Requests"), { "x-ratelimit-used": "100", "x-ratelimit-remaining": "0", "x-ratelimit-reset": "3" });
+    }
+    if (failure) return injectedResponse(failure === "unknown" ? "auth_error" : failure);
+    const counts = new Map<string, { score: number; comments: number; crossposts: number; ratio: number }>();
+    for (const post of posts) {
+      const m = await postMetrics(ctx, NETWORK, post);
+      // Reddit shows a score (ups − downs) and the comment count; the sandbox's likes are the score.
+      counts.set(post.id, { score: m.likes, comments: m.comments, crossposts: m.shares, ratio: m.likes ? Math.min(1, 0.8 + m.likes / (m.impressions + 1)) : 1 });
+    }
     const children = rows.map((r) => ({
       kind: "t3",
       data: {
@@ -241,10 +262,12 @@ export function createRedditSandbox(ctx: SandboxContext): NetworkHandler {
         over_18: r.over_18,
         spoiler: r.spoiler,
         author: r.account_id === grant.account_id ? author?.username : "[sandbox]",
-        score: 1,
-        ups: 1,
-        upvote_ratio: 1,
-        num_comments: 0,
+        score: counts.get(r.name as string)?.score ?? 1,
+        ups: counts.get(r.name as string)?.score ?? 1,
+        upvote_ratio: Math.round((counts.get(r.name as string)?.ratio ?? 1) * 100) / 100,
+        num_comments: counts.get(r.name as string)?.comments ?? 0,
+        num_crossposts: counts.get(r.name as string)?.crossposts ?? 0,
+        view_count: null,
         created_utc: Math.floor((r.created_at as Date).getTime() / 1000),
         permalink: `/r/${r.subreddit}/comments/${(r.name as string).slice(3)}/`,
       },

@@ -21,6 +21,11 @@ import {
   readForm,
   readJsonObject,
   recordPost,
+  accountFollowers,
+  findPost,
+  garbageResponse,
+  metricsFailure,
+  postMetrics,
   revokeToken,
   Reply,
   tokenEndpoint,
@@ -299,7 +304,7 @@ export function createTikTokSandbox(ctx: SandboxContext): NetworkHandler {
       profile_deep_link: `https://vm.tiktok.com/${row!.username}`,
       is_verified: false,
     };
-    const stats: Record<string, unknown> = { follower_count: 0, following_count: 0, likes_count: 0, video_count: 0 };
+    const stats: Record<string, unknown> = { follower_count: await accountFollowers(ctx, NETWORK, row!.id), following_count: 0, likes_count: 0, video_count: 0 };
     const out: Record<string, unknown> = {};
     for (const field of requested) {
       const [value, scope] =
@@ -309,6 +314,51 @@ export function createTikTokSandbox(ctx: SandboxContext): NetworkHandler {
       out[field] = value;
     }
     return envelope(200, { user: out });
+  }
+
+  /**
+   * `POST /v2/video/query/?fields=…` `{"filters":{"video_ids":[…]}}` (`video.list`, at most 20 ids): the caller's own
+   * videos among them, with the fields asked for; ids that are not the caller's public videos are left out.
+   */
+  async function videoQuery(req: Request): Promise<Response> {
+    const grant = await user(req, ["video.list"]);
+    await limit(req, "video.query", 600);
+    const fields = (new URL(req.url).searchParams.get("fields") ?? "").split(",").map((f) => f.trim()).filter(Boolean);
+    const known = new Set(["id", "create_time", "title", "video_description", "duration", "cover_image_url", "share_url", "embed_link", "like_count", "comment_count", "share_count", "view_count"]);
+    if (!fields.length || fields.some((f) => !known.has(f))) return fail(400, "invalid_params", `Invalid fields: ${fields.find((f) => !known.has(f)) ?? ""}`);
+    const body = (await req.json().catch(() => undefined)) as { filters?: { video_ids?: unknown } } | undefined;
+    const ids = body?.filters?.video_ids;
+    if (!Array.isArray(ids) || !ids.length || ids.length > 20 || ids.some((id) => typeof id !== "string")) {
+      return fail(400, "invalid_params", "filters.video_ids must be 1 to 20 video ids");
+    }
+    const posts = [];
+    for (const id of ids as string[]) {
+      const post = await findPost(ctx, NETWORK, id);
+      if (post && post.account_id === grant.account_id) posts.push(post);
+    }
+    const failure = await metricsFailure(ctx, NETWORK, posts);
+    if (failure === "garbage") return garbageResponse();
+    if (failure) return injectedAtInit(failure)!;
+    const videos = [];
+    for (const post of posts) {
+      const m = await postMetrics(ctx, NETWORK, post);
+      const all: Record<string, unknown> = {
+        id: post.id,
+        create_time: Math.floor(post.created_at.getTime() / 1000),
+        title: post.text.slice(0, 150),
+        video_description: post.text,
+        duration: 12,
+        cover_image_url: `https://p16-sign.tiktokcdn.com/sandbox/${post.id}.jpeg`,
+        share_url: `https://www.tiktok.com/@sandbox/video/${post.id}`,
+        embed_link: `https://www.tiktok.com/embed/v2/${post.id}`,
+        like_count: m.likes,
+        comment_count: m.comments,
+        share_count: m.shares,
+        view_count: m.videoViews,
+      };
+      videos.push(Object.fromEntries(fields.map((f) => [f, all[f]])));
+    }
+    return envelope(200, { videos, cursor: 0, has_more: false });
   }
 
   async function creatorInfo(req: Request): Promise<Response> {
@@ -537,6 +587,7 @@ export function createTikTokSandbox(ctx: SandboxContext): NetworkHandler {
       "POST /v2/oauth/revoke/": (req) => revoke(req),
       "GET /v2/user/info/": (req) => userInfo(req),
       "POST /v2/post/publish/creator_info/query/": (req) => creatorInfo(req),
+      "POST /v2/video/query/": (req) => videoQuery(req),
       "POST /v2/post/publish/video/init/": (req) => videoInit(req),
       "POST /v2/post/publish/status/fetch/": (req) => statusFetch(req),
       "PUT /video/": (req) => uploadChunk(req),

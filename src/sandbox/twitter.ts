@@ -5,6 +5,11 @@ import {
   authorize,
   checkAccessToken,
   countCall,
+  accountFollowers,
+  findPost,
+  garbageResponse,
+  metricsFailure,
+  postMetrics,
   createMedia,
   findDuplicate,
   findMedia,
@@ -72,6 +77,7 @@ const rateLimits = {
   tweets: 100,
   mediaUpload: 500,
   mediaStatus: 1000,
+  tweetsLookup: 5000,
 } as const;
 type Endpoint = keyof typeof rateLimits;
 const WINDOW_SECONDS = 15 * 60;
@@ -163,6 +169,10 @@ export function createTwitterSandbox(ctx: SandboxContext): NetworkHandler {
     const [user] = await ctx.sql`select id, username, name from local_sandbox.accounts where network = ${NETWORK} and id = ${grant.account_id}`;
     const fields = (new URL(req.url).searchParams.get("user.fields") ?? "").split(",");
     const data: Record<string, unknown> = { id: user!.id, name: user!.name, username: user!.username };
+    if (fields.includes("public_metrics")) {
+      const followers = await accountFollowers(ctx, NETWORK, user!.id);
+      data.public_metrics = { followers_count: followers, following_count: 180, tweet_count: 42, listed_count: 3, like_count: 512 };
+    }
     if (fields.includes("profile_image_url")) data.profile_image_url = `https://pbs.twimg.com/profile_images/${user!.id}/sandbox_normal.png`;
     return json(200, { data });
   }
@@ -201,12 +211,71 @@ export function createTwitterSandbox(ctx: SandboxContext): NetworkHandler {
     return json(201, { data: { id, text, edit_history_tweet_ids: [id] } });
   }
 
+  /**
+   * `GET /2/tweets?ids=…&tweet.fields=public_metrics,non_public_metrics`: found tweets in `data`, the rest as
+   * resource-not-found `errors`. Non-public metrics only for the caller's own tweets of the last 30 days (else 400).
+   */
+  async function lookupTweets(req: Request, call: Call): Promise<Response> {
+    const grant = await authenticated(req, call, "tweetsLookup", ["tweet.read", "users.read"]);
+    const q = new URL(req.url).searchParams;
+    const ids = (q.get("ids") ?? "").split(",").filter(Boolean);
+    if (!ids.length || ids.length > 100 || ids.some((id) => !/^\d{1,19}$/.test(id))) {
+      return json(400, invalidRequest([{ message: "The `ids` query parameter value must be 1 to 100 comma-separated numeric ids", parameters: { ids } }]));
+    }
+    const fields = (q.get("tweet.fields") ?? "").split(",");
+    const posts = [];
+    for (const id of ids) {
+      const post = await findPost(ctx, NETWORK, id);
+      if (post) posts.push(post);
+    }
+    const failure = await metricsFailure(ctx, NETWORK, posts);
+    if (failure === "garbage") return garbageResponse();
+    if (failure) return injectedResponse(failure, [], call);
+    const data = [];
+    for (const post of posts) {
+      const m = await postMetrics(ctx, NETWORK, post);
+      const tweet: Record<string, unknown> = { id: post.id, text: post.text, edit_history_tweet_ids: [post.id] };
+      if (fields.includes("public_metrics")) {
+        tweet.public_metrics = {
+          retweet_count: m.shares,
+          reply_count: m.comments,
+          like_count: m.likes,
+          quote_count: m.quotes,
+          bookmark_count: m.saves,
+          impression_count: m.impressions,
+          ...(m.videoViews ? { view_count: m.videoViews } : {}),
+        };
+      }
+      if (fields.includes("non_public_metrics")) {
+        const old = ctx.now().getTime() - post.created_at.getTime() > 30 * 86_400_000;
+        if (post.account_id !== grant.account_id || old) {
+          return json(400, invalidRequest([{ message: "[non_public_metrics] is only available for your own Posts from the last 30 days", parameters: { "tweet.fields": ["non_public_metrics"] } }]));
+        }
+        tweet.non_public_metrics = { impression_count: m.impressions, url_link_clicks: m.clicks, user_profile_clicks: Math.floor(m.clicks / 3) };
+      }
+      data.push(tweet);
+    }
+    const found = new Set(posts.map((p) => p.id));
+    const errors = ids
+      .filter((id) => !found.has(id))
+      .map((id) => ({
+        value: id,
+        detail: `Could not find tweet with ids: [${id}].`,
+        title: "Not Found Error",
+        resource_type: "tweet",
+        parameter: "ids",
+        resource_id: id,
+        type: "https://api.x.com/2/problems/resource-not-found",
+      }));
+    return json(200, { ...(data.length ? { data } : {}), ...(errors.length ? { errors } : {}) });
+  }
+
   /** X's own answer for each failure category. */
   async function injectedResponse(category: ErrorCategory, mediaIds: string[], call: Call): Promise<Response> {
     switch (category) {
       case "rate_limited": {
         const reset = Math.floor(ctx.now().getTime() / 1000) + twitterSandboxConfig.injectedResetSeconds;
-        call.window = { limit: rateLimits.tweets, remaining: 0, reset };
+        call.window = { limit: rateLimits[call.endpoint ?? "tweets"], remaining: 0, reset };
         return json(429, problem(429, "Too Many Requests", "Too Many Requests"));
       }
       case "auth_error":
@@ -301,6 +370,7 @@ export function createTwitterSandbox(ctx: SandboxContext): NetworkHandler {
       "POST /2/oauth2/revoke": (req, _params, call) => revoke(req, call),
       "GET /2/users/me": (req, _params, call) => usersMe(req, call),
       "POST /2/tweets": (req, _params, call) => createTweet(req, call),
+      "GET /2/tweets": (req, _params, call) => lookupTweets(req, call),
       "POST /2/media/upload": (req, _params, call) => uploadMedia(req, call),
       "GET /2/media/upload": (req, _params, call) => mediaStatus(req, call),
     },

@@ -17,6 +17,11 @@ import {
   readForm,
   readJsonObject,
   recordPost,
+  accountFollowers,
+  findPost,
+  garbageResponse,
+  metricsFailure,
+  postMetrics,
   revokeToken,
   Reply,
   tokenEndpoint,
@@ -309,6 +314,11 @@ export function createYouTubeSandbox(ctx: SandboxContext): NetworkHandler {
       };
     }
     if (parts.includes("status")) resource.status = { privacyStatus: "public", isLinked: true, longUploadsStatus: "allowed", madeForKids: false };
+    if (parts.includes("statistics")) {
+      const [videos] = await ctx.sql<{ n: number }[]>`select count(*)::int as n from local_sandbox.posts where network = ${NETWORK} and account_id = ${row!.id}`;
+      const subscribers = await accountFollowers(ctx, NETWORK, row!.id);
+      resource.statistics = { viewCount: String(subscribers * 37), subscriberCount: String(subscribers), hiddenSubscriberCount: false, videoCount: String(videos!.n) };
+    }
     const etag = sha256Hex(`${row!.id}:list`).slice(0, 27);
     return json(200, { kind: "youtube#channelListResponse", etag, pageInfo: { totalResults: 1, resultsPerPage: 5 }, items: [resource] });
   }
@@ -457,10 +467,20 @@ export function createYouTubeSandbox(ctx: SandboxContext): NetworkHandler {
     await spendQuota(grant.client_id, "units");
     const q = new URL(req.url).searchParams;
     const parts = (q.get("part") ?? "").split(",").map((p) => p.trim()).filter(Boolean);
-    const known = new Set(["id", "snippet", "status", "processingDetails"]);
+    const known = new Set(["id", "snippet", "status", "processingDetails", "statistics"]);
     const unknown = parts.find((p) => !known.has(p));
     if (!parts.length || unknown) return googleError(400, "unknownPart", `'${unknown ?? ""}'`, { status: "INVALID_ARGUMENT" });
     const ids = (q.get("id") ?? "").split(",").map((id) => id.trim()).filter(Boolean).slice(0, 50);
+    if (parts.includes("statistics")) {
+      const posts = [];
+      for (const id of ids) {
+        const post = await findPost(ctx, NETWORK, id);
+        if (post) posts.push(post);
+      }
+      const failure = await metricsFailure(ctx, NETWORK, posts);
+      if (failure === "garbage") return garbageResponse();
+      if (failure) return injectedAtInsert(failure)!;
+    }
     const items = [];
     for (const id of ids) {
       const row = await ctx.sql.begin(async (tx) => {
@@ -472,6 +492,17 @@ export function createYouTubeSandbox(ctx: SandboxContext): NetworkHandler {
       if (parts.includes("snippet")) item.snippet = row.snippet;
       if (parts.includes("status")) item.status = row.status;
       if (parts.includes("processingDetails")) item.processingDetails = row.processing;
+      if (parts.includes("statistics")) {
+        // Counts are strings on YouTube; a video not processed yet has none.
+        const post = await findPost(ctx, NETWORK, row.id);
+        const m = post ? await postMetrics(ctx, NETWORK, post) : undefined;
+        item.statistics = {
+          viewCount: String(m?.videoViews ?? 0),
+          likeCount: String(m?.likes ?? 0),
+          favoriteCount: "0",
+          commentCount: String(m?.comments ?? 0),
+        };
+      }
       items.push(item);
     }
     const pageInfo = { totalResults: items.length, resultsPerPage: items.length };

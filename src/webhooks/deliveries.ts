@@ -77,7 +77,7 @@ export async function requestRetry(tx: Tx, deliveryId: string): Promise<string> 
   if (!d) throw notFound("Webhook delivery");
   const profile = await getProfileOrThrow(tx, d.profile_id);
   await assertWebhooksIncluded(tx, d.profile_id);
-  if (profile.role === "member") throw new AppError("forbidden", "Only the profile's owner or an admin can retry webhook deliveries");
+  if (profile.role === "member") throw new AppError("forbidden", "Only the profile's owner or an admin can retry webhook deliveries; your role on this profile is member");
   if (d.status === "delivered") throw new AppError("conflict", "This delivery already succeeded; there is nothing to retry");
   if (d.status === "delivering") throw new AppError("conflict", "This delivery is being attempted right now");
   if (!d.is_active) throw new AppError("conflict", "The webhook endpoint is disabled; turn it on (is_active: true) before retrying");

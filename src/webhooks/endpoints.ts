@@ -64,7 +64,7 @@ export async function assertWebhooksIncluded(tx: Tx, profileId: string): Promise
 export async function assertCanManage(tx: Tx, profileId: string): Promise<void> {
   const profile = await getProfileOrThrow(tx, profileId);
   await assertWebhooksIncluded(tx, profileId);
-  if (profile.role === "member") throw new AppError("forbidden", "Only the profile's owner or an admin can manage its webhooks");
+  if (profile.role === "member") throw new AppError("forbidden", "Only the profile's owner or an admin can manage its webhooks; your role on this profile is member");
 }
 
 /** The endpoints of a profile the caller can see (402 without webhooks in its plan). */
@@ -142,7 +142,7 @@ export async function updateEndpoint(tx: Tx, endpointId: string, patch: UpdateEn
 export async function deleteEndpoint(tx: Tx, endpointId: string): Promise<void> {
   const current = await getEndpointOrThrow(tx, endpointId);
   const profile = await getProfileOrThrow(tx, current.profile_id);
-  if (profile.role === "member") throw new AppError("forbidden", "Only the profile's owner or an admin can manage its webhooks");
+  if (profile.role === "member") throw new AppError("forbidden", "Only the profile's owner or an admin can manage its webhooks; your role on this profile is member");
   const deleted = await tx`delete from public.webhook_endpoints where id = ${endpointId} returning id`;
   if (!deleted.length) throw notFound("Webhook endpoint");
 }

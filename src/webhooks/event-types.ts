@@ -12,6 +12,9 @@ export const webhookEventTypes = [
   "post.partially_published",
   "connection.needs_reconnect",
   "webhook.endpoint_disabled",
+  "recurring.occurrence_skipped",
+  "member.joined",
+  "member.removed",
 ] as const satisfies readonly EventType[];
 
 export type WebhookEventType = (typeof webhookEventTypes)[number];

@@ -44,6 +44,7 @@ const spec = {
     profile: "body",
     body: createEndpointSchema,
     response: createEndpointResponse,
+    status: 201,
     handle: async ({ db, body, caller, profileId }: { db: CallerDb; body: CreateEndpointInput; caller: Caller; profileId: string }) => {
       const { row, secret } = await registerEndpoint(db, caller.userId, { ...body, profileId });
       return created({ success: true as const, endpoint: { ...serializeEndpoint(row), secret }, warning: SECRET_WARNING });
@@ -105,6 +106,7 @@ export const configureWebhook = route("POST /api/v1/webhooks/configure", {
   profile: "body",
   body: createEndpointSchema,
   response: configureEndpointResponse,
+  status: [200, 201],
   handle: async ({ db, body, caller, profileId }) => {
     const result = await configureEndpointFor(db, caller.userId, { ...body, profileId });
     const endpoint = { ...serializeEndpoint(result.row), ...(result.secret ? { secret: result.secret } : {}) };

@@ -52,6 +52,15 @@ const tables: Record<string, TableRule> = {
   webhook_deliveries: { scope: "profile", column: "profile_id" },
   webhook_delivery_attempts: { scope: "profile", column: "profile_id" },
   connect_return_origins: { scope: "profile", column: "profile_id" },
+  profile_invitations: { scope: "profile", column: "profile_id" },
+  post_metric_snapshots: { scope: "profile", column: "profile_id" },
+  account_metric_snapshots: { scope: "profile", column: "profile_id" },
+  analytics_sync_state: { scope: "profile", column: "profile_id" },
+  post_metric_rollups: { scope: "profile", column: "profile_id" },
+  post_metric_hourly: { scope: "profile", column: "profile_id" },
+  templates: { scope: "profile", column: "profile_id" },
+  template_media: { scope: "profile", column: "profile_id" },
+  recurring_schedules: { scope: "profile", column: "profile_id" },
 };
 
 /** Who may execute each function in public (by its signature). Nobody else may: not anon, authenticated or PUBLIC. */
@@ -61,6 +70,7 @@ const functions: Record<string, FunctionRule> = {
   "accessible_profile_ids(text[])": "amplify_api only",
   "has_profile_role(uuid,text[])": "amplify_api only",
   "request_profile_scope()": "amplify_api only",
+  "count_template_use(uuid)": "amplify_api only",
   "create_profile(text,text,text)": "amplify_api only",
   "consume_post_quota(uuid,integer,jsonb)": "amplify_api only",
   "record_scheduled_event(uuid)": "amplify_api only",
@@ -79,6 +89,22 @@ const functions: Record<string, FunctionRule> = {
   "enforce_webhook_endpoint_cap()": "trigger",
   "guard_webhook_delivery_update()": "trigger",
   "connect_return_origins_cap()": "trigger",
+  "check_single_owner()": "trigger",
+  "record_member_removed()": "trigger",
+  "create_profile_invitation(uuid,text,text,text)": "amplify_api only",
+  "resend_profile_invitation(uuid,uuid,text)": "amplify_api only",
+  "accept_profile_invitation(text)": "amplify_api only",
+  "profile_member_users(uuid)": "amplify_api only",
+  "transfer_profile_ownership(uuid,uuid,jsonb,integer)": "amplify_api only",
+  "request_analytics_sync(uuid)": "amplify_api only",
+  "arm_metrics_on_publish()": "trigger",
+  "arm_analytics_sync_on_connect()": "trigger",
+  "refresh_post_metric_rollups(uuid[])": "service only",
+  "roll_up_post_metric_snapshots()": "trigger",
+  "add_post_metric_hourly(post_metric_rollups[],integer)": "service only",
+  "add_published_hourly(post_targets[],integer)": "service only",
+  "post_metric_rollups_to_hourly()": "trigger",
+  "post_targets_to_hourly()": "trigger",
 };
 
 /**
@@ -110,8 +136,16 @@ const foreignInserts: Record<string, (tx: postgres.TransactionSql, a: Tenant, b:
   webhook_endpoints: (tx, a, b) => tx`
     insert into public.webhook_endpoints (profile_id, url, secret_enc, events, max_retries, created_by)
     values (${b.profileId}, 'https://forged.example/h', 'x', '{*}', 5, ${a.user.id})`,
+  templates: (tx, a, b) => tx`
+    insert into public.templates (profile_id, name, content, created_by) values (${b.profileId}, 'forged', 'x', ${a.user.id})`,
+  template_media: (tx, _a, b) => tx`
+    insert into public.template_media (template_id, profile_id, public_url, mime_type)
+    values (${b.templateId}, ${b.profileId}, 'https://x.example/a.jpg', 'image/jpeg')`,
   connect_return_origins: (tx, a, b) => tx`
     insert into public.connect_return_origins (profile_id, origin, created_by) values (${b.profileId}, 'https://forged.example', ${a.user.id})`,
+  recurring_schedules: (tx, a, b) => tx`
+    insert into public.recurring_schedules (profile_id, name, content, platforms, recurrence_pattern, time_of_day, timezone, anchor_at, created_by)
+    values (${b.profileId}, 'forged', 'x', '{twitter}', 'daily', '09:00:00', 'UTC', now(), ${a.user.id})`,
 };
 
 interface Relation {

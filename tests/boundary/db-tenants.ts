@@ -24,6 +24,7 @@ export interface Tenant {
   deliveryId: string;
   attemptId: string;
   jobLogId: string;
+  templateId: string;
 }
 
 const inADay = () => new Date(Date.now() + 86_400_000).toISOString();
@@ -70,8 +71,35 @@ export async function buildTenant(t: TestHome): Promise<Tenant> {
     insert into public.oauth_states (state, profile_id, user_id, platform, code_verifier, redirect_uri, return_url, expires_at)
     values (${randomBytes(12).toString("hex")}, ${base.profileId}, ${base.user.id}, 'twitter', 'verifier',
             'https://app.example/api/connect/callback/twitter', 'https://app.example/connected', now() + interval '10 minutes')`;
+  // Metrics as the analytics sync job writes them (its sync state row exists since the connection was made).
+  await t.sql`
+    insert into public.post_metric_snapshots (profile_id, post_id, target_id, connection_id, platform, likes, engagements, raw)
+    values (${base.profileId}, ${postId}, ${target!.id}, ${connectionId}, 'twitter', 3, 3, '{}')`;
+  await t.sql`
+    insert into public.account_metric_snapshots (profile_id, connection_id, platform, followers)
+    values (${base.profileId}, ${connectionId}, 'twitter', 10)`;
+  // A template naming the media file (templates are written through the API elsewhere; admin SQL keeps this quick).
+  const [template] = await t.sql<{ id: string }[]>`
+    insert into public.templates (profile_id, name, content, platforms, created_by)
+    values (${base.profileId}, 'Tenant template', 'Hello {{name}}', '{twitter}', ${base.user.id})
+    returning id`;
+  await t.sql`
+    insert into public.template_media (template_id, profile_id, media_id, file_path, public_url, mime_type, file_size, file_name)
+    values (${template!.id}, ${base.profileId}, ${mediaId}, ${filePath}, ${"https://storage.example/" + filePath}, 'image/jpeg', 1000, 'photo.jpg')`;
+  // A pending invitation (made through the API in tests/team; admin SQL here). Only its digest is stored.
+  await t.sql`
+    insert into public.profile_invitations (profile_id, email, role, token_hash, invited_by, expires_at)
+    values (${base.profileId}, ${`invitee-${randomBytes(4).toString("hex")}@example.com`}, 'member',
+            ${randomBytes(32).toString("hex")}, ${base.user.id}, now() + interval '7 days')`;
+  // A recurring schedule (made through the API in tests/recurring; admin SQL here), its next occurrence a day away.
+  await t.sql`
+    insert into public.recurring_schedules (profile_id, name, content, platforms, recurrence_pattern, time_of_day, timezone,
+      anchor_at, next_occurrence_at, created_by)
+    values (${base.profileId}, 'Tenant schedule', 'Every day', '{twitter}', 'daily', '09:00:00', 'UTC', now(),
+            now() + interval '1 day', ${base.user.id})`;
   return {
     ...base,
+    templateId: template!.id,
     connectionId,
     postId,
     targetId: target!.id,

@@ -20,7 +20,7 @@ describe("connections: happy paths", () => {
         externalAccountId: expect.stringMatching(/^\d+$/),
         externalAccountName: expect.stringMatching(/^@\w+/),
         connectionStatus: "connected",
-        capabilities: { text: true, images: true, video: false, scheduling: true, analytics: false },
+        capabilities: { text: true, images: true, video: false, scheduling: true, analytics: true },
         contract: {
           displayName: "Twitter / X",
           supportStatus: "partial",
@@ -109,7 +109,7 @@ describe("connections: happy paths", () => {
       supportStatus: "partial",
       scopes: expect.arrayContaining(["tweet.read", "tweet.write", "users.read", "offline.access"]),
       publish: { supported: true, text: true, images: true, video: false, requiresMedia: false, supportedMediaTypes: ["image/*"], scheduling: true },
-      analytics: { supported: false },
+      analytics: { supported: true },
     });
     expect(res.body.platforms.find((p: { platform: string }) => p.platform === "snapchat").supportStatus).toBe("unsupported");
   });
@@ -175,7 +175,7 @@ describe("connections: errors and faults", () => {
     expect((await t.call("GET", "/api/v1/connections", { apiKey: memberKey })).body.connections).toHaveLength(1);
     assertEnvelope(await t.call("DELETE", `/api/v1/connections/${id}`, { apiKey: memberKey }), 403, "forbidden");
     const init = await t.call("POST", "/api/v1/connect/init", { apiKey: memberKey, body: { platform: "twitter", returnUrl: t.home.url } });
-    expect(init.status).toBe(404);
+    assertEnvelope(init, 403, "forbidden");
 
     const stranger = await paidUserWithKey(t);
     assertEnvelope(await t.call("DELETE", `/api/v1/connections/${id}`, { apiKey: stranger.apiKey }), 404, "not_found");

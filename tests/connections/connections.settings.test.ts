@@ -37,7 +37,7 @@ describe("PATCH /api/v1/connections/:id: happy paths", () => {
         platform: "pinterest",
         connectionStatus: "connected",
         settings: { boardId: boards[1]!.id },
-        capabilities: { text: true, images: true, video: false, scheduling: true, analytics: false },
+        capabilities: { text: true, images: true, video: false, scheduling: true, analytics: true },
         contract: expect.objectContaining({ displayName: "Pinterest", publish: { supported: true, scheduling: true } }),
         readiness: { status: "ready", canPublish: true, canSchedule: true, missingRequirements: [], warnings: [] },
       }),

@@ -47,9 +47,9 @@ describe("sandboxes answer 404 and 405 (with Allow) in each network's own error 
     const missing = await sandbox("/twitter/2/nothing");
     expect(missing.status).toBe(404);
     expect(await missing.json()).toEqual({ errors: [{ message: "Sorry, that page does not exist", code: 34 }] });
-    const wrong = await sandbox("/twitter/2/tweets");
+    const wrong = await sandbox("/twitter/2/users/me", { method: "POST" });
     expect(wrong.status).toBe(405);
-    expect(wrong.headers.get("allow")).toBe("POST");
+    expect(wrong.headers.get("allow")).toBe("GET");
     expect(await wrong.json()).toMatchObject({ errors: [{ code: 34 }] });
   });
 

@@ -90,9 +90,12 @@ describe("routing: function route tables ↔ netlify.toml redirects", () => {
     expect(missing, `discovery lists endpoints nobody serves: ${missing.join(", ")}`).toEqual([]);
   });
 
-  it("netlify.toml [functions] directory is netlify/functions (the directory this test reads)", () => {
-    const doc = parse(readFileSync(tomlPath, "utf8")) as { functions?: { directory?: string } };
-    expect(path.normalize(doc.functions?.directory ?? "netlify/functions")).toBe(path.normalize("netlify/functions"));
+  it("netlify.toml deploys what `npm run build` bundles from netlify/functions (the directory this test reads)", () => {
+    // scripts/bundle-functions.ts writes one <name>.mjs per netlify/functions/<name>.ts into netlify/functions-bundled
+    // (tests/core/bundle.contract.test.ts checks that it does); Netlify zips that directory as it is.
+    const doc = parse(readFileSync(tomlPath, "utf8")) as { functions?: { directory?: string; node_bundler?: string } };
+    expect(path.normalize(doc.functions?.directory ?? "")).toBe(path.normalize("netlify/functions-bundled"));
+    expect(doc.functions?.node_bundler).toBe("none");
   });
 
   for (const { fn, route } of cases) {

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import postgres from "postgres";
 import { afterAll, beforeAll, inject } from "vitest";
 import { generateSecrets, startLocalHome, type LocalHome, type LocalHomeOptions } from "../../src/local/home.js";
+import { checkAgainstDocument } from "./openapi.js";
 
 /** Creates a fresh database for this test file, cloned from the run's migrated template. */
 export async function cloneTemplateDatabase(): Promise<string> {
@@ -78,8 +79,14 @@ export function useTestHome(options: Omit<LocalHomeOptions, "databaseUrl" | "sec
       body = JSON.stringify(callOptions.body);
       if (!headers.has("content-type")) headers.set("content-type", "application/json");
     }
-    return resultOf(await ctx.home.fetch(new Request(new URL(path, ctx.home.url), { method, headers, body })));
+    const result = await resultOf(await ctx.home.fetch(new Request(new URL(path, ctx.home.url), { method, headers, body })));
+    await checkAgainstDocument(method, path, result); // every answer fits the OpenAPI document (tests/helpers/openapi.ts)
+    return result;
   };
-  ctx.http = async (path, init = {}) => resultOf(await fetch(new URL(path, ctx.home.url), init));
+  ctx.http = async (path, init = {}) => {
+    const result = await resultOf(await fetch(new URL(path, ctx.home.url), init));
+    await checkAgainstDocument(init.method ?? "GET", String(path), result);
+    return result;
+  };
   return ctx;
 }

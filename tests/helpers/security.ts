@@ -22,6 +22,13 @@ export interface SecurityFixture {
   deliveryId: string;
   /** An uploaded media record's file path. */
   mediaPath: string;
+  /** A content template of the profile. */
+  templateId: string;
+  /** A recurring schedule of the profile (daily, posting to the connected X account). */
+  scheduleId: string;
+  /** A member who joined the profile by invitation (their membership id), and a pending invitation. */
+  memberId: string;
+  invitationId: string;
 }
 
 export interface EndpointUnderTest {
@@ -90,6 +97,31 @@ export function securitySuite(t: TestHome, endpoints: EndpointUnderTest[], modes
     });
     expect(upload.status, JSON.stringify(upload.body)).toBe(200);
     f.mediaPath = upload.body.media.file_path;
+    const template = await t.call("POST", "/api/v1/templates", { apiKey: f.apiKey, body: { name: "Security suite", content: "Hi {{name}}" } });
+    expect(template.status, JSON.stringify(template.body)).toBe(201);
+    f.templateId = template.body.template.id;
+    const schedule = await t.call("POST", "/api/v1/recurring-schedules", {
+      apiKey: f.apiKey,
+      body: { name: "Security suite", content: "Daily", platforms: ["twitter"], recurrencePattern: "daily", timeOfDay: "09:00", timezone: "UTC" },
+    });
+    expect(schedule.status, JSON.stringify(schedule.body)).toBe(201);
+    f.scheduleId = schedule.body.schedule.id;
+    const joiner = await signUp(t);
+    const invited = await t.call("POST", `/api/v1/profiles/${f.profileId}/invitations`, {
+      token: f.owner.token,
+      body: { email: joiner.email, role: "member" },
+    });
+    expect(invited.status, JSON.stringify(invited.body)).toBe(201);
+    const token = new URL(invited.body.invitation.inviteUrl).pathname.split("/").at(-1);
+    expect((await t.call("POST", `/api/v1/invitations/${token}/accept`, { token: joiner.token })).status).toBe(200);
+    const [member] = await t.sql<{ id: string }[]>`select id from public.profile_members where profile_id = ${f.profileId} and user_id = ${joiner.id}`;
+    f.memberId = member!.id;
+    const pending = await t.call("POST", `/api/v1/profiles/${f.profileId}/invitations`, {
+      token: f.owner.token,
+      body: { email: `pending-${joiner.id}@example.com`, role: "member" },
+    });
+    expect(pending.status, JSON.stringify(pending.body)).toBe(201);
+    f.invitationId = pending.body.invitation.id;
 
     const lapsed = await paidUserWithKey(t);
     await subscribe(t, lapsed.user, "starter", "canceled");

@@ -276,6 +276,28 @@ describe("QStash emulator in the local home", () => {
     }
   });
 
+  it("deduplicates inside a batch and against earlier publishes, as publishing one by one would", async () => {
+    const path = uniquePath("batch-dedup");
+    const earlierId = `dedup-${randomBytes(4).toString("hex")}`;
+    const sharedId = `dedup-${randomBytes(4).toString("hex")}`;
+    const earlier = await client().publishJSON({ url: dest.url(path), body: { n: "earlier" }, deduplicationId: earlierId });
+    const results = await client().batchJSON([
+      { url: dest.url(path), body: { n: "a" }, deduplicationId: sharedId },
+      { url: dest.url(path), body: { n: "b" }, deduplicationId: earlierId },
+      { url: dest.url(path), body: { n: "c" }, deduplicationId: sharedId },
+      { url: dest.url(path), body: { n: "d" } },
+    ]);
+    expect(results).toEqual([
+      { messageId: expect.stringMatching(/^msg_/), url: dest.url(path) },
+      { messageId: earlier.messageId, url: dest.url(path), deduplicated: true },
+      { messageId: results[0]!.messageId, url: dest.url(path), deduplicated: true },
+      { messageId: expect.stringMatching(/^msg_/), url: dest.url(path) },
+    ]);
+    await eventually(() => dest.hits(path).length >= 3);
+    await sleep(400);
+    expect(dest.hits(path).map((h) => JSON.parse(h.body.toString()).n).sort()).toEqual(["a", "d", "earlier"]);
+  });
+
   it("forwards Upstash-Forward-* headers with the prefix stripped, and uses Upstash-Method", async () => {
     const path = uniquePath("forward");
     await client().publishJSON({

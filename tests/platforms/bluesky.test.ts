@@ -230,7 +230,7 @@ describe("Bluesky through the API", () => {
       username: identifier,
       externalAccountId: expect.stringMatching(/^did:plc:/),
       connectionStatus: "connected",
-      capabilities: { text: true, images: true, video: false, scheduling: true, analytics: false },
+      capabilities: { text: true, images: true, video: false, scheduling: true, analytics: true },
       contract: { displayName: "Bluesky", supportStatus: "partial", publish: { supported: true, scheduling: true } },
       readiness: { status: "ready", canPublish: true, canSchedule: true, missingRequirements: [], warnings: [] },
     });
@@ -266,7 +266,7 @@ describe("Bluesky through the API", () => {
     const memberKey = (await createApiKey(t, member, owner.profileId)).key;
     const identifier = handle("member");
     const init = await t.call("POST", "/api/v1/connect/init", { apiKey: memberKey, body: { platform: "bluesky", returnUrl, credentials: { identifier, appPassword: APP_PASSWORD } } });
-    assertEnvelope(init, 404, "not_found");
+    assertEnvelope(init, 403, "forbidden");
     expect(await t.sql`select 1 from local_sandbox.accounts where network = 'bluesky' and username = ${identifier}`).toHaveLength(0);
   });
 

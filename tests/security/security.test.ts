@@ -16,6 +16,17 @@ const endpoints: EndpointUnderTest[] = [
   { route: "GET /api/v1/profiles/:profileId", path: (f) => `/api/v1/profiles/${f.profileId}`, ownedResource: true },
   { route: "PATCH /api/v1/profiles/:profileId", path: (f) => `/api/v1/profiles/${f.profileId}`, body: () => ({ name: "y" }), ownedResource: true },
   { route: "DELETE /api/v1/profiles/:profileId", path: (f) => `/api/v1/profiles/${f.profileId}`, ownedResource: true },
+  // team
+  { route: "GET /api/v1/profiles/:profileId/members", path: (f) => `/api/v1/profiles/${f.profileId}/members`, ownedResource: true },
+  { route: "PATCH /api/v1/profiles/:profileId/members/:memberId", path: (f) => `/api/v1/profiles/${f.profileId}/members/${f.memberId}`, body: () => ({ role: "admin" }), ownedResource: true },
+  { route: "DELETE /api/v1/profiles/:profileId/members/:memberId", path: (f) => `/api/v1/profiles/${f.profileId}/members/${f.memberId}`, ownedResource: true },
+  { route: "DELETE /api/v1/profiles/:profileId/leave", path: (f) => `/api/v1/profiles/${f.profileId}/leave`, ownedResource: true },
+  { route: "POST /api/v1/profiles/:profileId/transfer-ownership", path: (f) => `/api/v1/profiles/${f.profileId}/transfer-ownership`, body: (f) => ({ userId: f.owner.id }), ownedResource: true },
+  { route: "GET /api/v1/profiles/:profileId/invitations", path: (f) => `/api/v1/profiles/${f.profileId}/invitations`, ownedResource: true },
+  { route: "POST /api/v1/profiles/:profileId/invitations", path: (f) => `/api/v1/profiles/${f.profileId}/invitations`, body: () => ({ email: "security@example.com", role: "member" }), ownedResource: true },
+  { route: "DELETE /api/v1/profiles/:profileId/invitations/:invitationId", path: (f) => `/api/v1/profiles/${f.profileId}/invitations/${f.invitationId}`, ownedResource: true },
+  { route: "POST /api/v1/profiles/:profileId/invitations/:invitationId/resend", path: (f) => `/api/v1/profiles/${f.profileId}/invitations/${f.invitationId}/resend`, ownedResource: true },
+  { route: "POST /api/v1/invitations/:token/accept", path: () => `/api/v1/invitations/${"A".repeat(43)}/accept` },
   // API keys
   { route: "GET /api/v1/api-keys", path: () => "/api/v1/api-keys" },
   // Creating a key needs a signed-in session (issue 9, finding 9): the route table says "session", so the suite checks
@@ -66,9 +77,52 @@ const endpoints: EndpointUnderTest[] = [
   { route: "GET /api/v1/job-logs", path: (f) => `/api/v1/job-logs?profileId=${f.profileId}`, ownedResource: true },
   { route: "GET /api/v1/delivery-metrics", path: () => "/api/v1/delivery-metrics" },
   { route: "GET /api/v1/delivery-metrics", path: (f) => `/api/v1/delivery-metrics?profileId=${f.profileId}`, ownedResource: true },
+  // analytics and learned best times
+  ...[
+    "/api/v1/analytics/overview",
+    "/api/analytics/realtime",
+    "/api/analytics/post-timeline",
+    "/api/analytics/content-decay",
+    "/api/analytics/posting-frequency",
+    "/api/analytics/best-time",
+    "/api/analytics/capabilities",
+    "/api/analytics/sync-health",
+    "/api/v1/scheduling/best-times",
+  ].flatMap((p): EndpointUnderTest[] => [
+    { route: `GET ${p}`, path: () => p },
+    { route: `GET ${p}`, path: (f) => `${p}?profileId=${f.profileId}`, ownedResource: true },
+  ]),
+  { route: "POST /api/v1/analytics/sync", path: () => "/api/v1/analytics/sync" },
+  { route: "POST /api/v1/analytics/sync", path: (f) => `/api/v1/analytics/sync?profileId=${f.profileId}`, ownedResource: true },
   // media
   { route: "POST /api/v1/media/upload-url", path: () => "/api/v1/media/upload-url", body: (f) => ({ profileId: f.profileId, fileName: "a.png", contentType: "image/png", fileSize: 10 }), ownedResource: true },
   { route: "DELETE /api/v1/media", path: () => "/api/v1/media", body: (f) => ({ profileId: f.profileId, filePath: f.mediaPath }), ownedResource: true },
+  // content templates
+  { route: "GET /api/v1/templates", path: () => "/api/v1/templates" },
+  { route: "GET /api/v1/templates", path: (f) => `/api/v1/templates?profileId=${f.profileId}`, ownedResource: true },
+  { route: "POST /api/v1/templates", path: () => "/api/v1/templates", body: () => ({ name: "t", content: "x" }) },
+  { route: "POST /api/v1/templates", path: () => "/api/v1/templates", body: (f) => ({ name: "t", content: "x", profileId: f.profileId }), ownedResource: true },
+  { route: "GET /api/v1/templates/:templateId", path: (f) => `/api/v1/templates/${f.templateId}`, ownedResource: true },
+  { route: "PATCH /api/v1/templates/:templateId", path: (f) => `/api/v1/templates/${f.templateId}`, body: () => ({ is_favorite: true }), ownedResource: true },
+  { route: "DELETE /api/v1/templates/:templateId", path: (f) => `/api/v1/templates/${f.templateId}`, ownedResource: true },
+  // recurring schedules
+  { route: "GET /api/v1/recurring-schedules", path: () => "/api/v1/recurring-schedules" },
+  { route: "GET /api/v1/recurring-schedules", path: (f) => `/api/v1/recurring-schedules?profileId=${f.profileId}`, ownedResource: true },
+  {
+    route: "POST /api/v1/recurring-schedules",
+    path: () => "/api/v1/recurring-schedules",
+    body: () => ({ name: "r", content: "x", platforms: ["twitter"], recurrencePattern: "daily", timeOfDay: "09:00", timezone: "UTC" }),
+  },
+  {
+    route: "POST /api/v1/recurring-schedules",
+    path: () => "/api/v1/recurring-schedules",
+    body: (f) => ({ profileId: f.profileId, name: "r", content: "x", platforms: ["twitter"], recurrencePattern: "daily", timeOfDay: "09:00", timezone: "UTC" }),
+    ownedResource: true,
+  },
+  { route: "GET /api/v1/recurring-schedules/:scheduleId", path: (f) => `/api/v1/recurring-schedules/${f.scheduleId}`, ownedResource: true },
+  { route: "PATCH /api/v1/recurring-schedules/:scheduleId", path: (f) => `/api/v1/recurring-schedules/${f.scheduleId}`, body: () => ({ name: "s" }), ownedResource: true },
+  { route: "DELETE /api/v1/recurring-schedules/:scheduleId", path: (f) => `/api/v1/recurring-schedules/${f.scheduleId}`, ownedResource: true },
+  { route: "GET /api/v1/recurring-schedules/:scheduleId/occurrences", path: (f) => `/api/v1/recurring-schedules/${f.scheduleId}/occurrences`, ownedResource: true },
   // webhooks, for integrations
   { route: "GET /api/v1/webhook-endpoints", path: () => "/api/v1/webhook-endpoints" },
   { route: "GET /api/v1/webhook-endpoints", path: (f) => `/api/v1/webhook-endpoints?profileId=${f.profileId}`, ownedResource: true },

@@ -10,6 +10,8 @@ export const rateLimitTable = {
   api_requests: { limit: 1000, window: "1h", counts: "API requests", per: "API key" },
   posts: { limit: 100, window: "1h", counts: "posts", per: "profile" },
   media_uploads: { limit: 50, window: "1h", counts: "media uploads", per: "profile" },
+  // POST /api/v1/analytics/sync: each asks every account of the profile for its metrics now.
+  analytics_sync: { limit: 10, window: "1h", counts: "analytics sync requests", per: "profile" },
 } as const satisfies Record<string, { limit: number; window: string; counts: string; per: string }>;
 
 export type RateLimitPolicyName = keyof typeof rateLimitTable;

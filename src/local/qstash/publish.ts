@@ -128,38 +128,56 @@ export function parseDurationMs(value: string): number | undefined {
 }
 
 
-/** Stores the drafts in one transaction; a deduplication id seen within the window yields the earlier message. */
+/**
+ * Stores a publish or a whole batch in one statement (a batch of 500 is one round trip, not a thousand): a
+ * deduplication id seen within the window yields the earlier message, and within one batch the first of two drafts
+ * with the same id wins, exactly as storing them one after the other would.
+ */
 export async function store(sql: postgres.Sql, drafts: Draft[], settings: Settings): Promise<PublishResult[]> {
-  return (await sql.begin(async (tx) => {
-    const results: PublishResult[] = [];
-    for (const draft of drafts) results.push(await storeOne(tx, draft, settings));
-    return results;
-  })) as PublishResult[];
-}
-
-export async function storeOne(tx: postgres.TransactionSql, d: Draft, settings: Settings): Promise<PublishResult> {
-  const id = newMessageId();
-  if (d.deduplicationId !== null) {
-    const [fresh] = await tx`
+  if (!drafts.length) return [];
+  const ids = drafts.map(() => newMessageId());
+  const rows = await sql<{ message_id: string; deduplicated: boolean }[]>`
+    with input as (
+      select * from unnest(
+        ${ids}::text[], ${drafts.map((d) => d.url)}::text[], ${drafts.map((d) => d.method)}::text[],
+        ${drafts.map((d) => JSON.stringify(d.header))}::text[], ${drafts.map((d) => d.body.toString("base64"))}::text[],
+        ${drafts.map((d) => d.maxRetries)}::int[], ${drafts.map((d) => d.timeoutMs)}::int[],
+        ${drafts.map((d) => (d.notBeforeSeconds === null ? null : String(d.notBeforeSeconds)))}::text[],
+        ${drafts.map((d) => d.delayMs)}::float8[], ${drafts.map((d) => d.deduplicationId)}::text[]
+      ) with ordinality as t(id, url, method, header, body, max_retries, timeout_ms, not_before, delay_ms, dedup_id, ord)
+    ),
+    claimed as (
       insert into local_qstash.deduplication (id, message_id, expires_at)
-      values (${d.deduplicationId}, ${id}, now() + ${settings.deduplicationWindowMs}::double precision * interval '1 millisecond')
+      select distinct on (dedup_id) dedup_id, id,
+             now() + ${settings.deduplicationWindowMs}::double precision * interval '1 millisecond'
+      from input where dedup_id is not null
+      order by dedup_id, ord
       on conflict (id) do update set message_id = excluded.message_id, expires_at = excluded.expires_at
         where local_qstash.deduplication.expires_at <= now()
-      returning message_id`;
-    if (!fresh) {
-      const [seen] = await tx<{ message_id: string }[]>`
-        select message_id from local_qstash.deduplication where id = ${d.deduplicationId}`;
-      return { messageId: seen!.message_id, url: d.url, deduplicated: true };
-    }
-  }
-  await tx`
-    insert into local_qstash.messages
-      (id, url, method, header, body, max_retries, timeout_ms, state, not_before, deduplication_id)
-    values (${id}, ${d.url}, ${d.method}, ${tx.json(d.header)}, ${d.body}, ${d.maxRetries}, ${d.timeoutMs}, 'CREATED',
-      coalesce(to_timestamp(${d.notBeforeSeconds}::double precision),
-               now() + ${d.delayMs}::double precision * interval '1 millisecond'),
-      ${d.deduplicationId})`;
-  return { messageId: id, url: d.url };
+      returning id as dedup_id, message_id
+    ),
+    stored as (
+      insert into local_qstash.messages
+        (id, url, method, header, body, max_retries, timeout_ms, state, not_before, deduplication_id)
+      select i.id, i.url, i.method, i.header::jsonb, decode(i.body, 'base64'), i.max_retries, i.timeout_ms, 'CREATED',
+             coalesce(to_timestamp(i.not_before::double precision),
+                      now() + i.delay_ms * interval '1 millisecond'),
+             i.dedup_id
+      from input i
+      where i.dedup_id is null or exists (select 1 from claimed c where c.message_id = i.id)
+      returning id
+    )
+    select coalesce(s.id, c.message_id, seen.message_id) as message_id, s.id is null as deduplicated
+    from input i
+    left join stored s on s.id = i.id
+    left join claimed c on c.dedup_id = i.dedup_id
+    left join local_qstash.deduplication seen on seen.id = i.dedup_id
+    order by i.ord`;
+  return rows.map((row, index) =>
+    row.deduplicated
+      ? { messageId: row.message_id, url: drafts[index]!.url, deduplicated: true as const }
+      : { messageId: row.message_id, url: drafts[index]!.url },
+  );
 }
 
 export const ID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";

@@ -1,4 +1,5 @@
 import { dispatcher, json } from "../../local/emulator.js";
+import { setPostMetrics } from "./metrics.js";
 import { accountById } from "./oauth.js";
 import type { SandboxContext } from "./schema.js";
 
@@ -48,6 +49,27 @@ const controlRoutes = dispatcher<ControlContext>(
       return json(200, {
         media: rows.map((r) => ({ id: r.id, accountId: r.account_id, state: r.state, mimeType: r.mime_type, sizeBytes: r.size_bytes })),
       });
+    },
+    // Sets a post's metrics (any of impressions, reach, likes, comments, shares, quotes, saves, clicks, videoViews)
+    // and/or a failure for its metrics calls: {"fail": "rate_limited"|"auth_error"|"network_error"|"unknown"|"garbage"|null,
+    // "times": n}. Unset counts keep following the simulation (src/sandbox/common/metrics.ts).
+    "POST /posts/:post/metrics": async (req, params, { ctx, network }) => {
+      const body = (await req.json().catch(() => undefined)) as Record<string, unknown> | undefined;
+      if (!body || typeof body !== "object" || Array.isArray(body)) return json(400, { error: "a JSON object is required" });
+      const result = await setPostMetrics(ctx, network, decodeURIComponent(params.post!), body);
+      return result.ok ? json(200, result) : json(result.error.startsWith("no ") ? 404 : 400, { error: result.error });
+    },
+    "POST /accounts/:account/followers": async (req, params, { ctx, network, accountRef }) => {
+      const body = (await req.json().catch(() => undefined)) as { followers?: unknown } | undefined;
+      const followers = body?.followers;
+      if (typeof followers !== "number" || !Number.isSafeInteger(followers) || followers < 0) {
+        return json(400, { error: "followers must be a non-negative integer" });
+      }
+      const accountId = accountRef(params.account!);
+      await ctx.sql`
+        insert into local_sandbox.account_metrics (network, account_id, followers) values (${network}, ${accountId}, ${followers})
+        on conflict (network, account_id) do update set followers = excluded.followers`;
+      return json(200, { accountId, followers });
     },
     "POST /accounts/:account/:action([a-z-]+)": async (_req, params, { ctx, network, accountRef }) => {
       const accountId = accountRef(params.account!);

@@ -1,4 +1,5 @@
 import type postgres from "postgres";
+import { metricsDdl } from "./metrics.js";
 
 /** The sandbox's context and its durable state: the `local_sandbox` schema. */
 
@@ -95,6 +96,7 @@ export async function ensureSandboxSchema(sql: Sql): Promise<void> {
   await sql.begin(async (tx) => {
     await tx`select pg_advisory_xact_lock(hashtext('local_sandbox.schema'))`;
     await tx.unsafe(ddl);
+    await tx.unsafe(metricsDdl);
     await tx`delete from local_sandbox.rate_windows where window_start < now() - interval '2 days'`;
   });
 }

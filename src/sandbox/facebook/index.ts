@@ -13,7 +13,7 @@ import { networkTables } from "../network-tables.js";
 import { accessToken, authenticate, consent } from "./auth.js";
 import { controlAccount, listPages } from "./control.js";
 import { feed, photos } from "./publish.js";
-import { accounts, me, pageFields, permissions, readPost } from "./reads.js";
+import { accounts, me, pageFields, pageFollowers, permissions, postInsights, readPost } from "./reads.js";
 import {
   ddl,
   error400,
@@ -101,6 +101,7 @@ export function createFacebookSandbox(sandbox: SandboxContext): NetworkHandler {
   const routes = dispatcher<Call>(
     "facebook sandbox",
     {
+      "POST /__sandbox/accounts/:ref/followers": (req, path) => handleControl(ctx, NETWORK, req, `/accounts/${path.ref!}/followers`),
       "POST /__sandbox/accounts/:ref/:action([a-z-]+)": (_req, path) => controlAccount(ctx, path.ref!, path.action!),
       "GET /__sandbox/pages": (req) => listPages(ctx, req),
       "* /__sandbox/*": (req, path) => handleControl(ctx, NETWORK, req, `/${path["*"]!}`),
@@ -115,11 +116,17 @@ export function createFacebookSandbox(sandbox: SandboxContext): NetworkHandler {
       [`POST /${V}/:pageId(\\d+)/photos`]: edge(photos),
       [`POST /${V}/:pageId(\\d+)/videos`]: edge(videos),
       // A node: a post (`{page-id}_{n}`), a Page, or a video (its status).
-      [`GET /${V}/:nodeId(\\d+(?:_\\d+)?)`]: graph(async (_req, caller, params, path) => {
+      [`GET /${V}/:postId(\\d+_\\d+)/insights`]: graph((_req, caller, params, path, call) => postInsights(ctx, caller, path.postId!, params, call)),
+      [`GET /${V}/:nodeId(\\d+(?:_\\d+)?)`]: graph(async (_req, caller, params, path, call) => {
         const id = path.nodeId!;
-        if (id.includes("_")) return readPost(ctx, caller, id, params);
+        if (id.includes("_")) return readPost(ctx, caller, id, params, call);
         const page = await ctx.pageById(id);
-        if (page) return json(200, pageFields(ctx, page, fieldList(params, ["id", "name"])));
+        if (page) {
+          const fields = fieldList(params, ["id", "name"]);
+          const out = pageFields(ctx, page, fields);
+          for (const f of ["followers_count", "fan_count"]) if (fields.includes(f)) out[f] = await pageFollowers(ctx, page.id);
+          return json(200, out);
+        }
         return videoStatus(ctx, caller, id, params);
       }),
     },

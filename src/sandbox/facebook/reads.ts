@@ -1,6 +1,9 @@
-import { accountById, json } from "../common.js";
+import type { ErrorCategory } from "../../platforms/types.js";
+import { accountById, accountFollowers, findPost, garbageResponse, json, metricsFailure, postMetrics } from "../common.js";
+import { injectedResponse } from "./publish.js";
 import { pageToken } from "./auth.js";
 import {
+  type Call,
   type Caller,
   type Facebook,
   facebookSandboxConfig,
@@ -78,14 +81,66 @@ export async function accounts(ctx: Facebook, req: Request, caller: Caller, para
   return json(200, { data, paging });
 }
 
-export async function readPost(ctx: Facebook, caller: Caller, postId: string, params: URLSearchParams): Promise<Response> {
+export async function readPost(ctx: Facebook, caller: Caller, postId: string, params: URLSearchParams, call: Call): Promise<Response> {
   const [post] = await ctx.sql<{ id: string; account_id: string; text: string; created_at: Date }[]>`
     select id, account_id, text, created_at from local_sandbox.posts where network = ${NETWORK} and id = ${postId}`;
   if (!post || (caller.kind === "page" && caller.pageId !== post.account_id)) return unsupportedGet(postId);
   const fields = fieldList(params, ["id", "message", "created_time"]);
   const out: Record<string, unknown> = { id: post.id };
+  // Engagement counts (pages_read_engagement): shares, and reactions/comments as summaries.
+  const counted = fields.filter((f) => f === "shares" || f.startsWith("reactions") || f.startsWith("comments"));
+  if (counted.length) {
+    const failure = await metricsFailure(ctx, NETWORK, [(await findPost(ctx, NETWORK, post.id))!]);
+    if (failure === "garbage") return garbageResponse();
+    if (failure) return injectedResponse(ctx, failure as ErrorCategory, "feed", call);
+    const m = await postMetrics(ctx, NETWORK, (await findPost(ctx, NETWORK, post.id))!);
+    if (fields.includes("shares")) out.shares = { count: m.shares };
+    if (fields.some((f) => f.startsWith("reactions"))) out.reactions = { data: [], summary: { total_count: m.likes, viewer_reaction: "NONE" } };
+    if (fields.some((f) => f.startsWith("comments"))) out.comments = { data: [], summary: { order: "ranked", total_count: m.comments, can_comment: true } };
+  }
   if (fields.includes("message") && post.text) out.message = post.text;
   if (fields.includes("created_time")) out.created_time = post.created_at.toISOString().replace(/\.\d{3}Z$/, "+0000");
   if (fields.includes("permalink_url")) out.permalink_url = `https://www.facebook.com/${post.id}`;
   return json(200, out);
+}
+
+/**
+ * `GET /{page-post-id}/insights?metric=…` (a Page token with read_insights): lifetime post metrics, the 2025 "media
+ * view" names and clicks.
+ */
+export async function postInsights(ctx: Facebook, caller: Caller, postId: string, params: URLSearchParams, call: Call): Promise<Response> {
+  const post = await findPost(ctx, NETWORK, postId);
+  if (!post || (caller.kind === "page" && caller.pageId !== post.account_id)) return unsupportedGet(postId);
+  if (!caller.grant.scopes.includes("read_insights")) {
+    return json(403, { error: { message: "(#10) Requires read_insights permission", type: "OAuthException", code: 10, fbtrace_id: "sandbox" } });
+  }
+  const m = await postMetrics(ctx, NETWORK, post);
+  const available: Record<string, unknown> = {
+    post_media_view: m.impressions,
+    post_total_media_view_unique: m.reach,
+    post_clicks: m.clicks,
+    post_reactions_by_type_total: { like: m.likes },
+  };
+  const asked = (params.get("metric") ?? "").split(",").map((x) => x.trim()).filter(Boolean);
+  const unknown = asked.find((x) => !(x in available));
+  if (!asked.length || unknown !== undefined) return invalidParameter(`(#100) The value must be a valid insights metric: ${unknown ?? ""}`);
+  const failure = await metricsFailure(ctx, NETWORK, [post]);
+  if (failure === "garbage") return garbageResponse();
+  if (failure) return injectedResponse(ctx, failure as ErrorCategory, "feed", call);
+  return json(200, {
+    data: asked.map((name) => ({
+      name,
+      period: "lifetime",
+      values: [{ value: available[name] }],
+      title: name,
+      description: `Lifetime: ${name}`,
+      id: `${postId}/insights/${name}/lifetime`,
+    })),
+    paging: {},
+  });
+}
+
+/** Followers of the Pages, read when a Page is rendered with followers_count or fan_count. */
+export async function pageFollowers(ctx: Facebook, pageId: string): Promise<number> {
+  return accountFollowers(ctx, NETWORK, pageId);
 }
