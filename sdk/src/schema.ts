@@ -1683,7 +1683,7 @@ export interface components {
              * @description What went wrong, for a program
              * @enum {string}
              */
-            code: "bad_request" | "validation_error" | "invalid_json" | "unauthorized" | "invalid_api_key" | "invalid_token" | "subscription_required" | "plan_limit_reached" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "quota_exceeded" | "internal_error" | "service_unavailable";
+            code: "bad_request" | "validation_error" | "invalid_json" | "unauthorized" | "invalid_api_key" | "invalid_token" | "subscription_required" | "plan_limit_reached" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "gone" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "quota_exceeded" | "internal_error" | "service_unavailable";
             /** @description Also in the X-Request-Id header; quote it in support requests */
             requestId: string;
             /** @description Validation errors: one entry per field; other errors may carry an object */
@@ -1842,6 +1842,27 @@ export interface components {
                 "application/json": components["schemas"]["Error"] & {
                     /** @enum {unknown} */
                     code?: "conflict";
+                };
+            };
+        };
+        /** @description Error 410 */
+        Error410: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "success": false,
+                 *       "error": "Error",
+                 *       "code": "gone",
+                 *       "requestId": "3f1b0c9e-9a51-4c47-8f0e-5d2b7c1a4e11"
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"] & {
+                    /** @enum {unknown} */
+                    code?: "gone";
                 };
             };
         };
@@ -4141,6 +4162,9 @@ export interface operations {
                             published_at: string | null;
                             /** Format: date-time */
                             created_at: string;
+                            template_id: string | null;
+                            recurring_schedule_id: string | null;
+                            occurrence_at: string | null;
                             targets: {
                                 /** Format: uuid */
                                 id: string;
@@ -4209,6 +4233,9 @@ export interface operations {
                             published_at: string | null;
                             /** Format: date-time */
                             created_at: string;
+                            template_id: string | null;
+                            recurring_schedule_id: string | null;
+                            occurrence_at: string | null;
                             targets: {
                                 /** Format: uuid */
                                 id: string;

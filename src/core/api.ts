@@ -8,6 +8,7 @@ import { log } from "./log.js";
 import type { CallerDb, ServiceDb } from "./pg.js";
 import { assertProfileVisible, resolveProfileId } from "./profile-scope.js";
 import { limitApiRequest } from "./ratelimit/limit-api-request.js";
+import { rateLimitHeaders } from "./ratelimit/limiter.js";
 import type { RateLimitPolicyName } from "./ratelimit/policies.js";
 import { router, type Router } from "./router.js";
 import { serviceDb, servicePool, services, type Services } from "./services.js";
@@ -285,6 +286,26 @@ function toResponse(result: unknown, requestId: string, limitHeaders: Record<str
 }
 
 /**
+ * X-RateLimit-* for an API-key request refused before the metering step: a 404 or 405 (no route takes the path or the
+ * method, found before anyone is authenticated, so the key is looked up here) or the billing gate's 402 (a key
+ * without a paid plan). The request
+ * counts against the key's hourly limit like any other; an unknown key or a limiter failure gets no headers.
+ */
+const refusedBeforeMetering = new Set(["method_not_allowed", "not_found", "subscription_required"]);
+
+async function refusedKeyLimitHeaders(req: Request, known: Caller | null): Promise<Record<string, string>> {
+  try {
+    const s = services();
+    const caller = known ?? (req.headers.has("x-api-key") ? await authenticate(req, "any", s) : null);
+    if (caller?.kind !== "apiKey") return {};
+    if (caller.metering && caller.paidActive) return await limitApiRequest(caller, s, servicePool(s.env));
+    return rateLimitHeaders(await s.limiter.limit("api_requests", caller.keyId));
+  } catch {
+    return {};
+  }
+}
+
+/**
  * Turns routes into a Netlify Functions v2 handler: authenticate → billing gate → API-key rate limit and quota →
  * validate input → profile → per-profile rate limit → handle → (local home) check the answer, each a named step;
  * every response carries X-Request-Id, every failure the error envelope, and every response to an API key its
@@ -296,11 +317,12 @@ export function api(list: readonly Route[]) {
   const handler = async (req: Request, _context?: unknown): Promise<Response> => {
     const requestId = requestIdFor(req);
     let limitHeaders: Record<string, string> = {};
+    let caller: Caller | null = null;
     try {
       const { route: r, params } = matchRoute(routes, req.method.toUpperCase(), new URL(req.url).pathname);
       const def = r.def;
       const s = services();
-      const caller = await authenticate(req, def.auth, s);
+      caller = await authenticate(req, def.auth, s);
       billingGate(caller);
       limitHeaders = await limitApiRequest(caller, s, servicePool(s.env));
       const { body, query } = await parseInput(req, def);
@@ -322,6 +344,9 @@ export function api(list: readonly Route[]) {
       checkResponse(def, r.key, result);
       return toResponse(result, requestId, limitHeaders);
     } catch (error) {
+      if (error instanceof AppError && !Object.keys(limitHeaders).length && refusedBeforeMetering.has(error.code)) {
+        limitHeaders = await refusedKeyLimitHeaders(req, caller);
+      }
       if (error instanceof AppError) return errorResponse(error, requestId, limitHeaders);
       const mapped = fromPostgres(error);
       if (mapped) return errorResponse(mapped, requestId, limitHeaders);

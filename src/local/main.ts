@@ -2,7 +2,9 @@ import { existsSync } from "node:fs";
 import { rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { ensureDashboardBuilt } from "./dashboard.js";
+import { setLogSink } from "../core/log.js";
 import { startLocalHome, type LocalHome } from "./home.js";
+import { terminalSink } from "./terminal-log.js";
 
 /**
  * `npm start`: the whole API on http://localhost:8888 (PORT to change), data kept under .data/ (AMPLIFY_DATA_DIR),
@@ -10,6 +12,8 @@ import { startLocalHome, type LocalHome } from "./home.js";
  */
 if (existsSync(".env")) process.loadEnvFile(".env");
 process.env.LOG_LEVEL ??= "info";
+// A line per request, publish attempt, webhook attempt and queue retry, for people (LOG_FORMAT=json: JSON lines).
+if (process.env.LOG_FORMAT !== "json") setLogSink(terminalSink());
 
 const started = Date.now();
 const dataDir = path.resolve(process.env.AMPLIFY_DATA_DIR || ".data");

@@ -7,9 +7,10 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { AppError } from "../core/errors.js";
-import { errorResponse, jsonResponse } from "../core/http.js";
+import { errorResponse } from "../core/http.js";
 import { log } from "../core/log.js";
 import { dashboardDist, headersFor, isAppRoute } from "./dashboard.js";
+import { logRequest } from "./terminal-log.js";
 import { compileRedirects, FUNCTION_PREFIX, readRedirects, resolveRedirect } from "./redirects.js";
 
 export type FetchHandler = (req: Request) => Promise<Response>;
@@ -100,7 +101,7 @@ export function createLocalHandler(options: LocalServerOptions = {}): FetchHandl
         return file;
       }
     }
-    return jsonResponse(404, { success: false, error: `Not found: ${url.pathname}`, code: "not_found" });
+    return errorResponse(new AppError("not_found", `Not found: ${url.pathname}`), randomUUID());
   };
 }
 
@@ -176,9 +177,16 @@ export function listen(handler: FetchHandler, port: number, host = "127.0.0.1", 
       res.end(await refused.text());
       return;
     }
+    const startedAt = performance.now();
+    // Every answer carries X-Request-Id: the function's own, or one given here (static files, emulators, 404s).
+    let requestId: string = randomUUID();
+    const method = req.method ?? "GET";
+    const pathname = (req.url ?? "/").split("?")[0]!;
+    res.once("finish", () =>
+      logRequest({ method, path: pathname, status: res.statusCode, durationMs: Math.round(performance.now() - startedAt), requestId }),
+    );
     try {
       const origin = `http://${req.headers.host ?? `${host}:${port}`}`;
-      const method = req.method ?? "GET";
       const headers = new Headers();
       for (const [k, v] of Object.entries(req.headers)) {
         if (Array.isArray(v)) v.forEach((item) => headers.append(k, item));
@@ -200,15 +208,17 @@ export function listen(handler: FetchHandler, port: number, host = "127.0.0.1", 
       });
       const cookies = response.headers.getSetCookie();
       if (cookies.length) outHeaders["set-cookie"] = cookies;
+      if (typeof outHeaders["x-request-id"] === "string") requestId = outHeaders["x-request-id"];
+      else outHeaders["x-request-id"] = requestId;
       res.writeHead(response.status, outHeaders);
       if (response.body && method !== "HEAD") {
         for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) res.write(chunk);
       }
       res.end();
     } catch (error) {
-      log.error("local server error", { error });
-      if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
-      res.end(JSON.stringify({ success: false, error: "Internal server error", code: "internal_error" }));
+      log.error("local server error", { error, requestId });
+      if (!res.headersSent) res.writeHead(500, { "content-type": "application/json", "x-request-id": requestId });
+      res.end(JSON.stringify({ success: false, error: "Internal server error", code: "internal_error", requestId }));
     }
   });
   server.keepAliveTimeout = 5000;

@@ -1,5 +1,6 @@
 import { env } from "../core/env.js";
 import { jobContext, retryDelaySeconds, type JobContext, type RetrySchedule } from "../core/jobs/index.js";
+import { log } from "../core/log.js";
 import type { Tx } from "../core/pg.js";
 import { liveCredentials, markNeedsReconnect } from "../connections/tokens.js";
 import type { Platform } from "../platforms/catalog.js";
@@ -134,6 +135,12 @@ async function writeJobLog(
         ...(fields.error?.details.status ? { httpStatus: fields.error.details.status } : {}),
         ...(fields.error?.details.platformCode ? { platformCode: fields.error.details.platformCode } : {}),
       })})`;
+  // One line per attempt in the logs (the local home's terminal shows it), as the job log row says.
+  (fields.status === "success" ? log.info : log.warn)("publish attempt", {
+    platform: t.platform, postId: t.post_id, targetId: t.id, attempt: t.attempts, status: fields.status,
+    category: fields.error?.category ?? null, error: fields.error?.message ?? null, willRetry: fields.willRetry,
+    nextRetryAt: fields.nextRetryAt?.toISOString() ?? null, durationMs,
+  });
 }
 
 /** Records the attempt's outcome in one transaction, fenced by the lease so a stale executor cannot overwrite. */

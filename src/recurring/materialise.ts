@@ -22,6 +22,9 @@ import { HORIZON_MS, scheduleOfRow, type ScheduleRow } from "./schedules.js";
  *   reason instead.
  * - An occurrence found more than LATE_LIMIT_MS late (the scheduler was down) is skipped as missed rather than
  *   published long after its time.
+ * - The posts of a batch are made one by one (each with every check, in its own transaction); the schedules are then
+ *   moved on together, in one statement (`advanceSchedules`), with the same compare-and-set per schedule. Should that
+ *   statement not run, the next run finds each occurrence's post (`exists`) and moves the schedule on then.
  */
 export const LATE_LIMIT_MS = 15 * 60_000;
 const BATCH = 200;
@@ -39,6 +42,14 @@ type Outcome =
   | { kind: "skipped"; reason: string; accounts?: boolean }
   | { kind: "paused"; reason: string };
 
+/** What an occurrence came to, and where its schedule goes next. */
+interface Decided {
+  row: ScheduleRow;
+  occurrence: Date;
+  following: Date | null;
+  outcome: Outcome;
+}
+
 export async function materialiseDue(ctx: JobContext, options: { scheduleId?: string; budgetMs?: number } = {}): Promise<MaterialiseReport> {
   const started = Date.now();
   const report: MaterialiseReport = { posted: 0, skipped: 0, paused: 0 };
@@ -55,14 +66,12 @@ export async function materialiseDue(ctx: JobContext, options: { scheduleId?: st
     if (!fresh.length) break;
     for (const r of fresh) seen.add(`${r.id}:${r.next_occurrence_at!.getTime()}`);
     let next = 0;
+    const decided: Decided[] = [];
     const worker = async () => {
       while (next < fresh.length) {
         const row = fresh[next++]!;
         try {
-          const outcome = await materialiseOne(ctx, row);
-          if (outcome.kind === "posted") report.posted += 1;
-          else if (outcome.kind === "skipped") report.skipped += 1;
-          else if (outcome.kind === "paused") report.paused += 1;
+          decided.push(await materialiseOne(ctx, row));
         } catch (error) {
           // Left as it is: the next run tries this occurrence again.
           ctx.log.error("recurring occurrence failed", { scheduleId: row.id, error: error instanceof Error ? error.message : String(error) });
@@ -70,6 +79,12 @@ export async function materialiseDue(ctx: JobContext, options: { scheduleId?: st
       }
     };
     await Promise.all(Array.from({ length: Math.min(CONCURRENCY, fresh.length) }, worker));
+    await advanceSchedules(ctx, decided);
+    for (const { outcome } of decided) {
+      if (outcome.kind === "posted") report.posted += 1;
+      else if (outcome.kind === "skipped") report.skipped += 1;
+      else if (outcome.kind === "paused") report.paused += 1;
+    }
     if (Date.now() - started > (options.budgetMs ?? 20_000)) break;
   }
   return report;
@@ -83,7 +98,8 @@ async function everyTargetDisconnected(tx: Tx, row: ScheduleRow): Promise<boolea
   return r!.connected === 0;
 }
 
-export async function materialiseOne(ctx: JobContext, row: ScheduleRow): Promise<Outcome> {
+/** Makes one occurrence's post (or decides to skip it, or to pause the schedule); the schedule is not touched. */
+export async function materialiseOne(ctx: JobContext, row: ScheduleRow): Promise<Decided> {
   const occurrence = row.next_occurrence_at!;
   const now = ctx.clock.now();
   const schedule = scheduleOfRow(row);
@@ -99,36 +115,62 @@ export async function materialiseOne(ctx: JobContext, row: ScheduleRow): Promise
       outcome = { kind: "paused", reason: `Paused: no account is connected for ${row.platforms.join(", ")}; reconnect one and resume the schedule` };
     }
   }
+  return { row, occurrence, following, outcome };
+}
 
-  return ctx.serviceDb(async (tx) => {
-    const posted = outcome.kind === "posted" || outcome.kind === "exists";
-    const reason = outcome.kind === "skipped" || outcome.kind === "paused" ? outcome.reason : null;
-    const [updated] = await tx<{ skipped_count: number }[]>`
-      update public.recurring_schedules set
-        next_occurrence_at = ${outcome.kind === "paused" ? occurrence : following},
-        occurrence_count = occurrence_count + ${outcome.kind === "paused" ? 0 : 1},
-        last_posted_at = ${posted ? tx`${occurrence}::timestamptz` : tx`last_posted_at`},
-        skipped_count = skipped_count + ${reason ? 1 : 0},
-        last_error = ${reason ? tx`${reason.slice(0, 1000)}::text` : tx`last_error`},
-        last_error_at = ${reason ? tx`now()` : tx`last_error_at`},
-        is_active = ${outcome.kind !== "paused"},
-        paused_reason = ${outcome.kind === "paused" ? tx`${outcome.reason.slice(0, 500)}::text` : tx`paused_reason`}
-      where id = ${row.id} and next_occurrence_at = ${occurrence} and is_active
-      returning skipped_count`;
-    if (updated && reason) {
-      await tx`
-        insert into public.events (profile_id, event_type, payload)
-        values (${row.profile_id}, 'recurring.occurrence_skipped', jsonb_build_object(
+/**
+ * Moves the schedules of a batch on, in one statement on the service connection: each only when it still stands at
+ * the occurrence just handled and is active (compare-and-set; a schedule another run is moving on right now is left
+ * to it), with a `recurring.occurrence_skipped` event for each skipped or paused occurrence. Answers the ids of the
+ * schedules it moved on.
+ */
+async function advanceSchedules(ctx: JobContext, decided: Decided[]): Promise<Set<string>> {
+  if (!decided.length) return new Set();
+  const input = decided.map(({ row, occurrence, following, outcome }) => ({
+    id: row.id,
+    occurrence: occurrence.toISOString(),
+    following: following?.toISOString() ?? null,
+    kind: outcome.kind,
+    reason: outcome.kind === "skipped" || outcome.kind === "paused" ? outcome.reason : null,
+  }));
+  const moved = await ctx.serviceDb((tx) => tx<{ id: string }[]>`
+    with input as (
+      select * from jsonb_to_recordset(${tx.json(input as never)}::jsonb)
+        as v(id uuid, occurrence text, following text, kind text, reason text)
+    ), locked as (
+      select s.id from public.recurring_schedules s join input v on v.id = s.id
+      where s.next_occurrence_at = v.occurrence::timestamptz and s.is_active
+      order by s.id
+      for update of s skip locked
+    ), updated as (
+      update public.recurring_schedules s set
+        next_occurrence_at = case when v.kind = 'paused' then v.occurrence::timestamptz else v.following::timestamptz end,
+        occurrence_count = s.occurrence_count + case when v.kind = 'paused' then 0 else 1 end,
+        last_posted_at = case when v.kind in ('posted', 'exists') then v.occurrence::timestamptz else s.last_posted_at end,
+        skipped_count = s.skipped_count + case when v.reason is null then 0 else 1 end,
+        last_error = case when v.reason is null then s.last_error else left(v.reason, 1000) end,
+        last_error_at = case when v.reason is null then s.last_error_at else now() end,
+        is_active = v.kind <> 'paused',
+        paused_reason = case when v.kind = 'paused' then left(v.reason, 500) else s.paused_reason end
+      from input v
+      where v.id = s.id and s.id in (select id from locked)
+        and s.next_occurrence_at = v.occurrence::timestamptz and s.is_active
+      returning s.id, s.profile_id, s.name, s.skipped_count, v.occurrence, v.kind, v.reason
+    ), announced as (
+      insert into public.events (profile_id, event_type, payload)
+      select u.profile_id, 'recurring.occurrence_skipped', jsonb_build_object(
           'event_type', 'recurring.occurrence_skipped',
           'timestamp', to_char(now() at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-          'profile_id', ${row.profile_id}::uuid,
+          'profile_id', u.profile_id,
           'data', jsonb_build_object(
-            'schedule_id', ${row.id}::uuid, 'schedule_name', ${row.name}::text,
-            'occurrence_at', ${occurrence.toISOString()}::text, 'reason', ${reason}::text,
-            'skipped_count', ${updated.skipped_count}::int, 'paused', ${outcome.kind === "paused"}::boolean)))`;
-    }
-    return outcome;
-  });
+            'schedule_id', u.id, 'schedule_name', u.name,
+            'occurrence_at', u.occurrence, 'reason', u.reason,
+            'skipped_count', u.skipped_count, 'paused', u.kind = 'paused'))
+      from updated u where u.reason is not null
+      order by u.id
+    )
+    select id from updated`);
+  return new Set(moved.map((m) => m.id));
 }
 
 async function post(ctx: JobContext, row: ScheduleRow, occurrence: Date, now: Date): Promise<Outcome> {

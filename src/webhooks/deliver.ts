@@ -160,6 +160,10 @@ async function settle(ctx: JobContext, d: ClaimedDelivery, sent: SendResult, sta
         latency_ms, response_excerpt, error_message, next_attempt_at, started_at, completed_at)
       values (${d.id}, ${d.profile_id}, ${d.attempt_number}, ${d.manual ? "manual" : "automatic"}, ${sent.ok ? "success" : "failed"},
         ${sent.status}, ${sent.latencyMs}, ${sent.excerpt}, ${sent.error}, ${nextAttemptAt}, ${startedAt}, now())`;
+    (sent.ok ? log.info : log.warn)("webhook attempt", {
+      deliveryId: d.id, endpointId: d.endpoint_id, event: d.event_type, attempt: d.attempt_number, ok: sent.ok,
+      status: sent.status, error: sent.error, latencyMs: sent.latencyMs, nextAttemptAt: nextAttemptAt?.toISOString() ?? null,
+    });
     await tx`
       update public.webhook_deliveries set
         status = ${sent.ok ? "delivered" : willRetry ? "pending" : "failed"},

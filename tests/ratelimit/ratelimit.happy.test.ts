@@ -37,7 +37,7 @@ describe("API request rate limit: headers", () => {
     }
   });
 
-  it("puts none on browser-session or anonymous responses, nor on keys refused before they are metered", async () => {
+  it("puts none on browser-session or anonymous responses, nor for unknown keys; a known key refused for its plan gets them (402)", async () => {
     const { user, profileId } = await paidUserWithKey(t);
     const session = await t.call("GET", "/api/v1/profiles", { token: user.token });
     const anonymous = await t.call("GET", "/api/v1");
@@ -46,7 +46,9 @@ describe("API request rate limit: headers", () => {
     await subscribe(t, user, "starter", "canceled");
     const lapsed = await t.call("GET", "/api/v1/profiles", { apiKey: lapsedKey });
     expect([session.status, anonymous.status, unknownKey.status, lapsed.status]).toEqual([200, 200, 401, 402]);
-    for (const r of [session, anonymous, unknownKey, lapsed]) expect(r.headers.get("x-ratelimit-limit")).toBeNull();
+    for (const r of [session, anonymous, unknownKey]) expect(r.headers.get("x-ratelimit-limit")).toBeNull();
+    // Issue 17: every answer to a known key carries the headers, the billing gate's 402 included.
+    expect(lapsed.headers.get("x-ratelimit-limit")).toBe("5");
   });
 });
 

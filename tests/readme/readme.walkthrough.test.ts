@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtemp, readFile, rm, symlink } from "node:fs/promises";
+import { mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -126,6 +126,7 @@ describe("README walkthrough", () => {
       } finally {
         await home.stop();
       }
+      if (process.env.README_WALKTHROUGH_OUTPUT) await writeFile(`${process.env.README_WALKTHROUGH_OUTPUT}.${run}`, result.output);
       expect(result.code, result.output).toBe(0);
       let from = 0;
       for (const [step, pattern] of expectations) {

@@ -42,7 +42,8 @@ function bruteInstant(local: number, zone: string): number {
   for (let q = Math.floor((local - 15 * 3_600_000) / Q) * Q; q <= local + 15 * 3_600_000; q += Q) {
     const w = wall(q, zone);
     if (w >= local) return q;
-    if (local - w < Q && wall(q + Q, zone) - w === Q) return q + (local - w);
+    // Within this quarter hour, when that instant shows exactly the wall time (a DST gap may start inside it).
+    if (local - w < Q && wall(q + (local - w), zone) === local) return q + (local - w);
   }
   throw new Error("no instant found");
 }

@@ -212,4 +212,10 @@ export async function recordOutcome(
           response_status = ${outcome.status}, response_body = ${outcome.responseBody}, last_error = ${outcome.error}
       where id = ${message.id} and claim_token = ${message.claim_token} and state = 'ACTIVE'`;
   });
+  // One line per queue retry or dead letter (a delivered message is already the worker's request line).
+  if (state !== "DELIVERED") {
+    const fields = { messageId: message.id, path: new URL(message.url).pathname, status: outcome.status, error: outcome.error, retried };
+    if (state === "RETRY") log.warn("queue retry", { ...fields, inSeconds: Math.round(delayMs / 100) / 10 });
+    else log.error("queue message failed for good", fields);
+  }
 }
