@@ -60,6 +60,7 @@ export const coreEndpoints = [
   "GET /api/v1/scheduling/best-times",
   "GET /api/v1/webhook-endpoints",
   "POST /api/v1/webhook-endpoints",
+  "POST /api/v1/webhooks/configure",
   "PATCH /api/v1/webhook-endpoints/:webhookId",
   "DELETE /api/v1/webhook-endpoints/:webhookId",
   "GET /api/v1/webhook-endpoints/:webhookId/deliveries",

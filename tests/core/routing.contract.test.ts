@@ -90,6 +90,13 @@ describe("routing: function route tables ↔ netlify.toml redirects", () => {
     expect(missing, `discovery lists endpoints nobody serves: ${missing.join(", ")}`).toEqual([]);
   });
 
+  it("discovery lists every /api/v1 route (but the OAuth callback, which only networks call), so it cannot fall behind", () => {
+    const listed = new Set(coreEndpoints.map((e) => e.replace(/:\w+/g, ":param")));
+    const v1 = functions.flatMap((fn) => fn.routes).filter((r) => / \/api\/v1(\/|$)/.test(r) && !r.includes("/connect/callback/"));
+    const unlisted = v1.filter((r) => !listed.has(r.replace(/:\w+/g, ":param")));
+    expect(unlisted, `routes missing from discovery (src/discovery/handlers.ts): ${unlisted.join(", ")}`).toEqual([]);
+  });
+
   it("netlify.toml deploys what `npm run build` bundles from netlify/functions (the directory this test reads)", () => {
     // scripts/bundle-functions.ts writes one <name>.mjs per netlify/functions/<name>.ts into netlify/functions-bundled
     // (tests/core/bundle.contract.test.ts checks that it does); Netlify zips that directory as it is.
