@@ -99,10 +99,13 @@ export async function syncHealth(tx: Tx, profileId: string, platform: Platform |
   >`
     select c.id, c.platform, c.username, c.status, c.scopes, c.metadata,
            s.health, s.last_attempt_at, s.last_success_at, s.next_sync_at, s.last_error, s.consecutive_failures,
-           -- The sync's record, else the newest rollup of the account: by connection only (a rollup's connection is
-           -- its profile's: composite keys) and newest first, so it is one probe of (connection_id, last_captured_at).
+           -- The sync's record, else the newest rollup of the account: one backward probe of (connection_id,
+           -- profile_id, last_captured_at). The profile is named so that the policy's profile test is an index
+           -- condition too: by connection alone, the planner ANDs a bitmap of the whole profile's rollups per account
+           -- under RLS (~30 ms an account at 100,000 posts).
            coalesce(s.last_metric_at, (select r.last_captured_at from public.post_metric_rollups r
-                                       where r.connection_id = c.id order by r.last_captured_at desc limit 1)) as last_metric_at,
+                                       where r.connection_id = c.id and r.profile_id = c.profile_id
+                                       order by r.last_captured_at desc limit 1)) as last_metric_at,
            exists (select from public.post_targets t
                    where t.connection_id = c.id and t.next_metrics_at is not null and t.profile_id = c.profile_id) as in_window
     from public.connections c

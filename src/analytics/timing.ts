@@ -15,10 +15,17 @@ import { local, metricRows, round2, windowFrom, type AnalyticsWindow } from "./w
 
 export async function postingFrequency(tx: Tx, w: AnalyticsWindow) {
   const l = local(tx, w);
-  const rows = await tx<{ platform: string; dow: number; hour: number; targets: number }[]>`
-    with src as (${metricRows(tx, w)})
-    select platform, ${l.dow} as dow, ${l.hour} as hour, sum(published)::int as targets
-    from src group by 1, 2, 3 having sum(published) > 0`;
+  // The answer is marginals only (per platform; per local weekday and hour): grouped by platform and by UTC hour in
+  // one pass (grouping sets), so only the hour groups (all networks together) get a local weekday and hour.
+  const cells = await tx<{ by_hour: number; platform: string | null; dow: number | null; hour: number | null; targets: number }[]>`
+    with src as (${metricRows(tx, w)}),
+    g as (select grouping(platform) as by_hour, platform, at, sum(published) as published
+          from src group by grouping sets ((platform), (at)))
+    select by_hour, platform, case when by_hour = 1 then ${l.dow} end as dow, case when by_hour = 1 then ${l.hour} end as hour,
+           sum(published)::int as targets
+    from g group by 1, 2, 3, 4 having sum(published) > 0`;
+  const byPlatformRows = cells.filter((c) => c.by_hour === 0);
+  const bySlotRows = cells.filter((c) => c.by_hour === 1);
   // Distinct posts (a post on three networks counts once) need the targets themselves (an index-only scan).
   const [distinct] = await tx<{ posts: number }[]>`
     select count(*)::int as posts from (
@@ -27,17 +34,17 @@ export async function postingFrequency(tx: Tx, w: AnalyticsWindow) {
         ${w.platform ? tx`and platform = ${w.platform}` : tx``}
     ) p`;
   const weeks = w.days / 7;
-  const total = rows.reduce((n, r) => n + r.targets, 0);
-  const sum = (pred: (r: (typeof rows)[number]) => boolean) => rows.filter(pred).reduce((n, r) => n + r.targets, 0);
-  const platforms = [...new Set(rows.map((r) => r.platform))].sort();
+  const total = byPlatformRows.reduce((n, r) => n + r.targets, 0);
+  const sum = (rows: (typeof cells)[number][], pred: (r: (typeof cells)[number]) => boolean) => rows.filter(pred).reduce((n, r) => n + r.targets, 0);
+  const platforms = [...new Set(byPlatformRows.map((r) => r.platform!))].sort();
   return {
     totalPosts: distinct?.posts ?? 0,
     totalTargets: total,
     postsPerWeek: round2((distinct?.posts ?? 0) / weeks),
-    byWeekday: Array.from({ length: 7 }, (_, d) => ({ dayOfWeek: d, posts: sum((r) => r.dow === d) })),
-    byHour: Array.from({ length: 24 }, (_, h) => ({ hourOfDay: h, posts: sum((r) => r.hour === h) })),
+    byWeekday: Array.from({ length: 7 }, (_, d) => ({ dayOfWeek: d, posts: sum(bySlotRows, (r) => r.dow === d) })),
+    byHour: Array.from({ length: 24 }, (_, h) => ({ hourOfDay: h, posts: sum(bySlotRows, (r) => r.hour === h) })),
     byPlatform: platforms.map((platform) => {
-      const n = sum((r) => r.platform === platform);
+      const n = sum(byPlatformRows, (r) => r.platform === platform);
       return { platform, posts: n, postsPerWeek: round2(n / weeks), share: total ? Math.round((n / total) * 10_000) / 10_000 : 0 };
     }),
   };

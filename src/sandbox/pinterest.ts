@@ -187,10 +187,13 @@ export function createPinterestSandbox(ctx: SandboxContext): NetworkHandler {
     await ready();
     const [existing] = await ctx.sql`select 1 from local_sandbox.pinterest_boards where account_id = ${accountId} limit 1`;
     if (existing) return;
-    for (const name of pinterestSandboxConfig.starterBoards) {
+    // One millisecond apart, so the boards list in the order they are configured (ids within one millisecond are random).
+    const start = ctx.now().getTime();
+    for (const [i, name] of pinterestSandboxConfig.starterBoards.entries()) {
+      const createdAt = new Date(start + i);
       await ctx.sql`
         insert into local_sandbox.pinterest_boards (id, account_id, name, created_at)
-        values (${snowflakeId(ctx.now())}, ${accountId}, ${name}, ${ctx.now()})
+        values (${snowflakeId(createdAt)}, ${accountId}, ${name}, ${createdAt})
         on conflict (account_id, name) do nothing`;
     }
   }

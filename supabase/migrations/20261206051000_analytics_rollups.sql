@@ -43,8 +43,9 @@ create table public.post_metric_rollups (
   engagement_rate numeric,
   peak_engagement_rate numeric,
   peak_at timestamptz,
-  hours_to_peak numeric,
-  half_life_hours numeric,
+  -- float8: what percentile_cont (content decay's medians) sorts, so the medians convert nothing per row.
+  hours_to_peak double precision,
+  half_life_hours double precision,
   engagements_24h bigint,
   -- How far the engagement rate fell from its peak: (peak - latest) / peak, with two snapshots or more.
   engagement_rate_decay numeric generated always as (
@@ -56,13 +57,19 @@ create table public.post_metric_rollups (
   constraint post_metric_rollups_post_id_profile_id_fkey
     foreign key (post_id, profile_id) references public.posts (id, profile_id) on delete cascade
 );
--- Window scans for medians (index-only), the top posts, the most decayed posts, an account's newest metric.
+-- Window scans (time zones off whole hours), the top posts, the most decayed posts, an account's newest metric.
 create index post_metric_rollups_profile_id_published_at_idx on public.post_metric_rollups (profile_id, published_at)
   include (platform, snapshots, engagements, hours_to_peak, half_life_hours);
+-- Content decay's medians: per platform in index order (no sort before the aggregate), index-only, only the targets
+-- they count (two snapshots or more, some engagement).
+create index post_metric_rollups_medians_idx on public.post_metric_rollups (profile_id, platform, published_at)
+  include (hours_to_peak, half_life_hours) where snapshots >= 2 and engagements > 0;
 create index post_metric_rollups_profile_id_engagements_idx on public.post_metric_rollups (profile_id, engagements desc, published_at desc);
 create index post_metric_rollups_profile_id_decay_idx on public.post_metric_rollups (profile_id, engagement_rate_decay desc, published_at desc)
   where engagement_rate_decay is not null;
-create index post_metric_rollups_connection_id_idx on public.post_metric_rollups (connection_id, last_captured_at);
+-- An account's newest metric (sync health): the profile in the key so that the RLS policy's profile test is an index
+-- condition of the same backward probe.
+create index post_metric_rollups_connection_id_idx on public.post_metric_rollups (connection_id, profile_id, last_captured_at);
 
 -- Recomputes the rollups of the given targets from all of their snapshots (set-based, one statement).
 create function public.refresh_post_metric_rollups(p_target_ids uuid[]) returns void
@@ -116,8 +123,8 @@ language sql volatile set search_path = '' as $$
          coalesce(l.shares, 0), coalesce(l.saves, 0), coalesce(l.clicks, 0), coalesce(l.video_views, 0),
          l.engagements, l.rate_base, l.engagement_rate,
          a.peak_engagement_rate, a.peak_at,
-         greatest(extract(epoch from a.fastest_at - l.published_at) / 3600.0, 0),
-         greatest(extract(epoch from h.half_at - l.published_at) / 3600.0, 0),
+         greatest(extract(epoch from a.fastest_at - l.published_at) / 3600.0, 0)::float8,
+         greatest(extract(epoch from h.half_at - l.published_at) / 3600.0, 0)::float8,
          case when a.past_24h then a.engagements_24h end,
          now()
   from latest l join agg a using (target_id) left join half h using (target_id)
