@@ -11,7 +11,7 @@ import { createPkcePair } from "../platforms/oauth.js";
 import { PlatformError, type AccountCredentials, type AccountInfo, type OAuthTokens, type PlatformAdapter } from "../platforms/types.js";
 import { browserMatches, callbackPath, clearBindingCookie, newBrowserBinding } from "./browser-binding.js";
 import { assertReturnUrlAllowed, returnUrlStillAllowed } from "./return-origins.js";
-import { assertProfileRole } from "./roles.js";
+import { assertProfileRole } from "../core/profile-scope.js";
 import { connectionColumns, type ConnectionRow } from "./serialize.js";
 import { liveCredentials, sealTokens } from "./tokens.js";
 

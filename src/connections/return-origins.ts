@@ -1,7 +1,7 @@
 import type { Tx } from "../core/pg.js";
 import { env } from "../core/env.js";
 import { AppError } from "../core/errors.js";
-import { assertProfileRole } from "./roles.js";
+import { assertProfileRole } from "../core/profile-scope.js";
 
 /**
  * Where a connect flow may send the user back. A `returnUrl` is accepted only when its origin

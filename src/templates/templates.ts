@@ -1,6 +1,7 @@
 import type { Tx } from "../core/db.js";
 import { AppError, notFound } from "../core/errors.js";
 import { keysetPage, type Page, type PageSpec } from "../core/pagination.js";
+import { assertProfileRole } from "../core/profile-scope.js";
 import { mediaSizeViolations } from "../media/limits.js";
 import { mediaForAttaching } from "../media/media.js";
 import type { Platform } from "../platforms/catalog.js";
@@ -149,10 +150,8 @@ async function insertMedia(tx: Tx, templateId: string, profileId: string, media:
 const forbidden = () => new AppError("forbidden", "Only the profile's owner or an admin can create, change or delete its templates");
 
 /** 403 unless the caller is an owner or admin of the profile (RLS enforces it too; this gives the clear answer). */
-async function assertManager(tx: Tx, profileId: string): Promise<void> {
-  const [row] = await tx<{ allowed: boolean }[]>`select public.has_profile_role(${profileId}, array['owner', 'admin']) as allowed`;
-  if (!row?.allowed) throw forbidden();
-}
+const assertManager = (tx: Tx, profileId: string) =>
+  assertProfileRole(tx, profileId, ["owner", "admin"], "create, change or delete its templates");
 
 async function assertNameFree(tx: Tx, profileId: string, name: string, exceptId?: string): Promise<void> {
   const [taken] = await tx`
