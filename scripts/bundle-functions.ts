@@ -12,7 +12,7 @@
  */
 import { spawn } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build, type Metafile, type Plugin } from "esbuild";
@@ -34,7 +34,7 @@ export const CHUNKS = "chunks";
  * is ever used (zod sets it as the default itself, from its own en.js). The bundles get a locales module holding
  * English alone; anything else asking for another locale would find it missing, and nothing here does.
  */
-const zodEnglishOnly: Plugin = {
+export const zodEnglishOnly: Plugin = {
   name: "zod-english-only",
   setup(b) {
     b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
@@ -47,6 +47,45 @@ const zodEnglishOnly: Plugin = {
       resolveDir: path.dirname(args.path),
       loader: "js",
     }));
+  },
+};
+
+/**
+ * Our sources write `import { z } from "zod"`: zod's index module re-exports `z` as a namespace *value*, and a bundler
+ * must then keep every export of it (JSON Schema conversion both ways, every schema kind, every check), ~200 KB of
+ * minified code parsed by every cold start. Imported as a namespace (`import * as z`) straight from zod's classic
+ * module instead, each `z.object`/`z.string`… is a static property access esbuild resolves to the one export, and
+ * tree-shaking keeps only what the function uses (~90 KB for a typical function). The rewrite only touches that one
+ * import statement of our own .ts files, the build's copy, never the sources; `import type` lines are left alone.
+ */
+const zodClassicModule = path.join(ROOT, "node_modules", "zod", "v4", "classic", "external.js");
+export const zodTreeShaken: Plugin = {
+  name: "zod-tree-shaken",
+  setup(b) {
+    b.onLoad({ filter: /[\\/]src[\\/].*\.ts$|[\\/]netlify[\\/]functions[\\/][^\\/]+\.ts$/ }, async (args) => {
+      const source = await readFile(args.path, "utf8");
+      const rewritten = source.replace(/^import \{ z \} from "zod";$/m, `import * as z from ${JSON.stringify(zodClassicModule)};`);
+      return rewritten === source ? undefined : { contents: rewritten, loader: "ts", resolveDir: path.dirname(args.path) };
+    });
+  },
+};
+
+/**
+ * date-fns-tz (used by post and template schedules) builds an `Intl.DateTimeFormat` for America/New_York when its
+ * module loads, to probe whether the runtime supports `hourCycle`: that loads ICU's time-zone data, ~35 ms of CPU in
+ * every cold start that merely imports the schedule code. Every Node we run on supports `hourCycle` (Node 12+), so the
+ * build's copy answers the probe with `true` and ICU loads on the first real conversion instead. The sources are
+ * untouched; if an upgrade of date-fns-tz changes that code, the build fails here rather than silently keeping the probe.
+ */
+export const dateFnsTzNoProbe: Plugin = {
+  name: "date-fns-tz-no-probe",
+  setup(b) {
+    b.onLoad({ filter: /[\\/]date-fns-tz[\\/]dist[\\/]esm[\\/]_lib[\\/]tzTokenizeDate[\\/]index\.js$/ }, async (args) => {
+      const source = await readFile(args.path, "utf8");
+      const probe = /const testDateFormatted = new Intl\.DateTimeFormat\([\s\S]*?\)\.format\([^)]*\)\);\s*const hourCycleSupported = [^;]*;/;
+      if (!probe.test(source)) throw new Error(`date-fns-tz changed: the hourCycle probe was not found in ${args.path} (scripts/bundle-functions.ts)`);
+      return { contents: source.replace(probe, "const hourCycleSupported = true;"), loader: "js" };
+    });
   },
 };
 
@@ -76,6 +115,8 @@ export interface BundledFunction {
   coldImportCpuMs?: number;
   /** What a cold start loads, by package ("(our code)" for ours), largest first: where the bytes come from. */
   largestInputs: { path: string; bytes: number }[];
+  /** The source files (ours and packages') a cold start loads, as esbuild names them (`src/…`, `node_modules/…`). */
+  inputsAtStart: string[];
 }
 
 export interface BundleReport {
@@ -117,6 +158,15 @@ function loadedAtStart(metafile: Metafile, entry: string): string[] {
   };
   visit(entry);
   return [...seen];
+}
+
+/** The input files in `files` (outputs), sorted. */
+function inputsOf(metafile: Metafile, files: string[]): string[] {
+  const inputs = new Set<string>();
+  for (const [file, out] of Object.entries(metafile.outputs)) {
+    if (files.includes(path.resolve(ROOT, file))) for (const input of Object.keys(out.inputs)) inputs.add(input);
+  }
+  return [...inputs].sort();
 }
 
 /** The packages (or our code) in what a cold start of `entry` loads, largest first. */
@@ -208,8 +258,9 @@ export async function bundleFunctions(
       bundle: true,
       format: "esm",
       platform: "node",
-      // What both homes run: Netlify's Node 22 and the local Node 20.19+ (package.json engines).
-      target: "node20",
+      // What runs the bundles: Netlify's Node 22 (netlify.toml NODE_VERSION). The local home never loads them (it
+      // imports the sources); the build's cold-import check runs them on the build machine's Node (20.19+ or 22).
+      target: "node22",
       minify: true,
       treeShaking: true,
       legalComments: "none",
@@ -218,12 +269,14 @@ export async function bundleFunctions(
       conditions: ["node", "import", "module"],
       banner: { js: requireShim },
       // The openapi function serves the document generated from these sources, built into its bundle (src/openapi/embed.ts).
-      plugins: [zodEnglishOnly, embedOpenapiDocument()],
+      plugins: [zodEnglishOnly, zodTreeShaken, dateFnsTzNoProbe, embedOpenapiDocument()],
       metafile: true,
       logLevel: "silent",
       absWorkingDir: ROOT,
     });
     metafile = result.metafile;
+    // For looking into what a bundle holds (esbuild's analyser at https://esbuild.github.io/analyze/ reads it).
+    await writeFile(path.join(destDir, "metafile.json"), JSON.stringify(metafile));
     for (const fn of expected) built.set(fn.name, { bundle: path.join(outDir, `${fn.name}.mjs`) });
   } catch (error) {
     // Name the functions esbuild's errors point into, when it says; otherwise every function failed.
@@ -261,6 +314,7 @@ export async function bundleFunctions(
       bundler: zip.bundler ?? "?",
       schedule: zip.schedule,
       largestInputs: metafile ? largestInputs(metafile, atStart) : [],
+      inputsAtStart: metafile ? inputsOf(metafile, atStart) : [],
     };
     if (options.measure !== false) {
       try {

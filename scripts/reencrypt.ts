@@ -29,6 +29,7 @@ export const sealedColumns = [
   { table: "connections", column: "access_token_enc", purpose: "connections.access_token" },
   { table: "connections", column: "refresh_token_enc", purpose: "connections.refresh_token" },
   { table: "webhook_endpoints", column: "secret_enc", purpose: "webhook_endpoints.secret" },
+  { table: "white_label_apps", column: "client_secret_enc", purpose: "white_label_apps.client_secret" },
 ] as const satisfies readonly { table: string; column: string; purpose: SealPurpose }[];
 
 type SealedColumn = (typeof sealedColumns)[number];

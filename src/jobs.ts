@@ -1,5 +1,6 @@
 import { analyticsSyncJob } from "./analytics/sync/job.js";
 import { pruneOAuthStatesJob } from "./connections/job.js";
+import { tokenHealthJob } from "./connections/refresh-job.js";
 import type { Job } from "./core/jobs/index.js";
 import { publishJob } from "./publishing/job.js";
 import { recurringJob } from "./recurring/job.js";
@@ -15,4 +16,5 @@ export const jobs: readonly Job[] = [
   pruneOAuthStatesJob,
   recurringJob,
   analyticsSyncJob,
+  tokenHealthJob,
 ];

@@ -25,12 +25,15 @@ import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import postgres from "postgres";
 import { env } from "../../src/core/env.js";
+import { limiterBackend } from "../../src/core/ratelimit/limiter.js";
 import { startEmbeddedPostgres, type RunningPostgres } from "../../src/local/embedded-postgres.js";
 import { generateSecrets, startLocalHome, type LocalHome } from "../../src/local/home.js";
 import { postgresCpu } from "./cpu.js";
 import { startFloor, type Floor } from "./floor.js";
 import type { LoadJob, LoadReply } from "./load.js";
 import { seed, type Seeded } from "./seed.js";
+import { measureStages, type StageRow } from "./stages.js";
+import { apiUsageMeter, flushApiUsage } from "../../src/core/ratelimit/api-usage.js";
 
 function intEnv(name: string, fallback: number, min: number): number {
   const raw = process.env[name];
@@ -52,17 +55,25 @@ const config = {
   profilesPerUser: intEnv("BENCH_PROFILES_PER_USER", 5, 1),
   /** Other profiles the key's owner is a member of (0: just its own). */
   ownerMemberships: intEnv("BENCH_OWNER_MEMBERSHIPS", 0, 0),
+  /** Calls per stage in the "where the time goes" table (0 skips it). */
+  stageCalls: intEnv("BENCH_STAGE_CALLS", 300, 0),
 };
 
 const ENDPOINT = "/api/v1/profiles";
 
 /**
  * The home's environment for a load test. The per-key rate limit (1,000 an hour) would answer 429 within seconds, so
- * it is raised out of reach: the limiter still counts every request in the key lookup, it never refuses. The local
+ * it is raised out of reach: the limiter (the local home's in-process one) still counts every request, it never
+ * refuses. BENCH_RATE_LIMIT_STORE=postgres measures the Postgres limiter instead (a deploy without Upstash). The local
  * scheduler's sweep (every 5 s by default) is put off so background work does not land in one side's measurement.
  */
-const homeEnv = { RATE_LIMIT_OVERRIDES: "api_requests=1000000000/1h", SWEEP_INTERVAL_SECONDS: "3600" };
+const homeEnv: Record<string, string> = {
+  RATE_LIMIT_OVERRIDES: "api_requests=1000000000/1h",
+  SWEEP_INTERVAL_SECONDS: "3600",
+  ...(process.env.BENCH_RATE_LIMIT_STORE ? { RATE_LIMIT_STORE: process.env.BENCH_RATE_LIMIT_STORE } : {}),
+};
 const say = (line: string) => process.stdout.write(`${line}\n`);
+let rateLimitStore = "";
 
 interface Side {
   name: string;
@@ -207,10 +218,26 @@ interface RunContext {
   loadBefore: number;
   /** The key owner's API request counter for this month, after the run. */
   metered: number;
+  stages: StageRow[];
+  /** Batched writes of the monthly counter during the run (src/core/ratelimit/api-usage.ts). */
+  flushes: number;
+}
+
+function stageTable(rows: StageRow[]): string {
+  return table([
+    ["stage (one call at a time)", "statements", "wall ms", "node CPU ms", "postgres CPU ms"],
+    ...rows.map((r) => [
+      r.stage,
+      fmt(r.statements, 1),
+      fmt(r.wallMs, 2),
+      fmt(r.nodeCpuMs, 2),
+      Number.isNaN(r.postgresCpuMs) ? "n/a" : fmt(r.postgresCpuMs, 2),
+    ]),
+  ]);
 }
 
 function report(ours: Summary, floor: Summary, context: RunContext) {
-  const { poolMax, counts, loadBefore, metered } = context;
+  const { poolMax, counts, loadBefore, metered, stages, flushes } = context;
   const rounds = config.rounds > 1 ? ` · median of ${config.rounds} rounds` : "";
   say("");
   const floorSql = config.ownerMemberships ? "the same SELECT, plus the key's profile in its WHERE" : "the same SELECT";
@@ -220,7 +247,8 @@ function report(ours: Summary, floor: Summary, context: RunContext) {
       `DB pool ${poolMax} per side · ${counts.users} users, ${counts.profiles} profiles, ${counts.members} memberships, ` +
       `${counts.apiKeys} keys` +
       (config.ownerMemberships ? ` · key's owner in ${config.ownerMemberships + 1} profiles` : "") +
-      ` · Node ${process.version} · ${os.availableParallelism()} CPUs · load average ${fmt(loadBefore, 2)} before`,
+      ` · Node ${process.version} · ${os.availableParallelism()} CPUs · load average ${fmt(loadBefore, 2)} before, ` +
+      `${fmt(os.loadavg()[0]!, 2)} after · rate limits counted ${rateLimitStore}`,
   );
   say("");
   say(
@@ -240,16 +268,24 @@ function report(ours: Summary, floor: Summary, context: RunContext) {
   say("");
   say(
     `Ours counted every request against the key's rate limit and its owner's monthly quota, as in production ` +
-      `(this month's counter: ${fmt(metered, 0)}, warm-up included); the owner's Unlimited plan and RATE_LIMIT_OVERRIDES ` +
-      `only keep the counts from ever refusing one.`,
+      `(this month's counter: ${fmt(metered, 0)}, warm-up and stage calls included, written in ${fmt(flushes, 0)} batches); ` +
+      `the owner's Unlimited plan and RATE_LIMIT_OVERRIDES only keep the counts from ever refusing one.`,
   );
+  if (stages.length) {
+    say("");
+    say(`Where the time goes (${config.stageCalls} calls per stage, after 20 unmeasured; statements counted on the wire):`);
+    say("");
+    say(stageTable(stages));
+  }
   say("");
   say(
     "The difference pays for: the key lookup by SHA-256 hash, which in the same statement reads the owner's subscription " +
-      "and counts the request against the key's rate limit and the monthly quota (two upserts, i.e. a write per request); " +
-      "the billing gate; zod query validation; a transaction as `amplify_api` with the caller's claims so that RLS " +
-      "enforces tenancy (BEGIN, one set_config for the claims and the role, the SELECT under two RLS policies, COMMIT): 5 statements " +
-      "against the floor's 1; and routing through netlify.toml plus the local server's Request/Response adapter.",
+      "and this month's API counter (and, on the Postgres limiter only, counts the key's rate-limit window); the rate limit " +
+      "(in-process in the local home) and the monthly quota (counted in-process, written in batches); the billing gate; " +
+      "zod query validation; a transaction as `amplify_api` with the caller's claims so that RLS enforces tenancy (BEGIN, " +
+      "one set_config for the claims and the role pipelined with the SELECT under two RLS policies, COMMIT): 5 statements " +
+      "against the floor's 1; and routing through netlify.toml plus the local server's Request/Response adapter (and its " +
+      "request log line, unless LOG_LEVEL=warn).",
   );
 }
 
@@ -296,6 +332,7 @@ async function main(): Promise<boolean> {
     const home: LocalHome = await startLocalHome({ databaseUrl: pg.url, port: 0, secrets: generateSecrets(), env: homeEnv });
     cleanups.push({ name: "stop local home", run: () => home.stop() });
     const poolMax = env().DATABASE_POOL_MAX;
+    rateLimitStore = limiterBackend(env()) === "memory" ? "in-process" : limiterBackend(env());
 
     const admin = postgres(pg.url, { max: 1, onnotice: () => {} });
     cleanups.push({ name: "close admin connection", run: () => admin.end({ timeout: 5 }) });
@@ -330,6 +367,21 @@ async function main(): Promise<boolean> {
     const listed = (JSON.parse(expected) as { profiles: unknown[] }).profiles.length;
     if (listed !== 1) throw new Error(`expected the key to see exactly its one profile, saw ${listed}`);
 
+    let stages: StageRow[] = [];
+    if (config.stageCalls > 0) {
+      say(`where the time goes: ${config.stageCalls} calls per stage, one at a time`);
+      stages = await measureStages({
+        home,
+        apiKey: seeded.apiKey,
+        oursUrl: ours.url,
+        floorUrl: floor.url,
+        endpoint: ENDPOINT,
+        postgresPort: pg.port,
+        calls: config.stageCalls,
+        readPostgresCpu,
+      });
+    }
+
     if (config.warmup > 0) {
       say(`warming up: ${config.warmup} s per side`);
       for (const side of [ours, floor]) {
@@ -346,11 +398,20 @@ async function main(): Promise<boolean> {
       for (const side of order) runs[side.name]!.push(await load(side, config.duration, expected));
     }
 
-    // Every request ours served was metered by the key lookup: the month's counter holds at least that many.
+    // Every request ours served was metered: once this process has written its batches, the month's counter holds at
+    // least that many.
+    await flushApiUsage();
     const [usage] = await admin<{ used: number }[]>`
       select coalesce(sum(used), 0)::int as used from public.usage_counters
       where user_id = ${seeded.userId} and metric = 'api_requests'`;
-    report(summarise(runs.ours!), summarise(runs.floor!), { poolMax, counts: seeded.counts, loadBefore, metered: usage!.used });
+    report(summarise(runs.ours!), summarise(runs.floor!), {
+      poolMax,
+      counts: seeded.counts,
+      loadBefore,
+      metered: usage!.used,
+      stages,
+      flushes: apiUsageMeter().stats.flushes,
+    });
     const problems = [...runs.ours!, ...runs.floor!].flatMap(failures);
     const served = runs.ours!.reduce((sum, m) => sum + m.result["2xx"], 0);
     if (usage!.used < served) {

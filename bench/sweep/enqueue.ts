@@ -504,9 +504,10 @@ export function reportEnqueue(results: SizeResult[], config: EnqueueConfig, cont
   say(table(costs));
   say("");
   say(
-    "   the sweep's due query walks post_targets_unqueued_due_idx (pending targets by due_at, not queued for it yet) and discards any already queued, which stay " +
-      "pending until delivered: each batch re-reads every target queued before it, so a backlog costs base × N/500 + re-read × N²/1000. " +
-      "base = the rest of a batch (5 queue calls, the update), from the measured total; CPU = this process (sweep + emulator) and PostgreSQL.",
+    "   the sweep's due query walks post_targets_unqueued_due_idx (pending targets by due_at with no message for it yet): queued targets, which stay " +
+      "pending until delivered, leave that index, so 'rows skipped' is 0 and the re-read term vanishes. The model is kept to show it: " +
+      "a backlog costs base × N/500 + re-read × N²/1000. base = the rest of a batch (5 queue calls, the update), from the measured total; " +
+      `two batches are in flight per sweep (SWEEP_LANES), so base is per batch of wall time; CPU = this process (sweep + emulator) and PostgreSQL.`,
   );
   const largest = results.at(-1);
   if (largest) {

@@ -20,14 +20,16 @@ import postgres from "postgres";
 import { startEmbeddedPostgres } from "../../src/local/embedded-postgres.js";
 import { postgresCpu } from "../api-overhead/cpu.js";
 import { reportEnqueue, runEnqueue, setUpQueueOnly, type EnqueueConfig } from "./enqueue.js";
+import { reportBurst, reportWebhookLatency, runBurst, runWebhookLatency, startBurstHome, type BurstConfig } from "./burst.js";
 import { reportLateness, runLateness, startLatenessHome, type LatenessConfig } from "./lateness.js";
 import { fmt, intEnv, say, sizesEnv } from "./report.js";
 
 // The product logs JSON to stderr; a benchmark wants its warnings, not one line per request.
 process.env.LOG_LEVEL ??= "warn";
 
-const parts = (process.env.SWEEP_PARTS ?? "enqueue,lateness").split(",").map((p) => p.trim());
-for (const p of parts) if (p !== "enqueue" && p !== "lateness") throw new Error(`SWEEP_PARTS: unknown part '${p}' (enqueue, lateness)`);
+const known = ["enqueue", "lateness", "burst", "webhooks"];
+const parts = (process.env.SWEEP_PARTS ?? known.join(",")).split(",").map((p) => p.trim());
+for (const p of parts) if (!known.includes(p)) throw new Error(`SWEEP_PARTS: unknown part '${p}' (${known.join(", ")})`);
 
 const enqueueConfig: EnqueueConfig = {
   sizes: sizesEnv("SWEEP_SIZES", [1_000, 10_000, 100_000]),
@@ -41,6 +43,15 @@ const latenessConfig: LatenessConfig = {
   spreadSeconds: intEnv("LATENESS_SPREAD_SECONDS", 20, 1),
   leadSeconds: intEnv("LATENESS_LEAD_SECONDS", 5, 1),
   concurrency: intEnv("LATENESS_CONCURRENCY", 4, 1),
+};
+
+const burstConfig: BurstConfig = {
+  posts: intEnv("BURST_POSTS", 1_000, 1),
+  profiles: intEnv("BURST_PROFILES", 50, 1),
+  networks: (process.env.BURST_NETWORKS ?? "twitter,linkedin,threads").split(",").map((n) => n.trim()),
+  leadSeconds: intEnv("BURST_LEAD_SECONDS", 20, 5),
+  concurrency: intEnv("BURST_CONCURRENCY", 8, 1),
+  webhookPosts: intEnv("WEBHOOK_POSTS", 50, 1),
 };
 
 async function main() {
@@ -98,6 +109,14 @@ async function main() {
       const { home, admin } = await startLatenessHome(pg.url, admin0, cleanups);
       const result = await runLateness(home, admin, latenessConfig);
       ok = reportLateness(result, latenessConfig) && ok;
+    }
+
+    if (parts.includes("burst") || parts.includes("webhooks")) {
+      say("");
+      say("parts 3 and 4: a burst of posts due on one second, and webhook latency, in a full local home (sweep once a minute)");
+      const { home, admin } = await startBurstHome(pg.url, admin0, cleanups);
+      if (parts.includes("burst")) ok = reportBurst(await runBurst(home, admin, burstConfig), burstConfig) && ok;
+      if (parts.includes("webhooks")) ok = reportWebhookLatency(await runWebhookLatency(home, admin, burstConfig)) && ok;
     }
   } finally {
     await cleanUp();

@@ -16,6 +16,7 @@ import { ApiKeys } from "./pages/api-keys";
 import { BillingPage } from "./pages/billing";
 import { extraNav, extraRoutes } from "./pages/extra";
 import { InviteAccept } from "./pages/invite";
+import { useBranding, WhiteLabel } from "./pages/white-label";
 import "./styles.css";
 
 const nav: { href: string; label: string }[] = [
@@ -30,6 +31,7 @@ const nav: { href: string; label: string }[] = [
   { href: "/app/api-keys", label: "API keys" },
   { href: "/app/profiles", label: "Profiles" },
   { href: "/app/billing", label: "Billing" },
+  { href: "/app/white-label", label: "White-label" },
 ];
 
 const publicPaths = ["/signin", "/signup", "/reset-password", "/welcome-app"];
@@ -52,8 +54,11 @@ function ProfileSwitcher() {
 }
 
 function Shell(props: { children: preact.ComponentChildren }) {
-  const { session, billing } = useApp();
+  const { session, billing, profile } = useApp();
   const { path, route } = useLocation();
+  // The profile's branding: its billing owner's white-label name and accent colour, else ours.
+  const branding = useBranding(profile?.id);
+  const whiteLabelled = branding?.whiteLabel === true;
   const [open, setOpen] = useState(false);
   useEffect(() => setOpen(false), [path]);
   return (
@@ -63,7 +68,7 @@ function Shell(props: { children: preact.ComponentChildren }) {
       </a>
       <header class="topbar">
         <a href="/" class="brand">
-          <span aria-hidden="true" class="logo">◆</span> Amplify
+          <span aria-hidden="true" class="logo">◆</span> {whiteLabelled ? branding.displayName : "Amplify"}
         </a>
         <button type="button" class="btn ghost menu-toggle" aria-expanded={open} aria-controls="sidenav" onClick={() => setOpen(!open)}>
           Menu
@@ -95,7 +100,19 @@ function Shell(props: { children: preact.ComponentChildren }) {
           ))}
         </ul>
         <p class="nav-foot">
-          <a href="/docs/">API docs</a> · <a href="/welcome/">About</a>
+          <a href="/docs/">API docs</a>
+          {!whiteLabelled && (
+            <>
+              {" "}
+              · <a href="/welcome/">About</a>
+            </>
+          )}
+          {whiteLabelled && branding.supportUrl && (
+            <>
+              {" "}
+              · <a href={branding.supportUrl}>Help</a>
+            </>
+          )}
         </p>
       </nav>
       <main id="main" class="content" tabIndex={-1}>
@@ -156,6 +173,7 @@ function Gate() {
           <Route path="/app/webhooks" component={Webhooks} />
           <Route path="/app/api-keys" component={ApiKeys} />
           <Route path="/app/billing" component={BillingPage} />
+          <Route path="/app/white-label" component={WhiteLabel} />
           {extraRoutes.map((r) => (
             <Route path={r.path} component={r.component} />
           ))}

@@ -1315,6 +1315,96 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/white-label": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GET /api/v1/white-label
+         * @description Dashboard route: a signed-in session (Bearer access token) only; API keys get 403.
+         */
+        get: operations["getWhiteLabel"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/white-label/apps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GET /api/v1/white-label/apps
+         * @description Dashboard route: a signed-in session (Bearer access token) only; API keys get 403.
+         */
+        get: operations["getWhiteLabelApps"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/white-label/apps/{platform}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * PUT /api/v1/white-label/apps/{platform}
+         * @description Dashboard route: a signed-in session (Bearer access token) only; API keys get 403.
+         */
+        put: operations["putWhiteLabelAppsByPlatform"];
+        post?: never;
+        /**
+         * DELETE /api/v1/white-label/apps/{platform}
+         * @description Dashboard route: a signed-in session (Bearer access token) only; API keys get 403.
+         */
+        delete: operations["deleteWhiteLabelAppsByPlatform"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/white-label/branding": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GET /api/v1/white-label/branding
+         * @description An API key (paid plans) or a signed-in session.
+         *
+         *     Acts on one profile: an API key acts on its own; a session names it with `profileId` (query parameter).
+         */
+        get: operations["getWhiteLabelBranding"];
+        /**
+         * PUT /api/v1/white-label/branding
+         * @description Dashboard route: a signed-in session (Bearer access token) only; API keys get 403.
+         */
+        put: operations["putWhiteLabelBranding"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/webhook-deliveries/{deliveryId}/retry": {
         parameters: {
             query?: never;
@@ -1548,6 +1638,35 @@ export interface webhooks {
          *     The SDK's `verifyWebhook` checks both schemes.
          */
         post: operations["webhookConnectionNeedsReconnect"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "connection.expiring": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A connection that nothing but a reconnect can renew stops working in 7 days (and again 1 day before): reconnect it
+         * @description Every delivery is a `POST` with `Content-Type: application/json` and the body as compact JSON, signed twice:
+         *
+         *     - `X-Webhook-Signature`: hex HMAC-SHA256 of the raw body, keyed with the endpoint's secret string.
+         *     - Standard Webhooks: `webhook-id` (the event's id, the same on every retry), `webhook-timestamp` (Unix seconds of
+         *       this attempt; refuse ones more than 5 minutes off) and `webhook-signature: v1,<base64 HMAC-SHA256 of
+         *       "{webhook-id}.{webhook-timestamp}.{body}">`, keyed with the secret's bytes: for a generated `whsec_…` secret the
+         *       base64 after the prefix, for a secret you chose its UTF-8 bytes.
+         *
+         *     Answer any 2xx within 15 s; anything else is retried with exponential backoff. `410 Gone` disables the endpoint.
+         *     The SDK's `verifyWebhook` checks both schemes.
+         */
+        post: operations["webhookConnectionExpiring"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3456,6 +3575,13 @@ export interface operations {
                                 missingRequirements: string[];
                                 warnings: string[];
                             };
+                            tokenHealth: {
+                                /** @enum {string} */
+                                status: "ok" | "expiring" | "needs_reconnect";
+                                /** Format: date-time */
+                                expiresAt?: string;
+                                reason?: string;
+                            };
                             destinations?: {
                                 [key: string]: {
                                     id: string;
@@ -3585,6 +3711,13 @@ export interface operations {
                                 canSchedule: boolean;
                                 missingRequirements: string[];
                                 warnings: string[];
+                            };
+                            tokenHealth: {
+                                /** @enum {string} */
+                                status: "ok" | "expiring" | "needs_reconnect";
+                                /** Format: date-time */
+                                expiresAt?: string;
+                                reason?: string;
                             };
                             destinations?: {
                                 [key: string]: {
@@ -4102,12 +4235,16 @@ export interface operations {
                         postId: string;
                         status: string;
                         targets: {
+                            /** Format: uuid */
+                            id?: string;
                             platform: string;
                             status: string;
                             external_post_id: string | null;
                             url?: string;
                             error_category?: string | null;
                             error_message?: string | null;
+                            /** Format: date-time */
+                            next_attempt_at?: string;
                         }[];
                     };
                 };
@@ -4177,6 +4314,7 @@ export interface operations {
                                 attempts: number;
                                 published_at: string | null;
                                 next_attempt_at: string | null;
+                                warning?: string;
                             }[];
                             media: {
                                 id: string;
@@ -4248,6 +4386,7 @@ export interface operations {
                                 attempts: number;
                                 published_at: string | null;
                                 next_attempt_at: string | null;
+                                warning?: string;
                             }[];
                             media: {
                                 id: string;
@@ -5519,6 +5658,7 @@ export interface operations {
                             external_post_id: string | null;
                             error_message: string | null;
                             error_category: string | null;
+                            warning?: string;
                         }[];
                         nextCursor: string | null;
                     };
@@ -6106,7 +6246,7 @@ export interface operations {
                             /** Format: uuid */
                             profile_id: string;
                             url: string;
-                            events: ("post.scheduled" | "post.published" | "post.failed" | "post.partially_published" | "connection.needs_reconnect" | "webhook.endpoint_disabled" | "recurring.occurrence_skipped" | "member.joined" | "member.removed" | "*")[];
+                            events: ("post.scheduled" | "post.published" | "post.failed" | "post.partially_published" | "connection.needs_reconnect" | "connection.expiring" | "webhook.endpoint_disabled" | "recurring.occurrence_skipped" | "member.joined" | "member.removed" | "*")[];
                             is_active: boolean;
                             max_retries: number;
                             disabled_reason: ("manual" | "gone" | "failing") | null;
@@ -6145,7 +6285,7 @@ export interface operations {
                     profileId?: string;
                     url: string;
                     secret?: string;
-                    events: ("post.scheduled" | "post.published" | "post.failed" | "post.partially_published" | "connection.needs_reconnect" | "webhook.endpoint_disabled" | "recurring.occurrence_skipped" | "member.joined" | "member.removed" | "*")[];
+                    events: ("post.scheduled" | "post.published" | "post.failed" | "post.partially_published" | "connection.needs_reconnect" | "connection.expiring" | "webhook.endpoint_disabled" | "recurring.occurrence_skipped" | "member.joined" | "member.removed" | "*")[];
                     maxRetries?: number;
                     max_retries?: number;
                 };
@@ -6171,7 +6311,7 @@ export interface operations {
                             /** Format: uuid */
                             profile_id: string;
                             url: string;
-                            events: ("post.scheduled" | "post.published" | "post.failed" | "post.partially_published" | "connection.needs_reconnect" | "webhook.endpoint_disabled" | "recurring.occurrence_skipped" | "member.joined" | "member.removed" | "*")[];
+                            events: ("post.scheduled" | "post.published" | "post.failed" | "post.partially_published" | "connection.needs_reconnect" | "connection.expiring" | "webhook.endpoint_disabled" | "recurring.occurrence_skipped" | "member.joined" | "member.removed" | "*")[];
                             is_active: boolean;
                             max_retries: number;
                             disabled_reason: ("manual" | "gone" | "failing") | null;
@@ -6255,7 +6395,7 @@ export interface operations {
                 "application/json": {
                     url?: string;
                     secret?: string;
-                    events?: ("post.scheduled" | "post.published" | "post.failed" | "post.partially_published" | "connection.needs_reconnect" | "webhook.endpoint_disabled" | "recurring.occurrence_skipped" | "member.joined" | "member.removed" | "*")[];
+                    events?: ("post.scheduled" | "post.published" | "post.failed" | "post.partially_published" | "connection.needs_reconnect" | "connection.expiring" | "webhook.endpoint_disabled" | "recurring.occurrence_skipped" | "member.joined" | "member.removed" | "*")[];
                     is_active?: boolean;
                     isActive?: boolean;
                     max_retries?: number;
@@ -6283,7 +6423,7 @@ export interface operations {
                             /** Format: uuid */
                             profile_id: string;
                             url: string;
-                            events: ("post.scheduled" | "post.published" | "post.failed" | "post.partially_published" | "connection.needs_reconnect" | "webhook.endpoint_disabled" | "recurring.occurrence_skipped" | "member.joined" | "member.removed" | "*")[];
+                            events: ("post.scheduled" | "post.published" | "post.failed" | "post.partially_published" | "connection.needs_reconnect" | "connection.expiring" | "webhook.endpoint_disabled" | "recurring.occurrence_skipped" | "member.joined" | "member.removed" | "*")[];
                             is_active: boolean;
                             max_retries: number;
                             disabled_reason: ("manual" | "gone" | "failing") | null;
@@ -6346,7 +6486,7 @@ export interface operations {
                             /** Format: uuid */
                             event_id: string;
                             /** @enum {string} */
-                            event_type: "post.scheduled" | "post.published" | "post.failed" | "post.partially_published" | "connection.needs_reconnect" | "webhook.endpoint_disabled" | "recurring.occurrence_skipped" | "member.joined" | "member.removed";
+                            event_type: "post.scheduled" | "post.published" | "post.failed" | "post.partially_published" | "connection.needs_reconnect" | "connection.expiring" | "webhook.endpoint_disabled" | "recurring.occurrence_skipped" | "member.joined" | "member.removed";
                             /** @enum {string} */
                             status: "pending" | "delivering" | "delivered" | "failed";
                             attempt_number: number;
@@ -6404,7 +6544,7 @@ export interface operations {
                     profileId?: string;
                     url: string;
                     secret?: string;
-                    events: ("post.scheduled" | "post.published" | "post.failed" | "post.partially_published" | "connection.needs_reconnect" | "webhook.endpoint_disabled" | "recurring.occurrence_skipped" | "member.joined" | "member.removed" | "*")[];
+                    events: ("post.scheduled" | "post.published" | "post.failed" | "post.partially_published" | "connection.needs_reconnect" | "connection.expiring" | "webhook.endpoint_disabled" | "recurring.occurrence_skipped" | "member.joined" | "member.removed" | "*")[];
                     maxRetries?: number;
                     max_retries?: number;
                 };
@@ -6430,7 +6570,7 @@ export interface operations {
                             /** Format: uuid */
                             profile_id: string;
                             url: string;
-                            events: ("post.scheduled" | "post.published" | "post.failed" | "post.partially_published" | "connection.needs_reconnect" | "webhook.endpoint_disabled" | "recurring.occurrence_skipped" | "member.joined" | "member.removed" | "*")[];
+                            events: ("post.scheduled" | "post.published" | "post.failed" | "post.partially_published" | "connection.needs_reconnect" | "connection.expiring" | "webhook.endpoint_disabled" | "recurring.occurrence_skipped" | "member.joined" | "member.removed" | "*")[];
                             is_active: boolean;
                             max_retries: number;
                             disabled_reason: ("manual" | "gone" | "failing") | null;
@@ -6467,7 +6607,7 @@ export interface operations {
                             /** Format: uuid */
                             profile_id: string;
                             url: string;
-                            events: ("post.scheduled" | "post.published" | "post.failed" | "post.partially_published" | "connection.needs_reconnect" | "webhook.endpoint_disabled" | "recurring.occurrence_skipped" | "member.joined" | "member.removed" | "*")[];
+                            events: ("post.scheduled" | "post.published" | "post.failed" | "post.partially_published" | "connection.needs_reconnect" | "connection.expiring" | "webhook.endpoint_disabled" | "recurring.occurrence_skipped" | "member.joined" | "member.removed" | "*")[];
                             is_active: boolean;
                             max_retries: number;
                             disabled_reason: ("manual" | "gone" | "failing") | null;
@@ -6494,6 +6634,323 @@ export interface operations {
             413: components["responses"]["Error413"];
             415: components["responses"]["Error415"];
             429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            default: components["responses"]["Error"];
+        };
+    };
+    getWhiteLabel: {
+        parameters: {
+            query?: {
+                profileId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        whiteLabel: {
+                            active: boolean;
+                            branding: {
+                                displayName: string;
+                                logoMediaId: string | null;
+                                logoUrl: string | null;
+                                accentColor: string | null;
+                                supportUrl: string | null;
+                                updatedAt: string;
+                            } | null;
+                            apps: {
+                                /** Format: uuid */
+                                id: string;
+                                /** @enum {string} */
+                                platform: "twitter" | "linkedin" | "instagram" | "facebook" | "threads" | "tiktok" | "youtube" | "pinterest" | "reddit";
+                                clientId: string;
+                                /** @constant */
+                                hasClientSecret: true;
+                                options: {
+                                    [key: string]: unknown;
+                                };
+                                validatedAt: string | null;
+                                createdAt: string;
+                                updatedAt: string;
+                            }[];
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            500: components["responses"]["Error500"];
+            default: components["responses"]["Error"];
+        };
+    };
+    getWhiteLabelApps: {
+        parameters: {
+            query?: {
+                profileId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        apps: {
+                            /** Format: uuid */
+                            id: string;
+                            /** @enum {string} */
+                            platform: "twitter" | "linkedin" | "instagram" | "facebook" | "threads" | "tiktok" | "youtube" | "pinterest" | "reddit";
+                            clientId: string;
+                            /** @constant */
+                            hasClientSecret: true;
+                            options: {
+                                [key: string]: unknown;
+                            };
+                            validatedAt: string | null;
+                            createdAt: string;
+                            updatedAt: string;
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            500: components["responses"]["Error500"];
+            default: components["responses"]["Error"];
+        };
+    };
+    putWhiteLabelAppsByPlatform: {
+        parameters: {
+            query?: {
+                profileId?: string;
+            };
+            header?: never;
+            path: {
+                platform: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    clientId: string;
+                    clientSecret: string;
+                    /** @default {} */
+                    options?: {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        app: {
+                            /** Format: uuid */
+                            id: string;
+                            /** @enum {string} */
+                            platform: "twitter" | "linkedin" | "instagram" | "facebook" | "threads" | "tiktok" | "youtube" | "pinterest" | "reddit";
+                            clientId: string;
+                            /** @constant */
+                            hasClientSecret: true;
+                            options: {
+                                [key: string]: unknown;
+                            };
+                            validatedAt: string | null;
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        app: {
+                            /** Format: uuid */
+                            id: string;
+                            /** @enum {string} */
+                            platform: "twitter" | "linkedin" | "instagram" | "facebook" | "threads" | "tiktok" | "youtube" | "pinterest" | "reddit";
+                            clientId: string;
+                            /** @constant */
+                            hasClientSecret: true;
+                            options: {
+                                [key: string]: unknown;
+                            };
+                            validatedAt: string | null;
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            402: components["responses"]["Error402"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            415: components["responses"]["Error415"];
+            500: components["responses"]["Error500"];
+            default: components["responses"]["Error"];
+        };
+    };
+    deleteWhiteLabelAppsByPlatform: {
+        parameters: {
+            query?: {
+                profileId?: string;
+            };
+            header?: never;
+            path: {
+                platform: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        success: true;
+                    };
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            402: components["responses"]["Error402"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            500: components["responses"]["Error500"];
+            default: components["responses"]["Error"];
+        };
+    };
+    getWhiteLabelBranding: {
+        parameters: {
+            query?: {
+                profileId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-RateLimit-Limit": components["headers"]["X-RateLimit-Limit"];
+                    "X-RateLimit-Remaining": components["headers"]["X-RateLimit-Remaining"];
+                    "X-RateLimit-Reset": components["headers"]["X-RateLimit-Reset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        branding: {
+                            whiteLabel: boolean;
+                            displayName: string;
+                            logoUrl: string | null;
+                            accentColor: string;
+                            supportUrl: string | null;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            402: components["responses"]["Error402"];
+            404: components["responses"]["Error404"];
+            429: components["responses"]["Error429"];
+            500: components["responses"]["Error500"];
+            default: components["responses"]["Error"];
+        };
+    };
+    putWhiteLabelBranding: {
+        parameters: {
+            query?: {
+                profileId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    displayName: string;
+                    logoMediaId?: string | null;
+                    accentColor?: string | null;
+                    supportUrl?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        branding: {
+                            displayName: string;
+                            logoMediaId: string | null;
+                            logoUrl: string | null;
+                            accentColor: string | null;
+                            supportUrl: string | null;
+                            updatedAt: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            402: components["responses"]["Error402"];
+            403: components["responses"]["Error403"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            413: components["responses"]["Error413"];
+            415: components["responses"]["Error415"];
             500: components["responses"]["Error500"];
             default: components["responses"]["Error"];
         };
@@ -6567,7 +7024,7 @@ export interface operations {
                             /** Format: uuid */
                             profile_id: string;
                             url: string;
-                            events: ("post.scheduled" | "post.published" | "post.failed" | "post.partially_published" | "connection.needs_reconnect" | "webhook.endpoint_disabled" | "recurring.occurrence_skipped" | "member.joined" | "member.removed" | "*")[];
+                            events: ("post.scheduled" | "post.published" | "post.failed" | "post.partially_published" | "connection.needs_reconnect" | "connection.expiring" | "webhook.endpoint_disabled" | "recurring.occurrence_skipped" | "member.joined" | "member.removed" | "*")[];
                             is_active: boolean;
                             max_retries: number;
                             disabled_reason: ("manual" | "gone" | "failing") | null;
@@ -6605,7 +7062,7 @@ export interface operations {
                     profileId?: string;
                     url: string;
                     secret?: string;
-                    events: ("post.scheduled" | "post.published" | "post.failed" | "post.partially_published" | "connection.needs_reconnect" | "webhook.endpoint_disabled" | "recurring.occurrence_skipped" | "member.joined" | "member.removed" | "*")[];
+                    events: ("post.scheduled" | "post.published" | "post.failed" | "post.partially_published" | "connection.needs_reconnect" | "connection.expiring" | "webhook.endpoint_disabled" | "recurring.occurrence_skipped" | "member.joined" | "member.removed" | "*")[];
                     maxRetries?: number;
                     max_retries?: number;
                 };
@@ -6628,7 +7085,7 @@ export interface operations {
                             /** Format: uuid */
                             profile_id: string;
                             url: string;
-                            events: ("post.scheduled" | "post.published" | "post.failed" | "post.partially_published" | "connection.needs_reconnect" | "webhook.endpoint_disabled" | "recurring.occurrence_skipped" | "member.joined" | "member.removed" | "*")[];
+                            events: ("post.scheduled" | "post.published" | "post.failed" | "post.partially_published" | "connection.needs_reconnect" | "connection.expiring" | "webhook.endpoint_disabled" | "recurring.occurrence_skipped" | "member.joined" | "member.removed" | "*")[];
                             is_active: boolean;
                             max_retries: number;
                             disabled_reason: ("manual" | "gone" | "failing") | null;
@@ -6707,7 +7164,7 @@ export interface operations {
                 "application/json": {
                     url?: string;
                     secret?: string;
-                    events?: ("post.scheduled" | "post.published" | "post.failed" | "post.partially_published" | "connection.needs_reconnect" | "webhook.endpoint_disabled" | "recurring.occurrence_skipped" | "member.joined" | "member.removed" | "*")[];
+                    events?: ("post.scheduled" | "post.published" | "post.failed" | "post.partially_published" | "connection.needs_reconnect" | "connection.expiring" | "webhook.endpoint_disabled" | "recurring.occurrence_skipped" | "member.joined" | "member.removed" | "*")[];
                     is_active?: boolean;
                     isActive?: boolean;
                     max_retries?: number;
@@ -6732,7 +7189,7 @@ export interface operations {
                             /** Format: uuid */
                             profile_id: string;
                             url: string;
-                            events: ("post.scheduled" | "post.published" | "post.failed" | "post.partially_published" | "connection.needs_reconnect" | "webhook.endpoint_disabled" | "recurring.occurrence_skipped" | "member.joined" | "member.removed" | "*")[];
+                            events: ("post.scheduled" | "post.published" | "post.failed" | "post.partially_published" | "connection.needs_reconnect" | "connection.expiring" | "webhook.endpoint_disabled" | "recurring.occurrence_skipped" | "member.joined" | "member.removed" | "*")[];
                             is_active: boolean;
                             max_retries: number;
                             disabled_reason: ("manual" | "gone" | "failing") | null;
@@ -6791,7 +7248,7 @@ export interface operations {
                             /** Format: uuid */
                             event_id: string;
                             /** @enum {string} */
-                            event_type: "post.scheduled" | "post.published" | "post.failed" | "post.partially_published" | "connection.needs_reconnect" | "webhook.endpoint_disabled" | "recurring.occurrence_skipped" | "member.joined" | "member.removed";
+                            event_type: "post.scheduled" | "post.published" | "post.failed" | "post.partially_published" | "connection.needs_reconnect" | "connection.expiring" | "webhook.endpoint_disabled" | "recurring.occurrence_skipped" | "member.joined" | "member.removed";
                             /** @enum {string} */
                             status: "pending" | "delivering" | "delivered" | "failed";
                             attempt_number: number;
@@ -7162,6 +7619,83 @@ export interface operations {
                         username: string | null;
                         external_account_id: string | null;
                         reason: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Gone: disables the endpoint at once */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Received: any 2xx within 15 s */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else is a failure and is retried */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    webhookConnectionExpiring: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Hex HMAC-SHA256 of the raw body, keyed with the secret */
+                "X-Webhook-Signature": string;
+                /** @description The event's id: the same on every retry */
+                "webhook-id": string;
+                /** @description Unix seconds of this attempt */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256 of {webhook-id}.{webhook-timestamp}.{body}>` */
+                "webhook-signature": string;
+                /** @description The event type */
+                "X-Webhook-Event": "connection.expiring";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @constant */
+                    event_type: "connection.expiring";
+                    /**
+                     * Format: date-time
+                     * @description When the event happened
+                     */
+                    timestamp: string;
+                    /** @description UUID */
+                    profile_id: string;
+                    data: {
+                        /** @description UUID */
+                        connection_id: string;
+                        /** @description The network, e.g. twitter, linkedin */
+                        platform: string;
+                        username: string | null;
+                        external_account_id: string | null;
+                        /**
+                         * Format: date-time
+                         * @description When the connection stops working unless it is reconnected
+                         */
+                        expires_at: string;
+                        /** @description 7 or 1: each warning is sent once per expiry */
+                        days_before: number;
+                        reason: string;
+                        /** @description Pending posts of this connection scheduled at or after the expiry */
+                        scheduled_posts: number;
                     } & {
                         [key: string]: unknown;
                     };

@@ -1,6 +1,6 @@
 import type { Tx } from "../core/db.js";
 import { catalog, platformIds, type Platform } from "../platforms/catalog.js";
-import { analyticsSupport, networkAnalytics } from "./model.js";
+import { accountAnalytics, analyticsSupport, metricsRequestScopes, networkAnalytics } from "./model.js";
 import { round2 } from "./window.js";
 
 /**
@@ -138,8 +138,10 @@ export async function syncHealth(tx: Tx, profileId: string, platform: Platform |
     } else if (!support.supported) {
       // Permissions the token lacks: a reconnect grants them when we ask for them at connect; otherwise (a scope the
       // network gives approved apps only) this account cannot have metrics here.
-      const missing = network.scopes.filter((anyOf) => !anyOf.some((s) => r.scopes.includes(s)));
-      const fixable = missing.every((anyOf) => anyOf.some((s) => network.requestScopes.includes(s)));
+      const account = accountAnalytics(r.platform as Platform, r.metadata ?? {});
+      const requested = metricsRequestScopes(r.platform as Platform);
+      const missing = account.scopes.filter((anyOf) => !anyOf.some((s) => r.scopes.includes(s)));
+      const fixable = missing.every((anyOf) => anyOf.some((s) => requested.includes(s)));
       status = fixable ? "needsAttention" : "unsupported";
       reason = support.reason;
     } else if (failures >= FAILURES_FOR_ATTENTION) {

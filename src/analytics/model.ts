@@ -1,3 +1,4 @@
+import { env } from "../core/env.js";
 import { catalog, type Platform } from "../platforms/catalog.js";
 import type { PostMetricValues } from "../platforms/types.js";
 
@@ -104,11 +105,21 @@ export interface NetworkAnalytics {
   /**
    * Scopes asked for at connect besides the catalog's publishing scopes, so new connections can read metrics (a
    * connection made before lacks them: its capability says to reconnect). Only scopes the network grants every app
-   * that may publish; LinkedIn's r_member_postAnalytics needs LinkedIn's approval, so it is not asked for.
+   * that may publish; LinkedIn's metrics scopes need LinkedIn's approval, so they are asked for only when
+   * LINKEDIN_ANALYTICS_SCOPES names them (`metricsRequestScopes`).
    */
   requestScopes: readonly string[];
   /** Why not, when `supported` is false. */
   reason?: string;
+  /** Why not, when the account's token lacks `scopes` (default: a reconnect grants them). */
+  scopeReason?: string;
+  /** Counts reported for video posts only (null for others). */
+  videoOnly?: readonly MetricName[];
+  /**
+   * Account types whose metrics come from another API than the network's default, by the connection's
+   * `metadata.accountType` (LinkedIn organization pages).
+   */
+  accountTypes?: Record<string, Pick<NetworkAnalytics, "source" | "metrics" | "followers" | "scopes" | "scopeReason">>;
   notes: readonly string[];
 }
 
@@ -123,15 +134,31 @@ export const networkAnalytics: Record<Platform, NetworkAnalytics> = {
     notes: ["Clicks (non_public_metrics) are given to the author only, for posts from the last 30 days."],
   },
   linkedin: {
+    // Asked for only when LinkedIn approved this app for them (LINKEDIN_ANALYTICS_SCOPES): see linkedinAnalyticsScopes.
     requestScopes: [],
-    supported: false,
-    source: "GET /rest/memberCreatorPostAnalytics (needs r_member_postAnalytics)",
-    metrics: [],
+    supported: true,
+    source:
+      "GET /rest/memberCreatorPostAnalytics?q=entity&entity=(share:{urn})&queryType=IMPRESSION|MEMBERS_REACHED|REACTION|COMMENT|RESHARE&aggregation=TOTAL",
+    metrics: ["impressions", "reach", "likes", "comments", "shares"],
     followers: false,
     scopes: [["r_member_postAnalytics"]],
-    reason:
-      "LinkedIn gives member post metrics only to apps it approved for r_member_postAnalytics (Community Management API); this app does not read LinkedIn metrics yet.",
-    notes: [],
+    scopeReason:
+      "LinkedIn gives a member's post metrics only with r_member_postAnalytics, a Community Management API permission it grants approved apps: once approved, set LINKEDIN_ANALYTICS_SCOPES=r_member_postAnalytics and reconnect the account",
+    accountTypes: {
+      organization: {
+        source:
+          "GET /rest/organizationalEntityShareStatistics?q=organizationalEntity&organizationalEntity={org}&shares=List(…)&ugcPosts=List(…) and GET /rest/socialActions/{urn}",
+        metrics: ["impressions", "reach", "likes", "comments", "shares", "clicks"],
+        followers: false,
+        scopes: [["rw_organization_admin"], ["r_organization_social"]],
+        scopeReason:
+          "LinkedIn gives organization page statistics only to page administrators, with rw_organization_admin and r_organization_social (Community Management API): once approved, set LINKEDIN_ANALYTICS_SCOPES=r_organization_social,rw_organization_admin and reconnect the account",
+      },
+    },
+    notes: [
+      "Members: the five counts of memberCreatorPostAnalytics (one call per count); LinkedIn grants r_member_postAnalytics to approved apps only.",
+      "Organization pages: organic share statistics (impressions, unique impressions, clicks, likes, comments, shares) for the last 12 months, likes and comments from socialActions.",
+    ],
   },
   instagram: {
     requestScopes: ["instagram_business_manage_insights"],
@@ -145,11 +172,16 @@ export const networkAnalytics: Record<Platform, NetworkAnalytics> = {
   facebook: {
     requestScopes: ["read_insights"],
     supported: true,
-    source: "GET /{page-post-id}?fields=shares,reactions.summary(total_count),comments.summary(total_count) and /{page-post-id}/insights",
-    metrics: ["impressions", "reach", "likes", "comments", "shares", "clicks"],
+    source:
+      "GET /{page-post-id}?fields=shares,reactions.summary(total_count),comments.summary(total_count) and /{page-post-id}/insights; videos: GET /{video-id}/video_insights",
+    metrics: ["impressions", "reach", "likes", "comments", "shares", "clicks", "video_views"],
+    videoOnly: ["video_views"],
     followers: true,
     scopes: [["pages_read_engagement"], ["read_insights"]],
-    notes: ["Counts need pages_read_engagement; views, reach and clicks need read_insights as well."],
+    notes: [
+      "Counts need pages_read_engagement; views, reach and clicks need read_insights as well.",
+      "Videos: views, impressions, unique impressions, reactions, comments and shares from video insights (average and total watch time kept in raw); no clicks.",
+    ],
   },
   threads: {
     requestScopes: ["threads_manage_insights"],
@@ -219,9 +251,31 @@ export const networkAnalytics: Record<Platform, NetworkAnalytics> = {
   },
 };
 
+/**
+ * LinkedIn's metrics permissions this app was approved for (LINKEDIN_ANALYTICS_SCOPES): LinkedIn's consent refuses a
+ * scope the app was not approved for, so none is asked for by default.
+ */
+export function linkedinAnalyticsScopes(): string[] {
+  return env()
+    .LINKEDIN_ANALYTICS_SCOPES.split(/[\s,]+/)
+    .filter(Boolean);
+}
+
+/** Scopes asked for at connect for metrics, besides the catalog's publishing scopes. */
+export function metricsRequestScopes(platform: Platform): readonly string[] {
+  return platform === "linkedin" ? linkedinAnalyticsScopes() : networkAnalytics[platform].requestScopes;
+}
+
 /** The scopes a connect asks for: the catalog's (publishing) and the network's metrics scopes. */
 export function connectScopes(platform: Platform): string[] {
-  return [...new Set([...catalog[platform].scopes, ...networkAnalytics[platform].requestScopes])];
+  return [...new Set([...catalog[platform].scopes, ...metricsRequestScopes(platform)])];
+}
+
+/** What the network gives for one account type (`metadata.accountType`), e.g. a LinkedIn organization page. */
+export function accountAnalytics(platform: Platform, metadata: Record<string, unknown>) {
+  const network = networkAnalytics[platform];
+  const type = typeof metadata.accountType === "string" ? network.accountTypes?.[metadata.accountType] : undefined;
+  return { ...network, ...(type ?? {}) };
 }
 
 /** Whether one connected account can have metrics, and if not, why. */
@@ -247,9 +301,13 @@ export function analyticsSupport(
   if (platform === "instagram" && connection.metadata.accountType === "PERSONAL") {
     return no("Instagram gives insights for business and creator accounts only: switch the account to professional and reconnect");
   }
-  const missing = network.scopes.filter((anyOf) => !anyOf.some((s) => connection.scopes.includes(s)));
+  const account = accountAnalytics(platform as Platform, connection.metadata);
+  const missing = account.scopes.filter((anyOf) => !anyOf.some((s) => connection.scopes.includes(s)));
   if (missing.length && connection.scopes.length) {
-    return no(`The account's authorization lacks ${missing.map((m) => m.join(" or ")).join(", ")}: reconnect it to grant access to metrics`);
+    const lacks = `The account's authorization lacks ${missing.map((m) => m.join(" or ")).join(", ")}`;
+    const requested = metricsRequestScopes(platform as Platform);
+    const fixable = missing.every((anyOf) => anyOf.some((s) => requested.includes(s)));
+    return no(fixable || !account.scopeReason ? `${lacks}: reconnect it to grant access to metrics` : `${lacks}. ${account.scopeReason}`);
   }
-  return { supported: true, reason: null, metrics: network.metrics, followers: network.followers };
+  return { supported: true, reason: null, metrics: account.metrics, followers: account.followers };
 }

@@ -1,5 +1,6 @@
 import type { Tx } from "../core/pg.js";
 import { apiRequestsPerMonthLimit } from "../core/quota.js";
+import { apiUsageMeter } from "../core/ratelimit/api-usage.js";
 import { effectivePlan, fairUsePostsPerMonth, plans, type PlanId } from "../core/plans.js";
 
 /** The profiles a user created: the same count the profile limit checks (monthly usage is `monthlyUsage`). */
@@ -31,7 +32,7 @@ export interface MonthlyUsage {
   resetsAt: string;
   /** Posts created this month. On Growth and Agency `limit` is null (unlimited, fair use) and `fairUseLimit` is set. */
   posts: QuotaUsage & { fairUseLimit?: number };
-  /** API requests this month; `limit` is 0 on plans without API access. */
+  /** API requests this month (those this process has not written yet included); `limit` is 0 on plans without API access. */
   apiRequests: QuotaUsage;
 }
 
@@ -53,6 +54,7 @@ export async function monthlyUsage(tx: Tx, userId: string): Promise<MonthlyUsage
     periodStart: row!.period_start.toISOString(),
     resetsAt: row!.period_end.toISOString(),
     posts: { used: row!.posts, limit: plans[plan].postsPerMonth, ...(fairUseLimit ? { fairUseLimit } : {}) },
-    apiRequests: { used: row!.api_requests, limit: apiRequestsPerMonthLimit(plan) },
+    // Including the requests this process has counted but not yet written (src/core/ratelimit/api-usage.ts).
+    apiRequests: { used: apiUsageMeter().estimate(userId, row!.period_start, row!.api_requests), limit: apiRequestsPerMonthLimit(plan) },
   };
 }

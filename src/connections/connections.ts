@@ -5,15 +5,17 @@ import { env } from "../core/env.js";
 import { AppError, notFound, type FieldIssue } from "../core/errors.js";
 import { log } from "../core/log.js";
 import type { CallerDb, ServiceDb, Tx } from "../core/pg.js";
-import type { Services } from "../core/services.js";
+import { services, type Services } from "../core/services.js";
 import { catalog, type Platform } from "../platforms/catalog.js";
 import { createPkcePair } from "../platforms/oauth.js";
+import { signsIn } from "../platforms/registry.js";
 import { PlatformError, type AccountCredentials, type AccountInfo, type OAuthTokens, type PlatformAdapter } from "../platforms/types.js";
 import { browserMatches, callbackPath, clearBindingCookie, newBrowserBinding } from "./browser-binding.js";
 import { assertReturnUrlAllowed, returnUrlStillAllowed } from "./return-origins.js";
 import { assertProfileRole } from "../core/profile-scope.js";
 import { connectionColumns, type ConnectionRow } from "./serialize.js";
 import { liveCredentials, sealTokens } from "./tokens.js";
+import { adapterForConnectionId, adapterForFlow, adapterForNewConnection } from "../white-label/apps.js";
 
 /** The adapters, one per network (`services.platforms`). */
 type Platforms = Services["platforms"];
@@ -36,8 +38,11 @@ export async function startConnect(
   tx: Tx,
   platforms: Platforms,
   input: { userId: string; profileId: string; platform: Platform; returnUrl: string; bindToBrowser: boolean },
+  // The client the consent is asked for: the profile's white-label app (src/white-label/apps.ts) or ours.
+  chosen?: { adapter: PlatformAdapter; appId: string | null },
 ): Promise<{ url: string; setCookie?: string }> {
-  const adapter = platforms.get(input.platform);
+  const client = chosen ?? { adapter: await platforms.get(input.platform), appId: null };
+  const { adapter } = client;
   // The oauth_states policy would refuse a member's row too; checked first so the answer is a 403 naming the role.
   await assertCanConnect(tx, input.profileId);
   await assertReturnUrlAllowed(tx, input.profileId, input.returnUrl);
@@ -47,9 +52,9 @@ export async function startConnect(
   const redirectUri = callbackUrl(input.platform);
   await tx`
     insert into public.oauth_states (state, profile_id, user_id, platform, code_verifier, redirect_uri, return_url,
-      browser_nonce_hash, expires_at)
+      browser_nonce_hash, oauth_app_id, expires_at)
     values (${state}, ${input.profileId}, ${input.userId}, ${input.platform}, ${verifier}, ${redirectUri}, ${input.returnUrl},
-            ${binding?.nonceHash ?? null}, now() + make_interval(mins => ${STATE_TTL_MINUTES}))`;
+            ${binding?.nonceHash ?? null}, ${client.appId}, now() + make_interval(mins => ${STATE_TTL_MINUTES}))`;
   const url = adapter.authorizeUrl({ state, codeChallenge: challenge, redirectUri, scopes: connectScopes(input.platform) });
   return { url, setCookie: binding?.setCookie };
 }
@@ -73,6 +78,7 @@ interface StateRow {
   redirect_uri: string;
   return_url: string;
   browser_nonce_hash: string | null;
+  oauth_app_id: string | null;
   profile_exists: boolean;
   starter_may_connect: boolean;
 }
@@ -103,7 +109,7 @@ type ClaimedState = { kind: "refused"; location: string } | { kind: "consumed"; 
 async function claimState(serviceDb: ServiceDb, platform: Platform, stateValue: string, cookieHeader: string | null): Promise<ClaimedState> {
   return serviceDb(async (tx): Promise<ClaimedState> => {
     const [state] = await tx<StateRow[]>`
-      select s.profile_id, s.user_id, s.platform, s.code_verifier, s.redirect_uri, s.return_url, s.browser_nonce_hash,
+      select s.profile_id, s.user_id, s.platform, s.code_verifier, s.redirect_uri, s.return_url, s.browser_nonce_hash, s.oauth_app_id,
              exists (select 1 from public.profiles p where p.id = s.profile_id) as profile_exists,
              exists (select 1 from public.profile_members m
                      where m.profile_id = s.profile_id and m.user_id = s.user_id
@@ -157,10 +163,13 @@ export async function completeConnect(
   const code = query.get("code");
   if (!code) return back({ error: "missing_code", platform });
   try {
-    const adapter = platforms.get(platform);
+    // The client the consent was given to (the flow's white-label app, or ours): the code is bound to it.
+    const flow = { profileId: state.profile_id, platform, appId: state.oauth_app_id };
+    const adapter = await serviceDb((tx) => adapterForFlow(tx, platforms, flow));
     const tokens = await adapter.exchangeCode({ code, codeVerifier: state.code_verifier, redirectUri: state.redirect_uri });
     const account = await adapter.getAccount(tokens.accessToken);
-    const connectionId = await saveConnection(serviceDb, { profileId: state.profile_id, userId: state.user_id, platform }, tokens, account);
+    const owner = { profileId: state.profile_id, userId: state.user_id, platform, appId: state.oauth_app_id };
+    const connectionId = await saveConnection(serviceDb, owner, tokens, account);
     return back({ connected: platform, connectionId });
   } catch (error) {
     if (error instanceof AppError && error.code === "forbidden") return back({ error: "not_authorized", platform });
@@ -190,30 +199,35 @@ async function assertStarterMayConnect(tx: Tx, owner: { profileId: string; userI
  */
 async function saveConnection(
   serviceDb: ServiceDb,
-  owner: { profileId: string; userId: string; platform: Platform },
+  owner: { profileId: string; userId: string; platform: Platform; appId?: string | null },
   tokens: OAuthTokens,
   account: AccountInfo,
 ): Promise<string> {
   // Tokens are sealed for their row's id (src/core/crypto.ts), so a new row's id is chosen here. Reconnecting an
   // account already in the profile keeps that row's id: its tokens are sealed again for it in the same transaction.
   const newId = randomUUID();
-  const sealed = sealTokens(tokens, newId);
+  const sealed = sealTokens(tokens, newId, owner.platform);
   const connectionId = await serviceDb(async (tx) => {
     await assertStarterMayConnect(tx, owner);
     const [row] = await tx<{ id: string }[]>`
       insert into public.connections (id, profile_id, platform, external_account_id, username, display_name, avatar_url,
-        access_token_enc, refresh_token_enc, token_expires_at, scopes, metadata, created_by, last_synced_at)
+        access_token_enc, refresh_token_enc, token_expires_at, refresh_token_expires_at, usable_until, tokens_refreshed_at,
+        scopes, metadata, created_by, last_synced_at, oauth_app_id)
       values (${newId}, ${owner.profileId}, ${owner.platform}, ${account.externalAccountId}, ${account.username},
         ${account.displayName ?? null}, ${account.avatarUrl ?? null}, ${sealed.access_token_enc}, ${sealed.refresh_token_enc},
-        ${sealed.token_expires_at}, ${sealed.scopes}, ${tx.json((account.metadata ?? {}) as never)}, ${owner.userId}, now())
+        ${sealed.token_expires_at}, ${sealed.refresh_token_expires_at}, ${sealed.usable_until}, ${services().clock.now()},
+        ${sealed.scopes}, ${tx.json((account.metadata ?? {}) as never)}, ${owner.userId}, now(),
+        ${owner.appId ?? null})
       on conflict (profile_id, platform, external_account_id) do update set
         username = excluded.username, display_name = excluded.display_name, avatar_url = excluded.avatar_url,
         access_token_enc = excluded.access_token_enc, refresh_token_enc = excluded.refresh_token_enc,
-        token_expires_at = excluded.token_expires_at, scopes = excluded.scopes, metadata = excluded.metadata,
-        status = 'connected', last_error = null, last_synced_at = now()
+        token_expires_at = excluded.token_expires_at, refresh_token_expires_at = excluded.refresh_token_expires_at,
+        usable_until = excluded.usable_until, tokens_refreshed_at = excluded.tokens_refreshed_at,
+        expiry_warned_7d_for = null, expiry_warned_1d_for = null, scopes = excluded.scopes, metadata = excluded.metadata,
+        status = 'connected', last_error = null, last_synced_at = now(), oauth_app_id = excluded.oauth_app_id
       returning id`;
     if (row!.id !== newId) {
-      const resealed = sealTokens(tokens, row!.id);
+      const resealed = sealTokens(tokens, row!.id, owner.platform);
       await tx`
         update public.connections set access_token_enc = ${resealed.access_token_enc}, refresh_token_enc = ${resealed.refresh_token_enc}
         where id = ${row!.id}`;
@@ -241,7 +255,7 @@ export async function connectWithCredentials(serviceDb: ServiceDb, platforms: Pl
   returnUrl: string;
   credentials: AccountCredentials;
 }): Promise<string> {
-  const adapter = platforms.get(input.platform);
+  const adapter = await platforms.get(input.platform);
   const name = catalog[input.platform].displayName;
   if (!adapter.signIn) throw new AppError("bad_request", `${name} connects through its consent page: leave out credentials`);
   try {
@@ -287,9 +301,12 @@ export async function initConnect(
   const contract = catalog[input.platform];
   if (!contract.publish.supported) throw new AppError("bad_request", `${contract.displayName} is not supported: ${contract.notes.join(" ")}`);
   const { credentials, bindToBrowser, ...flow } = input;
-  if (!platforms.get(input.platform).signIn) {
+  // Answered from the registry's static table: the adapter is loaded only on the path that uses it.
+  if (!signsIn(input.platform)) {
     if (credentials) throw fieldError("credentials", `${contract.displayName} connects through its consent page: leave out credentials`);
-    return db((tx) => startConnect(tx, platforms, { ...flow, bindToBrowser }));
+    // New connections of a white-label account's profiles go through its own app (service connection: its secret).
+    const client = await serviceDb((tx) => adapterForNewConnection(tx, platforms, flow.profileId, input.platform));
+    return db((tx) => startConnect(tx, platforms, { ...flow, bindToBrowser }, client));
   }
   if (!credentials) throw fieldError("credentials", `${contract.displayName} connects with a handle and an app password: send { identifier, appPassword }`);
   await db(async (tx) => {
@@ -339,7 +356,7 @@ export async function updateConnectionSettings(
     if (value === null) delete merged[key];
     else merged[key] = value;
   }
-  const settings = validSettingsOrThrow(platforms.get(current.platform as Platform), merged, current.metadata);
+  const settings = validSettingsOrThrow(await platforms.get(current.platform as Platform), merged, current.metadata);
   const [row] = await tx<ConnectionRow[]>`
     update public.connections set settings = ${tx.json(settings as never)} where id = ${connectionId}
     returning ${tx.unsafe(connectionColumns)}`;
@@ -393,7 +410,8 @@ export async function syncConnection(db: CallerDb, serviceDb: ServiceDb, platfor
 async function refreshAccount(serviceDb: ServiceDb, platforms: Platforms, connectionId: string, profileId: string): Promise<void> {
   try {
     const credentials = await liveCredentials(serviceDb, connectionId, { force: true, profileId });
-    const account = await platforms.get(credentials.platform).getAccount(credentials.accessToken);
+    const adapter = await serviceDb((tx) => adapterForConnectionId(tx, connectionId, profileId, credentials.platform, platforms));
+    const account = await adapter.getAccount(credentials.accessToken);
     await serviceDb(
       (tx) => tx`
         update public.connections set username = ${account.username}, display_name = ${account.displayName ?? null},

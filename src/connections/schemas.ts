@@ -51,6 +51,15 @@ export const readinessSchema = z.strictObject({
 
 const connectionStatusSchema = z.enum(["connected", "needs_reconnect"]);
 
+/** Whether the connection's tokens will keep working (src/connections/health.ts). */
+export const tokenHealthSchema = z.strictObject({
+  status: z.enum(["ok", "expiring", "needs_reconnect"]),
+  /** When the connection stops working unless it is reconnected, when that is known. */
+  expiresAt: isoDateTime.optional(),
+  /** Why it needs reconnecting (the network's answer, or the expiry that passed). */
+  reason: z.string().optional(),
+});
+
 /** A place an account can publish to, for the settings that choose one (Pinterest boards, Facebook Pages). */
 const destinationSchema = z.strictObject({ id: z.string(), name: z.string() });
 
@@ -79,6 +88,7 @@ export const connectionSchema = z.strictObject({
     notes: z.array(z.string()),
   }),
   readiness: readinessSchema,
+  tokenHealth: tokenHealthSchema,
   /** Only for networks whose settings choose a destination, keyed by kind (`boards`, `pages`). */
   destinations: z.record(z.string(), z.array(destinationSchema)).optional(),
   tokenExpiresAt: isoDateTime.nullable(),

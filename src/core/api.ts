@@ -7,6 +7,7 @@ import { errorResponse, jsonResponse, readBodyText, Reply, requestIdFor } from "
 import { log } from "./log.js";
 import type { CallerDb, ServiceDb } from "./pg.js";
 import { assertProfileVisible, resolveProfileId } from "./profile-scope.js";
+import { apiUsageWriteAfterAnswer } from "./ratelimit/api-usage.js";
 import { limitApiRequest } from "./ratelimit/limit-api-request.js";
 import { rateLimitHeaders } from "./ratelimit/limiter.js";
 import type { RateLimitPolicyName } from "./ratelimit/policies.js";
@@ -41,6 +42,12 @@ export interface BaseContext<K extends string, B, Q, A extends AuthMode> {
   services: Services;
   clock: Clock;
   log: Services["log"];
+  /**
+   * Work that goes on after the answer (an inline publish attempt still running when its time budget ran out). In the
+   * cloud the function instance is kept alive until it settles (Netlify's `context.waitUntil`), so it is not frozen
+   * half-way; locally the process lives on anyway.
+   */
+  waitUntil(work: Promise<unknown>): void;
 }
 
 /**
@@ -299,7 +306,8 @@ async function refusedKeyLimitHeaders(req: Request, known: Caller | null): Promi
     const caller = known ?? (req.headers.has("x-api-key") ? await authenticate(req, "any", s) : null);
     if (caller?.kind !== "apiKey") return {};
     if (caller.metering && caller.paidActive) return await limitApiRequest(caller, s, servicePool(s.env));
-    return rateLimitHeaders(await s.limiter.limit("api_requests", caller.keyId));
+    // On the Postgres limiter the key lookup has already counted it.
+    return rateLimitHeaders(caller.metering?.rateLimit ?? (await s.limiter.limit("api_requests", caller.keyId)));
   } catch {
     return {};
   }
@@ -311,10 +319,26 @@ async function refusedKeyLimitHeaders(req: Request, known: Caller | null): Promi
  * every response carries X-Request-Id, every failure the error envelope, and every response to an API key its
  * X-RateLimit-* headers.
  */
+/** Netlify's `context.waitUntil` (Functions v2), where the runtime offers it. */
+function keepAlive(context: unknown, work: Promise<unknown>): void {
+  const waitUntil = (context as { waitUntil?: (promise: Promise<unknown>) => void } | undefined)?.waitUntil;
+  if (typeof waitUntil === "function") waitUntil.call(context, work);
+}
+
 export function api(list: readonly Route[]) {
   const table = tableOf(list);
   const routes = router(table);
-  const handler = async (req: Request, _context?: unknown): Promise<Response> => {
+  const handler = async (req: Request, context?: unknown): Promise<Response> => {
+    const after: Promise<unknown>[] = [];
+    const response = await answer(req, (work) => after.push(work));
+    // The cloud may freeze this instance once it has answered: its API usage counts are written after the answer,
+    // and the handler's unfinished work is waited for.
+    const usage = apiUsageWriteAfterAnswer();
+    if (usage) after.push(usage);
+    if (after.length) keepAlive(context, Promise.allSettled(after));
+    return response;
+  };
+  const answer = async (req: Request, waitUntil: (work: Promise<unknown>) => void): Promise<Response> => {
     const requestId = requestIdFor(req);
     let limitHeaders: Record<string, string> = {};
     let caller: Caller | null = null;
@@ -330,7 +354,7 @@ export function api(list: readonly Route[]) {
         if (!caller) throw new Error("db() needs an authenticated route");
         return s.db.as(caller.claims, fn);
       };
-      const ctx: Record<string, unknown> = { req, requestId, params, body, query, caller, db, services: s, clock: s.clock, log: s.log };
+      const ctx: Record<string, unknown> = { req, requestId, params, body, query, caller, db, services: s, clock: s.clock, log: s.log, waitUntil };
       if (def.profile) {
         if (!caller) throw new Error(`${r.key}: a profile route needs an authenticated caller`);
         ctx.profileId = await resolveProfileStep(def.profile, caller, { body, query }, db);

@@ -4,7 +4,6 @@ import { sha256Hex } from "./crypto.js";
 import { env } from "./env.js";
 import { AppError } from "./errors.js";
 import type { Claims } from "./pg.js";
-import { apiQuotaLimits } from "./quota.js";
 import { meteringOf, type ApiRequestMetering, type MeteringColumns } from "./ratelimit/metering.js";
 import { bucketOf } from "./ratelimit/postgres.js";
 import { servicePool, services, type Services } from "./services.js";
@@ -19,7 +18,7 @@ export type Caller =
       plan: PlanId;
       paidActive: boolean;
       claims: Claims;
-      /** What the key lookup counted for this request against the key's rate limit and the monthly quota. */
+      /** What the key lookup read (and, on the Postgres limiter, counted) for the rate limit and the monthly quota. */
       metering?: ApiRequestMetering;
     }
   | { kind: "session"; userId: string; email?: string; claims: Claims };
@@ -67,17 +66,17 @@ interface KeyRow extends MeteringColumns {
 }
 
 /**
- * Looks the key up by its SHA-256 hash with the service connection (the caller is not known yet) in one round trip
+ * Looks the key up by its SHA-256 hash with the service connection (the caller is not known yet) in one statement
  * that also checks the key's creator is still an active member of the key's profile (a removed member's key answers
- * 401 and is neither touched nor metered: it never spends the profile's or the owner's budget), refreshes
- * `last_used_at` (at most once a minute, so a busy key does not write on every request) and, for an active key of a
- * member whose owner may use the API, meters the request in the same statement:
+ * 401 and is neither touched nor metered: it never spends the profile's or the owner's budget; a revoked key is seen
+ * on the very next request, since nothing about keys is cached), reads the owner's subscription and this billing
+ * month's API request counter, and refreshes `last_used_at` (at most once a minute, so a busy key does not write on
+ * every request). Only where the rate limit is counted in Postgres (no Upstash, not the local home) does the same
+ * statement also count the request against the key's window (one upsert of the key's own row).
  *
- * - the per-key rate limit (`api_requests` policy), when the limiter is Postgres: one upsert of the key's window;
- * - then, unless that refused it, the monthly API request quota: one conditional upsert of the owner's counter for
- *   this billing month, which counts nothing once the plan's limit is reached.
- *
- * The pipeline's `limitApiRequest` step turns the counts into headers or a 429.
+ * Nothing here writes the owner's monthly counter: the pipeline's `limitApiRequest` step decides the rate limit
+ * (Upstash, in-process, or the count above) and then counts the request in this process's batch
+ * (src/core/ratelimit/api-usage.ts), from the counter read here.
  */
 export async function verifyApiKey(key: string, s: Services = services()): Promise<Caller> {
   if (!apiKeyPattern.test(key)) throw new AppError("invalid_api_key", "Malformed API key");
@@ -87,9 +86,7 @@ export async function verifyApiKey(key: string, s: Services = services()): Promi
   const [row] = await sql<KeyRow[]>`
     with k as (
       select k.id, k.user_id, k.profile_id, k.status, b.status as billing_status, b.plan,
-             m.user_id is not null as member,
-             ${sql.json(apiQuotaLimits())}::jsonb -> (coalesce(b.status, 'free') || ':' || coalesce(b.plan, 'free')) as api_quota,
-             p.period_start, p.period_end
+             m.user_id is not null as member, p.period_start, p.period_end
       from public.api_keys k
       left join public.profile_members m
         on m.profile_id = k.profile_id and m.user_id = k.user_id and m.invitation_status = 'active'
@@ -101,24 +98,22 @@ export async function verifyApiKey(key: string, s: Services = services()): Promi
       where id = (select id from k where status = 'active' and member)
         and (last_used_at is null or last_used_at < now() - interval '60 seconds')
       returning id
-    ), metered as materialized (
-      select * from k where status = 'active' and member and api_quota is not null
-    ), rl as materialized (
+    )${
+      foldRateLimit
+        ? sql`, rl as materialized (
       select r.used, r.window_start
-      from metered, public.rate_limit_hit(${bucketOf(rate, "")} || metered.id, ${rate.windowMs}::bigint, 1) r
-      where ${foldRateLimit}::boolean
-    ), quota as materialized (
-      select public.usage_add(user_id, 'api_requests', 1, (api_quota #>> '{}')::integer, period_start, period_end) as used,
-             (api_quota #>> '{}')::integer as quota_limit, true as attempted
-      from metered
-      where not exists (select 1 from rl where rl.used > ${rate.limit}::integer)
-    )
+      from k, public.rate_limit_hit(${bucketOf(rate, "")} || k.id, ${rate.windowMs}::bigint, 1) r
+      where k.status = 'active' and k.member
+    )`
+        : sql``
+    }
     select k.id, k.user_id, k.profile_id, k.status, k.member, k.billing_status, k.plan, k.period_start, k.period_end,
-           k.api_quota is not null as metered,
-           rl.used as rate_used, rl.window_start as rate_window_start,
-           coalesce(quota.attempted, false) as quota_attempted,
-           quota.used as quota_used, quota.quota_limit
-    from k left join rl on true left join quota on true`;
+           coalesce(c.used, 0) as quota_used,
+           ${foldRateLimit ? sql`rl.used as rate_used, rl.window_start as rate_window_start` : sql`null::integer as rate_used, null::timestamptz as rate_window_start`}
+    from k
+    left join public.usage_counters c
+      on c.user_id = k.user_id and c.metric = 'api_requests' and c.period_start = k.period_start
+    ${foldRateLimit ? sql`left join rl on true` : sql``}`;
   if (!row) throw new AppError("invalid_api_key", "Invalid API key");
   if (row.status !== "active") throw new AppError("invalid_api_key", "This API key has been revoked");
   if (!row.member) {
@@ -126,15 +121,16 @@ export async function verifyApiKey(key: string, s: Services = services()): Promi
   }
   const status = row.billing_status ?? "free";
   const plan = effectivePlan(status, row.plan ?? "free");
+  const paidActive = isPaidActive(status, row.plan ?? "free");
   return {
     kind: "apiKey",
     userId: row.user_id,
     profileId: row.profile_id,
     keyId: row.id,
     plan,
-    paidActive: isPaidActive(status, row.plan ?? "free"),
+    paidActive,
     claims: { sub: row.user_id, role: "authenticated", profile_id: row.profile_id, api_key_id: row.id },
-    metering: meteringOf(row, plan, rate),
+    metering: meteringOf(row, plan, paidActive, rate),
   };
 }
 

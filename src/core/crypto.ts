@@ -40,7 +40,12 @@ export function parseKey(key: string, name = "ENCRYPTION_KEY"): Buffer {
 // script, then remove ENCRYPTION_KEY_PREVIOUS.
 
 /** What a sealed value is for: the table and column it lives in. Part of the associated data. */
-export const sealPurposes = ["connections.access_token", "connections.refresh_token", "webhook_endpoints.secret"] as const;
+export const sealPurposes = [
+  "connections.access_token",
+  "connections.refresh_token",
+  "webhook_endpoints.secret",
+  "white_label_apps.client_secret",
+] as const;
 export type SealPurpose = (typeof sealPurposes)[number];
 
 /** Binds a sealed value to its column and row. */

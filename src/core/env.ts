@@ -62,6 +62,18 @@ const envSchema = z.object({
   PUBLISH_RETRY_BASE_SECONDS: z.coerce.number().min(0).default(60),
   /** Local home: how often the sweep runs (the cloud runs it every minute). */
   SWEEP_INTERVAL_SECONDS: z.coerce.number().min(0.1).default(5),
+  /**
+   * Videos re-uploaded to a network (YouTube; TikTok without a verified pull prefix) are read from Storage in byte
+   * ranges and sent on in chunks: the most media bytes one function holds at once (a chunk is at most half of it).
+   * Default 64 MiB, far below a function's 1 GB. See src/media/transfer.ts.
+   */
+  MEDIA_MEMORY_BUDGET_BYTES: z.coerce.number().int().min(1024 * 1024).default(64 * 1024 * 1024),
+  /**
+   * The most video bytes one publish attempt sends before it hands the rest of the upload to the next queue delivery
+   * (resuming where the network says it got to). Default 512 MiB; each slice also stops starting chunks after 40 s,
+   * within a synchronous function's 60 s.
+   */
+  MEDIA_UPLOAD_SLICE_BYTES: z.coerce.number().int().min(1024 * 1024).default(512 * 1024 * 1024),
   // --- analytics ---------------------------------------------------------------------------------------------------
   /** The shortest time between two metrics syncs of one account (also how soon a new post's first metrics come). */
   ANALYTICS_SYNC_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
@@ -74,6 +86,16 @@ const envSchema = z.object({
   TWITTER_CLIENT_SECRET: z.string().min(1).optional(),
   LINKEDIN_CLIENT_ID: z.string().min(1).optional(),
   LINKEDIN_CLIENT_SECRET: z.string().min(1).optional(),
+  /**
+   * LinkedIn permissions of its Community Management API that LinkedIn approved this app for, asked for at connect so
+   * that LinkedIn metrics can be read (comma or space separated): `r_member_postAnalytics` (a member's own posts),
+   * `r_organization_social` and `rw_organization_admin` (organization pages). Empty (the default): LinkedIn consent
+   * would refuse them, so they are not asked for and LinkedIn accounts show metrics as unsupported, with the reason.
+   */
+  LINKEDIN_ANALYTICS_SCOPES: z
+    .string()
+    .regex(/^[\s,]*((r_member_postAnalytics|r_organization_social|rw_organization_admin)[\s,]*)*$/, "r_member_postAnalytics, r_organization_social, rw_organization_admin")
+    .default(""),
   /** The Instagram app (Instagram API with Instagram Login): its Instagram app id and secret, not the Meta app's. */
   INSTAGRAM_CLIENT_ID: z.string().min(1).optional(),
   INSTAGRAM_CLIENT_SECRET: z.string().min(1).optional(),
@@ -147,6 +169,18 @@ const envSchema = z.object({
   UPSTASH_REDIS_REST_TOKEN: z.string().min(1).optional(),
   /** Local demos and tests: `policy=limit/window,...`, e.g. `api_requests=5/1m` (parsed in src/core/ratelimit). */
   RATE_LIMIT_OVERRIDES: z.string().min(1).optional(),
+  /**
+   * Where rate limits are counted when Upstash is not configured: `memory` (in this process: exact only where one
+   * process serves everything, so the local home sets it and the cloud refuses it) or `postgres` (the default).
+   */
+  RATE_LIMIT_STORE: z.enum(["memory", "postgres"]).optional(),
+  /**
+   * Monthly API request counts are kept in the process and written in batches (src/core/ratelimit/api-usage.ts):
+   * at the latest this many ms after the first unwritten count, or once this many are unwritten (which also bounds
+   * how far one instance can take a burst past the quota).
+   */
+  USAGE_FLUSH_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
+  USAGE_FLUSH_BATCH: z.coerce.number().int().min(1).max(10_000).default(100),
 
   // --- local home only ------------------------------------------------------------------------------------------
   /**
@@ -168,6 +202,7 @@ export const localOnlySettings = [
   "OUTBOUND_ALLOW_LOOPBACK",
   "WEBHOOK_ALLOW_LOOPBACK",
   "RATE_LIMIT_OVERRIDES",
+  "RATE_LIMIT_STORE",
 ] as const;
 
 /** Where the local home's app lives when nothing says otherwise (`npm start`'s default port). */

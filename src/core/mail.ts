@@ -18,6 +18,16 @@ export interface MailMessage {
   subject: string;
   text: string;
   html: string;
+  /** The sender's display name (a white-labelled account's name); the address stays MAIL_FROM's. */
+  fromName?: string;
+}
+
+/** MAIL_FROM with the message's sender name: `"Name" <address>` (MAIL_FROM may itself be `Name <address>`). */
+export function senderOf(mailFrom: string, fromName: string | undefined): string {
+  if (!fromName) return mailFrom;
+  const address = /<([^>]+)>\s*$/.exec(mailFrom)?.[1] ?? mailFrom.trim();
+  const name = fromName.replace(/[\r\n"\\<>]/g, "").trim();
+  return name ? `"${name}" <${address}>` : mailFrom;
 }
 
 export interface MailResult {
@@ -54,7 +64,7 @@ export function resendTransport(apiKey: string, from: string, url = RESEND_URL):
       const res = await fetch(url, {
         method: "POST",
         headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
-        body: JSON.stringify({ from, to: [message.to], subject: message.subject, text: message.text, html: message.html }),
+        body: JSON.stringify({ from: senderOf(from, message.fromName), to: [message.to], subject: message.subject, text: message.text, html: message.html }),
         signal: AbortSignal.timeout(10_000),
       });
       if (!res.ok) throw new Error(`Resend answered ${res.status}: ${(await res.text()).slice(0, 300)}`);

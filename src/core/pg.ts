@@ -32,14 +32,47 @@ export type ServiceDb = <T>(fn: (tx: Tx) => Promise<T>) => Promise<T>;
  * does not support prepared statements. `services()` keeps one per configuration, so warm function instances reuse it.
  */
 export function createSql(e: Pick<Env, "DATABASE_URL" | "DATABASE_POOL_MAX">): Sql {
-  return postgres(e.DATABASE_URL, {
+  const notices = { handOff: 0 };
+  const sql = postgres(e.DATABASE_URL, {
     prepare: false,
     max: e.DATABASE_POOL_MAX,
     idle_timeout: 20,
     connect_timeout: 10,
-    onnotice: () => {},
+    onnotice: (notice) => {
+      if (notice.message === HAND_OFF_NOTICE) notices.handOff++;
+    },
     transform: { undefined: null },
   });
+  handOffNotices.set(sql, notices);
+  return sql;
+}
+
+/**
+ * After-commit hand-off (migration 20261206083000): a trigger that creates outbox rows records `<job>:<id>` in the
+ * transaction-local setting `amplify.hand_off` and raises this notice. Notices arrive before the statement's result,
+ * per pool, so a transaction during which the pool saw one reads the setting before committing (one round trip, paid
+ * only then) and hands the entries to src/core/jobs/hand-off.ts after the commit. Transactions that create no outbox
+ * rows pay nothing; one that rolls back hands off nothing.
+ */
+const HAND_OFF_NOTICE = "amplify:hand-off";
+const handOffNotices = new WeakMap<Sql, { handOff: number }>();
+
+/** `sql.begin(fn)`, then the after-commit hand-off of what the transaction recorded. Never fails for the hand-off. */
+async function transaction<T>(sql: Sql, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  const notices = handOffNotices.get(sql);
+  const before = notices?.handOff ?? 0;
+  let entries: string[] = [];
+  const result = (await sql.begin(async (tx) => {
+    const value = await fn(tx);
+    if (notices && notices.handOff !== before) {
+      const [row] = await tx<{ v: string | null }[]>`select current_setting('amplify.hand_off', true) as v`;
+      entries = (row?.v ?? "").split(" ").filter(Boolean);
+    }
+    return value;
+  })) as T;
+  // Loaded on use (and not at module level, which would be an import cycle: jobs use this module).
+  if (entries.length) await (await import("./jobs/hand-off.js")).handOff(entries);
+  return result;
 }
 
 /**
@@ -50,14 +83,18 @@ export function createSql(e: Pick<Env, "DATABASE_URL" | "DATABASE_POOL_MAX">): S
  * hold nothing in public, so a user calling `/rest/v1` directly with their own token can do nothing at all.
  */
 export async function runAs<T>(sql: Sql, claims: Claims, fn: (tx: Tx) => Promise<T>): Promise<T> {
-  return (await sql.begin(async (tx) => {
-    // One round trip for the caller's claims, the timeout and the role, as PostgREST does it: set_config('role', …,
-    // true) is `set local role`, so the rest of the transaction runs as amplify_api under the RLS policies.
-    await tx`select set_config('request.jwt.claims', ${JSON.stringify(claims)}, true),
+  return transaction(sql, async (tx) => {
+    // One statement for the caller's claims, the timeout and the role, as PostgREST does it: set_config('role', …,
+    // true) is `set local role`, so the rest of the transaction runs as amplify_api under the RLS policies. It is not
+    // awaited before `fn` starts: `fn`'s first statement is pipelined behind it on the transaction's one connection
+    // (no round trip of its own). Postgres runs them in order, so nothing in `fn` runs before the role and claims are
+    // in force, and if the setup failed the transaction is aborted and every later statement fails with it.
+    const setup = tx`select set_config('request.jwt.claims', ${JSON.stringify(claims)}, true),
                     set_config('statement_timeout', '15s', true),
-                    set_config('role', 'amplify_api', true)`;
-    return fn(tx);
-  })) as T;
+                    set_config('role', 'amplify_api', true)`.execute();
+    const [, result] = await Promise.all([setup, fn(tx)]);
+    return result;
+  });
 }
 
 /**
@@ -65,5 +102,5 @@ export async function runAs<T>(sql: Sql, claims: Claims, fn: (tx: Tx) => Promise
  * as id (a target's post and connection, a delivery's endpoint), which the composite foreign keys also guarantee.
  */
 export async function runService<T>(sql: Sql, fn: (tx: Tx) => Promise<T>): Promise<T> {
-  return (await sql.begin(fn)) as T;
+  return transaction(sql, fn);
 }

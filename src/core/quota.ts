@@ -1,5 +1,5 @@
-import { billingStatuses, effectivePlan, fairUsePostsPerMonth, isPaidActive, plans, type PlanId } from "./plans.js";
-import type { Sql, Tx } from "./pg.js";
+import { billingStatuses, effectivePlan, fairUsePostsPerMonth, plans, type PlanId } from "./plans.js";
+import type { Tx } from "./pg.js";
 import { AppError } from "./errors.js";
 import { secondsUntil } from "./ratelimit/limiter.js";
 
@@ -8,8 +8,9 @@ import { secondsUntil } from "./ratelimit/limiter.js";
  * billing period when there is one, otherwise the calendar month in UTC; see `public.usage_period`). Counting is one
  * conditional upsert, so concurrent requests at the edge never get more through than the limit and no count is lost.
  *
- * - API requests: counted by the API-key lookup itself, in the same statement (src/core/auth.ts), so counting costs
- *   no extra round trip.
+ * - API requests: the API-key lookup reads the owner's counter in its one statement (src/core/auth.ts); the request is
+ *   counted in this process and written in batches (src/core/ratelimit/api-usage.ts, which states how far a burst
+ *   spread over several instances can overshoot: (instances − 1) × USAGE_FLUSH_BATCH; with one process, not at all).
  * - Posts created: counted by the posts feature inside its own transaction with `consumePostQuota`.
  */
 export type QuotaName = "posts_per_month" | "api_requests_per_month";
@@ -44,15 +45,10 @@ function limitsByState(limitOf: (status: string, plan: string) => number | null 
 }
 
 let postLimits: LimitsByState | undefined;
-let apiLimits: LimitsByState | undefined;
 
 export const postQuotaLimits = () =>
   (postLimits ??= limitsByState((status, plan) => postsPerMonthLimit(effectivePlan(status, plan))));
 
-export const apiQuotaLimits = () =>
-  (apiLimits ??= limitsByState((status, plan) =>
-    isPaidActive(status, plan) ? apiRequestsPerMonthLimit(effectivePlan(status, plan)) : undefined,
-  ));
 
 /** Where a user stands against one quota after (or instead of) counting. */
 export interface QuotaStanding {
@@ -131,14 +127,4 @@ export async function consumePostQuota(tx: Tx, profileId: string, count = 1): Pr
   };
   if (!standing.counted) throw quotaExceededError(standing);
   return standing;
-}
-
-/**
- * Gives back one API request counted by the key lookup, for a request the rate limiter then refused (Upstash
- * decides after the lookup; the Postgres limiter decides inside it and never needs this).
- */
-export async function refundApiRequest(sql: Sql, userId: string, periodStart: Date): Promise<void> {
-  await sql`
-    update public.usage_counters set used = used - 1, updated_at = now()
-    where user_id = ${userId} and metric = 'api_requests' and period_start = ${periodStart} and used > 0`;
 }

@@ -9,6 +9,7 @@ import { log } from "./log.js";
 import { createMail, type Mail, type MailTransport } from "./mail.js";
 import { createSql, runAs, runService, type Claims, type ServiceDb, type Sql, type Tx } from "./pg.js";
 import { createQueue, type Queue } from "./queue.js";
+import { flushApiUsage } from "./ratelimit/api-usage.js";
 import { createLimiter, limiterBackend, rateLimitedError } from "./ratelimit/limiter.js";
 import { resolvePolicies, type RateLimitPolicy, type RateLimitPolicyName } from "./ratelimit/policies.js";
 import type { Limiter, LimiterBackend, RateLimitResult } from "./ratelimit/types.js";
@@ -104,6 +105,8 @@ export function serviceDb(): ServiceDb {
 
 /** Ends the pool (the local home at shutdown, scripts). */
 export async function closeServices(): Promise<void> {
+  // API usage counted in this process but not yet written goes out while the pool is still open.
+  await flushApiUsage();
   const p = pool;
   pool = undefined;
   built = undefined;
@@ -149,7 +152,8 @@ function build(e: Env): Services {
       },
       port: limiterPort,
     },
-    // Built with what the home configured for its adapters (`configurePlatforms`, before it resets the environment).
+    // Built with what the home configured for its adapters (`configurePlatforms`); each network's adapter module is
+    // imported on its first use (src/platforms/registry.ts), so this costs nothing at start.
     platforms: createPlatformRegistry(e),
     storage,
     stripe: {

@@ -27,6 +27,8 @@ export async function deliveryMetrics(tx: Tx, filter: { profileId: string; days:
       round(avg(duration_ms))::int as avg_duration_ms
     from public.job_logs
     where profile_id = ${filter.profileId}
+      -- A large video's upload slices (src/media/upload-log.ts) are progress within an attempt, not attempts.
+      and job_type <> 'media_upload'
       and started_at >= date_trunc('day', now() at time zone 'utc') at time zone 'utc' - make_interval(days => ${filter.days - 1})
       and ${filter.platform ? tx`platform = ${filter.platform}` : tx`true`}
     group by 1, 2

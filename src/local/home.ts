@@ -184,6 +184,9 @@ export async function startLocalHome(options: LocalHomeOptions = {}): Promise<Lo
     STRIPE_PRICE_ID_WHITE_LABEL: localStripePrices.white_label,
     // Outbound fetches may reach this machine: a webhook receiver (http://localhost:3000/webhook), the Storage emulator.
     OUTBOUND_ALLOW_LOOPBACK: process.env.OUTBOUND_ALLOW_LOOPBACK || "true",
+    // One process serves every request here, so rate limits are counted in it (exact, no database write); Upstash,
+    // when configured, still wins (src/core/ratelimit/limiter.ts).
+    RATE_LIMIT_STORE: process.env.RATE_LIMIT_STORE || "memory",
     ...options.env,
     // Explicit, and last: this process is the local home whatever else the environment says, and env() checks the
     // settings above (Stripe emulator URL, loopback outbound, overrides) against it.

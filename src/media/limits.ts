@@ -34,8 +34,11 @@ export const mediaSizeLimits: { default: Record<MediaKind, number> } & Partial<R
   facebook: { image: 4 * MB },
   threads: { image: 8 * MB },
   bluesky: { image: 1_000_000, video: 100 * MB },
-  // The YouTube adapter re-uploads through the function (no pull option), bounded to what one attempt can carry.
-  youtube: { video: 64 * MB },
+  // The networks' own limits, above our 1 GB ceiling (which therefore applies): YouTube takes 256 GB (or 12 hours),
+  // TikTok 4 GB. Both re-upload (YouTube always, TikTok unless it pulls from a verified prefix) without holding the
+  // file: byte ranges from Storage, resumable chunks, a slice per attempt (src/media/transfer.ts).
+  youtube: { video: 256 * GB },
+  tiktok: { video: 4 * GB },
 };
 
 /** The largest file any upload may be (the Storage bucket's own limit). */

@@ -88,6 +88,7 @@ const tagDescriptions: Record<string, string> = {
   templates: "Content templates with variables",
   "recurring-schedules": "Recurring schedules that create posts",
   analytics: "Post and account analytics, best times to post",
+  "white-label": "The white-label add-on: branding and the account's own network apps",
   openapi: "This document",
   internal: "Queue callbacks (signed by the queue; not for integrators)",
 };

@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { route } from "../core/api.js";
 import { AppError } from "../core/errors.js";
-import { generatedDocument, toYaml } from "./load.js";
+// ./load.js (the generator and the YAML writer, ~110 KB of `yaml`) is imported on first use: a cold start of the
+// function, which serves the built-in JSON, does not load it.
 
 export const openapiDocumentResponse = z
   .looseObject({
@@ -20,7 +21,7 @@ export const openapiYamlResponse = z.string().meta({ contentMediaType: "applicat
  * Loaded on the first request, so a cold start does not parse it.
  */
 async function documentFor(local: boolean): Promise<Record<string, unknown>> {
-  if (local) return generatedDocument();
+  if (local) return (await import("./load.js")).generatedDocument();
   const { default: embedded } = await import("./embedded-document.js");
   if (!embedded) throw new AppError("service_unavailable", "The OpenAPI document was not built into this function (build it with npm run build)");
   return embedded;
@@ -45,6 +46,8 @@ export const openapiRoutes = [
     auth: "none",
     response: openapiYamlResponse,
     handle: async ({ services }) =>
-      new Response(toYaml(await documentFor(services.env.AMPLIFY_HOME === "local")), { headers: headers("application/yaml; charset=utf-8") }),
+      new Response((await import("./load.js")).toYaml(await documentFor(services.env.AMPLIFY_HOME === "local")), {
+        headers: headers("application/yaml; charset=utf-8"),
+      }),
   }),
 ];

@@ -47,6 +47,16 @@ export const webhookEventData: Partial<Record<WebhookEventType, z.ZodType>> = {
     external_account_id: z.string().nullable(),
     reason: z.string(),
   }),
+  "connection.expiring": z.looseObject({
+    connection_id: uuid,
+    platform,
+    username: z.string().nullable(),
+    external_account_id: z.string().nullable(),
+    expires_at: at.describe("When the connection stops working unless it is reconnected"),
+    days_before: z.number().int().describe("7 or 1: each warning is sent once per expiry"),
+    reason: z.string(),
+    scheduled_posts: z.number().int().describe("Pending posts of this connection scheduled at or after the expiry"),
+  }),
   "webhook.endpoint_disabled": z.looseObject({
     webhook_id: uuid,
     url: z.string(),
@@ -76,6 +86,8 @@ export const webhookEventSummaries: Partial<Record<WebhookEventType, string>> = 
   "post.failed": "A post failed for good on one network",
   "post.partially_published": "A multi-network post settled with some networks published and some failed",
   "connection.needs_reconnect": "A network stopped accepting a connected account's authorization: reconnect it",
+  "connection.expiring":
+    "A connection that nothing but a reconnect can renew stops working in 7 days (and again 1 day before): reconnect it",
   "webhook.endpoint_disabled": "An endpoint was disabled (it answered 410, or failed for the whole failing window)",
   "member.joined": "Someone accepted an invitation and joined the profile",
   "member.removed": "A member was removed by the owner, or left the profile",

@@ -16,6 +16,10 @@ import {
   type MetricsCapability,
   type PostMetricsResult,
 } from "./types.js";
+import { blueskyHosts, blueskyConnection } from "./facts.js";
+
+// Static facts about the network (hosts, connection traits) live in facts.ts, which the registry loads without this module.
+export { blueskyHosts, blueskyConnection };
 
 /**
  * Bluesky (AT Protocol) adapter. There is no consent page, and so no OAuth client to configure: the user creates an app
@@ -28,8 +32,6 @@ import {
  * clickable) and an `app.bsky.embed.images` embed. Calls go to the configured service (bsky.social, whose entryway
  * serves the accounts it hosts); accounts on a self-hosted PDS are not supported yet.
  */
-
-export const blueskyHosts = { apiBaseUrl: "https://bsky.social", authBaseUrl: "https://bsky.app" } as const;
 
 export const blueskyLimits = {
   /** The post text: 300 graphemes and 3,000 UTF-8 bytes. */
@@ -392,12 +394,3 @@ export function blueskyRetryAfterSeconds(headers: Headers, now: Date): number | 
   if (headers.get("ratelimit-reset") !== null && Number.isFinite(reset) && reset > 0) return secondsUntil(reset, now);
   return retryAfterHeader(headers, now);
 }
-
-/** A deactivated, suspended or taken-down account cannot post (as of the last sync). */
-export const blueskyConnection: ConnectionTraits = {
-  readiness(c) {
-    if (c.metadata.active !== false) return { missing: [], warnings: [] };
-    const status = typeof c.metadata.status === "string" ? c.metadata.status : "inactive";
-    return { missing: [`The Bluesky account is ${status}: reactivate it, then sync the connection`], warnings: [] };
-  },
-};

@@ -78,7 +78,7 @@ export const catalog = {
     supportStatus: "partial",
     scopes: ["openid", "profile", "w_member_social"],
     publish: publish({ images: true, supportedMediaTypes: ["image/*"], maxTextLength: 3000 }),
-    analytics: { supported: false },
+    analytics: { supported: true },
     requirements: [],
     notes: ["Text and single-image posts; images use LinkedIn's asset upload."],
   },

@@ -20,6 +20,10 @@ import {
   type MetricsCapability,
   type PostMetricsResult,
 } from "./types.js";
+import { facebookHosts, facebookConnection, facebookPagesOf } from "./facts.js";
+
+// Static facts about the network (hosts, connection traits) live in facts.ts, which the registry loads without this module.
+export { facebookHosts, facebookConnection, facebookPagesOf };
 
 /**
  * Facebook Pages adapter. Consent on www.facebook.com (`/{v}/dialog/oauth`, no
@@ -37,8 +41,6 @@ import {
  * new one (the old one keeps working until it expires) and reads the Pages and their tokens again. The credential
  * has no expiry of its own (the Page tokens have none); the user token's 60 days only bound when a refresh works.
  */
-
-export const facebookHosts = { apiBaseUrl: "https://graph.facebook.com", authBaseUrl: "https://www.facebook.com" } as const;
 
 /** The Graph API version every call names (each lives about two years; v21.0 or later is required here). */
 export const FACEBOOK_GRAPH_VERSION = "v24.0";
@@ -157,13 +159,6 @@ export interface FacebookPageInfo {
   tasks: string[];
   /** The user may publish as the Page: Meta gave a Page token and the CREATE_CONTENT task (when it lists tasks). */
   canPublish: boolean;
-}
-
-/** The granted Pages recorded in a connection's metadata (as of its last connect or sync), or undefined. */
-export function facebookPagesOf(metadata: Record<string, unknown>): FacebookPageInfo[] | undefined {
-  const pages = metadata.pages;
-  if (!Array.isArray(pages)) return undefined;
-  return pages.filter((p): p is FacebookPageInfo => typeof p === "object" && p !== null && typeof (p as FacebookPageInfo).id === "string");
 }
 
 type Context = "api" | "media" | "token";
@@ -301,16 +296,44 @@ export function createFacebookAdapter(config: AdapterConfig, options: FacebookAd
     throw new PlatformError("media_error", `Facebook publishes photos and videos, not ${item.mimeType}`);
   }
 
+  /**
+   * A Page video's lifetime video insights (`GET /{video-id}/video_insights?metric=…`, the Page token): views (3 s or
+   * to the end), impressions and unique impressions, reactions by type, and its stories by action type (comments and
+   * shares). Average and total watch time (ms) have no column in the model and are kept in raw. Facebook reports no
+   * clicks for videos (null).
+   */
+  async function videoMetrics(pageToken: string, videoId: string): Promise<PostMetricsResult> {
+    const url = graph(`/${videoId}/video_insights`);
+    url.searchParams.set("metric", facebookVideoInsightMetrics.join(","));
+    const insights = readInsights(await http.request({ url, headers: bearer(pageToken) }), "Facebook", now());
+    if ("unavailable" in insights) return unavailable(videoId, insights.unavailable);
+    const v = insights.values;
+    const stories = objectOf(v.total_video_stories_by_action_type);
+    const reactions = objectOf(v.total_video_reactions_by_type_total);
+    return measured(
+      videoId,
+      {
+        videoViews: count(v.total_video_views),
+        impressions: count(v.total_video_impressions),
+        reach: count(v.total_video_impressions_unique),
+        likes: reactions ? sum(...Object.values(reactions).map(count)) : null,
+        comments: stories ? count(stories.comment ?? 0) : null,
+        shares: stories ? count(stories.share ?? 0) : null,
+      },
+      { video_insights: v },
+    );
+  }
+
   const metrics: MetricsCapability = {
     async posts(request) {
       const credential = credentialOrThrow(request.accessToken);
       const pageId = settingsOrThrow(request.settings).pageId ?? request.account.externalAccountId;
       const results: PostMetricsResult[] = [];
       for (const post of request.posts) {
-        // Page posts are `{page-id}_{n}`; a video is its own object, whose metrics are video insights (not read yet).
+        // Page posts are `{page-id}_{n}`; a video is its own object (its id alone), measured by its video insights.
         const postPage = post.externalPostId.includes("_") ? post.externalPostId.split("_")[0]! : undefined;
         if (!postPage) {
-          results.push(unavailable(post.externalPostId, "Facebook video metrics come from video insights, which this app does not read yet"));
+          results.push(await videoMetrics(pageTokenOrThrow(credential, pageId), post.externalPostId));
           continue;
         }
         const pageToken = pageTokenOrThrow(credential, postPage ?? pageId);
@@ -470,6 +493,28 @@ export function createFacebookAdapter(config: AdapterConfig, options: FacebookAd
   };
 }
 
+/**
+ * The lifetime video insights read for a Page video (Graph API Video Insights, "Video Metrics"): `total_video_views`
+ * (viewed 3 s or to the end), `total_video_views_unique`, `total_video_impressions`, `total_video_impressions_unique`,
+ * `total_video_avg_time_watched` and `total_video_view_total_time` (ms), `total_video_reactions_by_type_total`
+ * ({like, love, …}) and `total_video_stories_by_action_type` ({share, like, comment}).
+ */
+export const facebookVideoInsightMetrics = [
+  "total_video_views",
+  "total_video_views_unique",
+  "total_video_impressions",
+  "total_video_impressions_unique",
+  "total_video_avg_time_watched",
+  "total_video_view_total_time",
+  "total_video_reactions_by_type_total",
+  "total_video_stories_by_action_type",
+] as const;
+
+/** A breakdown metric's value (`{type: count}`), or undefined when it is not one. */
+function objectOf(value: unknown): Record<string, unknown> | undefined {
+  return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
 /** `{page-id}_{post-id}` opens on www.facebook.com as is. */
 function postUrl(id: string): string {
   return `https://www.facebook.com/${id}`;
@@ -500,22 +545,3 @@ export function classifyFacebookError(res: HttpResponse, context: Context, now: 
   if (subcode !== undefined && FACEBOOK_UNAVAILABLE_SUBCODES.has(subcode)) return as("network_error");
   return shared;
 }
-
-/**
- * Facebook posts go out as a Page: one must have been granted at consent, and the one chosen (settings.pageId, else
- * the connection's own Page) must still be granted and allow publishing (the CREATE_CONTENT task), as of the last sync.
- */
-export const facebookConnection: ConnectionTraits = {
-  destinations: (c) => ({ pages: (facebookPagesOf(c.metadata) ?? []).map((p) => ({ id: p.id, name: p.name ?? p.id })) }),
-  readiness(c) {
-    const missing = (why: string) => ({ missing: [why], warnings: [] });
-    const pages = facebookPagesOf(c.metadata);
-    if (!pages) return { missing: [], warnings: [] };
-    if (!pages.length) return missing("No Facebook Page: the account manages no Page, or none was selected at consent; reconnect and select a Page");
-    const pageId = typeof c.settings.pageId === "string" ? c.settings.pageId : c.externalAccountId;
-    const page = pages.find((p) => p.id === pageId);
-    if (!page) return missing(`The Facebook Page ${pageId} is not granted to this connection: reconnect and select it, or choose another (settings.pageId)`);
-    if (!page.canPublish) return missing(`You cannot publish as the Facebook Page ${page.name}: it needs the CREATE_CONTENT task on the Page`);
-    return { missing: [], warnings: [] };
-  },
-};

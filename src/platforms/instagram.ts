@@ -4,6 +4,10 @@ import { measured, unavailable } from "./metrics.js";
 import { mediaKind, metaProductAdapter, scopeList, type ContainerStatus } from "./meta-graph.js";
 import { baseUrls } from "./oauth.js";
 import { PlatformError, type AccountInfo, type AdapterConfig, type ConnectionTraits, type MetricsCapability, type PlatformAdapter, type PostMetricsResult, type PublishRequest } from "./types.js";
+import { instagramHosts, instagramConnection } from "./facts.js";
+
+// Static facts about the network (hosts, connection traits) live in facts.ts, which the registry loads without this module.
+export { instagramHosts, instagramConnection };
 
 /**
  * Instagram adapter: the Instagram API with Instagram Login (Business Login for Instagram), for professional
@@ -17,12 +21,6 @@ import { PlatformError, type AccountInfo, type AdapterConfig, type ConnectionTra
  * a video published as a reel. Meta downloads the media from its public URL itself. No PKCE: neither flow uses it.
  */
 
-/** Consent, API and the short-lived token endpoint live on three hosts. */
-export const instagramHosts = {
-  apiBaseUrl: "https://graph.instagram.com",
-  authBaseUrl: "https://www.instagram.com",
-  tokenBaseUrl: "https://api.instagram.com",
-} as const;
 /** Graph API version (each lives about two years; keep it current). */
 export const INSTAGRAM_GRAPH_VERSION = "v24.0";
 
@@ -162,15 +160,3 @@ function containerParams(request: PublishRequest): Record<string, string> {
   }
   throw new PlatformError("media_error", `Instagram cannot publish ${item.mimeType}`);
 }
-
-/** Personal accounts cannot publish through the API; the long-lived token is refreshed with itself while valid. */
-export const instagramConnection: ConnectionTraits = {
-  tokenRenewal: "itself",
-  readiness(c) {
-    if (c.metadata.accountType !== "PERSONAL") return { missing: [], warnings: [] };
-    return {
-      missing: ["Switch the Instagram account to a business or creator account, then sync the connection: personal accounts cannot publish"],
-      warnings: [],
-    };
-  },
-};

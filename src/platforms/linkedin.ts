@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { count } from "../analytics/model.js";
+import { chunks, invalidResponse, measured, unavailable } from "./metrics.js";
 import { createHttpClient, excerpt, retryAfterHeader, type HttpResponse } from "./http.js";
 import { baseUrls, codeFlow } from "./oauth.js";
 import {
@@ -6,21 +8,27 @@ import {
   type AccountInfo,
   type AdapterConfig,
   type MediaItem,
+  type MetricsCapability,
   type PlatformAdapter,
+  type PostMetricsResult,
   type PublishOutcome,
   type PublishRequest,
 } from "./types.js";
+import { linkedinHosts } from "./facts.js";
+
+// Static facts about the network (hosts, connection traits) live in facts.ts, which the registry loads without this module.
+export { linkedinHosts };
 
 /**
  * LinkedIn adapter: 3-legged OAuth on www.linkedin.com (client id and secret in the token request's body), the member from the OIDC
  * `GET /v2/userinfo`, posts through the versioned Posts API (`POST /rest/posts`) and images through the Images API
- * (`initializeUpload`, then a PUT of the bytes to the returned upload URL).
+ * (`initializeUpload`, then a PUT of the bytes to the returned upload URL). Metrics: a member's posts from
+ * `memberCreatorPostAnalytics` (r_member_postAnalytics), an organization page's from `organizationalEntityShareStatistics`
+ * and `socialActions` (rw_organization_admin, r_organization_social); see `metrics` below.
  *
  * No PKCE: LinkedIn's web (OIDC) flow does not support it and rejects a token request that carries a
  * `code_verifier`, so the challenge and verifier the caller generates are deliberately not sent.
  */
-
-export const linkedinHosts = { apiBaseUrl: "https://api.linkedin.com", authBaseUrl: "https://www.linkedin.com" } as const;
 
 /**
  * The `LinkedIn-Version` every /rest call sends (YYYYMM). Versions are supported for about a year after release and a
@@ -70,6 +78,60 @@ const initializeUploadSchema = z.object({ value: z.object({ uploadUrl: z.string(
 const imageStatusSchema = z.object({ status: z.string() });
 
 type Context = "api" | "media";
+
+// --- metrics ---------------------------------------------------------------------------------------------------------
+
+/** The five counts of memberCreatorPostAnalytics, one `queryType` per call, and the model's count each becomes. */
+export const memberPostQueryTypes = {
+  IMPRESSION: "impressions",
+  MEMBERS_REACHED: "reach",
+  REACTION: "likes",
+  COMMENT: "comments",
+  RESHARE: "shares",
+} as const;
+/** Posts per organizationalEntityShareStatistics call (a Rest.li List in the query string). */
+const SHARE_STATISTICS_BATCH = 20;
+
+/** `elements[]` of memberCreatorPostAnalytics: with `aggregation=TOTAL`, one element with the lifetime count. */
+const memberAnalyticsSchema = z.object({
+  elements: z.array(z.looseObject({ count: z.unknown(), metricType: z.record(z.string(), z.string()).optional() })),
+});
+const shareStatisticsSchema = z.object({
+  elements: z.array(
+    z.looseObject({
+      share: z.string().optional(),
+      ugcPost: z.string().optional(),
+      totalShareStatistics: z.looseObject({
+        impressionCount: z.unknown().optional(),
+        uniqueImpressionsCount: z.unknown().optional(),
+        clickCount: z.unknown().optional(),
+        likeCount: z.unknown().optional(),
+        commentCount: z.unknown().optional(),
+        shareCount: z.unknown().optional(),
+        engagement: z.unknown().optional(),
+      }),
+    }),
+  ),
+});
+const socialActionsSchema = z.looseObject({
+  likesSummary: z.looseObject({ totalLikes: z.unknown().optional() }).optional(),
+  commentsSummary: z.looseObject({ aggregatedTotalComments: z.unknown().optional(), totalFirstLevelComments: z.unknown().optional() }).optional(),
+});
+
+/**
+ * A URN inside a Rest.li 2.0 query value: reserved characters (`:` `,` `(` `)`) of the URN are percent-encoded, the
+ * structure around it is not (`entity=(share:urn%3Ali%3Ashare%3A123)`, `shares=List(urn%3Ali%3Ashare%3A1,…)`).
+ */
+export function restliUrn(urn: string): string {
+  return encodeURIComponent(urn).replace(/\(/g, "%28").replace(/\)/g, "%29");
+}
+
+/** `share` or `ugcPost`: the key LinkedIn's analytics finders take for a post URN; undefined for anything else. */
+function postKind(urn: string): "share" | "ugcPost" | undefined {
+  if (/^urn:li:share:\d+$/.test(urn)) return "share";
+  if (/^urn:li:ugcPost:\d+$/.test(urn)) return "ugcPost";
+  return undefined;
+}
 
 export function createLinkedInAdapter(config: AdapterConfig): PlatformAdapter {
   const http = createHttpClient({ service: "LinkedIn", fetch: config.fetch, timeoutMs: config.timeoutMs });
@@ -138,9 +200,101 @@ export function createLinkedInAdapter(config: AdapterConfig): PlatformAdapter {
     return original;
   }
 
+  /** A LinkedIn answer to a metrics call: the parsed body, or a PlatformError (404: the post is gone → undefined). */
+  async function readJson<T>(url: string, accessToken: string, schema: z.ZodType<T>): Promise<T | undefined> {
+    const res = await http.request({ url: api(url), headers: rest(accessToken) });
+    if (res.status === 404) return undefined;
+    if (!res.ok) throw classifyLinkedInError(res, "api", now());
+    const parsed = schema.safeParse(res.json);
+    if (!parsed.success) throw invalidResponse("LinkedIn", res.status, parsed.error);
+    return parsed.data;
+  }
+
+  /**
+   * A member's own post: memberCreatorPostAnalytics with the `entity` finder, one call per count (LinkedIn takes one
+   * `queryType` per call), `aggregation=TOTAL` for the lifetime count. Needs r_member_postAnalytics.
+   */
+  async function memberPost(accessToken: string, urn: string): Promise<PostMetricsResult> {
+    const kind = postKind(urn);
+    if (!kind) return unavailable(urn, `LinkedIn has no analytics for ${urn}: not a share or ugcPost`);
+    const counts: Record<string, number | null> = {};
+    const raw: Record<string, unknown> = {};
+    for (const [queryType, metric] of Object.entries(memberPostQueryTypes)) {
+      const body = await readJson(
+        `/rest/memberCreatorPostAnalytics?q=entity&entity=(${kind}:${restliUrn(urn)})&queryType=${queryType}&aggregation=TOTAL`,
+        accessToken,
+        memberAnalyticsSchema,
+      );
+      if (!body) return unavailable(urn, "LinkedIn has no such post (deleted)");
+      const values = body.elements.map((e) => count(e.count));
+      counts[metric] = values.length && values.every((v) => v !== null) ? values.reduce((a, b) => a! + b!, 0) : null;
+      raw[queryType] = body.elements.length ? body.elements.map((e) => e.count) : null;
+    }
+    return measured(urn, counts, raw);
+  }
+
+  /**
+   * An organization's posts: organic lifetime statistics of up to 20 posts per organizationalEntityShareStatistics
+   * call (`shares=List(…)` and `ugcPosts=List(…)`, no `timeIntervals`; needs rw_organization_admin, the member an
+   * ADMINISTRATOR of the page), then each post's socialActions summary for its current likes and comments
+   * (r_organization_social): they count every like and every comment including replies, where the statistics may lag.
+   */
+  async function organizationPosts(accessToken: string, organization: string, urns: string[]): Promise<PostMetricsResult[]> {
+    const results = new Map<string, PostMetricsResult>();
+    const known = urns.filter((u) => postKind(u));
+    for (const urn of urns) if (!postKind(urn)) results.set(urn, unavailable(urn, `LinkedIn has no statistics for ${urn}: not a share or ugcPost`));
+    for (const batch of chunks(known, SHARE_STATISTICS_BATCH)) {
+      const shares = batch.filter((u) => postKind(u) === "share").map(restliUrn);
+      const ugcPosts = batch.filter((u) => postKind(u) === "ugcPost").map(restliUrn);
+      let url = `/rest/organizationalEntityShareStatistics?q=organizationalEntity&organizationalEntity=${restliUrn(organization)}`;
+      if (shares.length) url += `&shares=List(${shares.join(",")})`;
+      if (ugcPosts.length) url += `&ugcPosts=List(${ugcPosts.join(",")})`;
+      const body = await readJson(url, accessToken, shareStatisticsSchema);
+      const byUrn = new Map((body?.elements ?? []).map((e) => [e.share ?? e.ugcPost ?? "", e.totalShareStatistics]));
+      for (const urn of batch) {
+        const stats = byUrn.get(urn);
+        if (!stats) {
+          results.set(urn, unavailable(urn, "LinkedIn has no statistics for this post (deleted, not the organization's, or older than 12 months)"));
+          continue;
+        }
+        const social = await readJson(`/rest/socialActions/${encodeURIComponent(urn)}`, accessToken, socialActionsSchema);
+        const likes = count(social?.likesSummary?.totalLikes) ?? count(stats.likeCount);
+        const comments = count(social?.commentsSummary?.aggregatedTotalComments) ?? count(stats.commentCount);
+        results.set(
+          urn,
+          measured(
+            urn,
+            {
+              impressions: count(stats.impressionCount),
+              reach: count(stats.uniqueImpressionsCount),
+              clicks: count(stats.clickCount),
+              likes,
+              comments,
+              shares: count(stats.shareCount),
+            },
+            { totalShareStatistics: stats, socialActions: social ?? null },
+          ),
+        );
+      }
+    }
+    return urns.map((u) => results.get(u)!);
+  }
+
+  const metrics: MetricsCapability = {
+    async posts(request) {
+      const owner = authorUrn(request.account.externalAccountId);
+      const urns = request.posts.map((p) => p.externalPostId);
+      if (owner.startsWith("urn:li:organization:")) return organizationPosts(request.accessToken, owner, urns);
+      const results: PostMetricsResult[] = [];
+      for (const urn of urns) results.push(await memberPost(request.accessToken, urn));
+      return results;
+    },
+  };
+
   return {
     platform: "linkedin",
     settingsSchema: z.object({}),
+    metrics,
 
     authorizeUrl: oauth.authorizeUrl,
     exchangeCode: oauth.exchangeCode,
@@ -156,7 +310,7 @@ export function createLinkedInAdapter(config: AdapterConfig): PlatformAdapter {
         username: member.name ?? member.sub,
         displayName: member.name,
         avatarUrl: member.picture,
-        metadata: { sub: member.sub, ...(member.email ? { email: member.email } : {}) },
+        metadata: { sub: member.sub, accountType: "member", ...(member.email ? { email: member.email } : {}) },
       };
     },
 

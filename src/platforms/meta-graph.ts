@@ -218,7 +218,9 @@ export function toLongLivedTokens(res: HttpResponse, service: string, now: Date,
     throw new PlatformError("unknown", `${service} token endpoint answered ${res.status} without a long-lived token`, { status: res.status });
   }
   const token = parsed.data.access_token;
-  return { accessToken: token, refreshToken: token, expiresAt: new Date(now.getTime() + parsed.data.expires_in * 1000), scopes };
+  // The long-lived token is its own refresh token, so it can be renewed until it expires (60 days from each refresh).
+  const expiresAt = new Date(now.getTime() + parsed.data.expires_in * 1000);
+  return { accessToken: token, refreshToken: token, expiresAt, refreshTokenExpiresAt: expiresAt, scopes };
 }
 
 /** Scopes as Meta reports them: a comma-separated string or an array. */

@@ -15,6 +15,10 @@ import {
   type MetricsCapability,
   type PostMetricsResult,
 } from "./types.js";
+import { pinterestHosts, pinterestConnection, boardsOf } from "./facts.js";
+
+// Static facts about the network (hosts, connection traits) live in facts.ts, which the registry loads without this module.
+export { pinterestHosts, pinterestConnection, boardsOf };
 
 /**
  * Pinterest API v5 adapter: OAuth on www.pinterest.com (comma-separated scopes, no PKCE)
@@ -25,8 +29,6 @@ import {
  * Every pin goes to a board: the connection's `boardId` setting (its default board), which must be one of the
  * account's boards. Until it is set the connection's readiness says so.
  */
-
-export const pinterestHosts = { apiBaseUrl: "https://api.pinterest.com", authBaseUrl: "https://www.pinterest.com" } as const;
 
 export const pinterestLimits = {
   descriptionMaxChars: 800,
@@ -229,13 +231,6 @@ export function createPinterestAdapter(config: AdapterConfig): PlatformAdapter {
   };
 }
 
-/** The boards listed in a connection's metadata, or undefined when they were never listed. */
-export function boardsOf(metadata: Record<string, unknown>): PinterestBoard[] | undefined {
-  const boards = metadata.boards;
-  if (!Array.isArray(boards)) return undefined;
-  return boards.filter((b): b is PinterestBoard => typeof b === "object" && b !== null && typeof (b as PinterestBoard).id === "string");
-}
-
 /** The pin's destination: the first http(s) URL of the text, without trailing punctuation, when it fits the limit. */
 export function firstLink(text: string): string | undefined {
   const match = /\bhttps?:\/\/[^\s<>"]+/i.exec(text);
@@ -265,19 +260,3 @@ export function classifyPinterestError(res: HttpResponse, now: Date): PlatformEr
   if (code !== undefined && MEDIA_CODES.has(code)) return new PlatformError("media_error", message, details);
   return new PlatformError("unknown", message, details);
 }
-
-/** Pins go to the default board, which must still be one of the account's boards (as of the last sync). */
-export const pinterestConnection: ConnectionTraits = {
-  destinations: (c) => ({ boards: (boardsOf(c.metadata) ?? []).map((b) => ({ id: b.id, name: b.name ?? b.id })) }),
-  readiness(c) {
-    const boardId = c.settings.boardId;
-    if (typeof boardId !== "string" || !boardId) {
-      return { missing: ["No default board: choose one of the account's boards (settings.boardId)"], warnings: [] };
-    }
-    const boards = boardsOf(c.metadata);
-    if (boards && !boards.some((b) => b.id === boardId)) {
-      return { missing: [`The default board ${boardId} no longer exists on the Pinterest account: choose another (settings.boardId)`], warnings: [] };
-    }
-    return { missing: [], warnings: [] };
-  },
-};

@@ -15,6 +15,10 @@ import {
   type MetricsCapability,
   type PostMetricsResult,
 } from "./types.js";
+import { redditHosts, redditConnection } from "./facts.js";
+
+// Static facts about the network (hosts, connection traits) live in facts.ts, which the registry loads without this module.
+export { redditHosts, redditConnection };
 
 /**
  * Reddit adapter: OAuth on www.reddit.com with `duration=permanent` (so a refresh token comes back) and HTTP Basic
@@ -25,8 +29,6 @@ import {
  * parsed before the status is trusted. Every call carries the descriptive User-Agent Reddit requires; generic agents
  * are throttled or blocked.
  */
-
-export const redditHosts = { apiBaseUrl: "https://oauth.reddit.com", authBaseUrl: "https://www.reddit.com" } as const;
 
 /** `<platform>:<app id>:<version> (by /u/<reddit username>)`, as Reddit's API rules ask; REDDIT_USER_AGENT overrides it. */
 export const DEFAULT_REDDIT_USER_AGENT = "web:amplify-scheduler:1.0.0 (by /u/amplify-scheduler)";
@@ -288,13 +290,3 @@ export function redditRetryAfterSeconds(headers: Headers, now: Date): number | u
   if (headers.get("x-ratelimit-reset") !== null && Number.isFinite(reset) && reset >= 0) return Math.max(1, Math.ceil(reset));
   return retryAfterHeader(headers, now);
 }
-
-/** Posts go to the connection's subreddit, as an account Reddit has not suspended (as of the last sync). */
-export const redditConnection: ConnectionTraits = {
-  readiness(c) {
-    const missing: string[] = [];
-    if (!c.settings.subreddit) missing.push("No subreddit: choose a subreddit for this connection (settings.subreddit)");
-    if (c.metadata.suspended === true) missing.push("The Reddit account is suspended");
-    return { missing, warnings: [] };
-  },
-};

@@ -5,6 +5,10 @@ import { catalog } from "./catalog.js";
 import { mediaKind, metaProductAdapter, scopeList, type ContainerStatus } from "./meta-graph.js";
 import { baseUrls } from "./oauth.js";
 import { PlatformError, type AccountInfo, type AdapterConfig, type ConnectionTraits, type MetricsCapability, type PlatformAdapter, type PostMetricsResult, type PublishRequest } from "./types.js";
+import { threadsHosts, threadsConnection } from "./facts.js";
+
+// Static facts about the network (hosts, connection traits) live in facts.ts, which the registry loads without this module.
+export { threadsHosts, threadsConnection };
 
 /**
  * Threads adapter: consent on threads.net with the Threads app's id (not the Meta
@@ -15,7 +19,6 @@ import { PlatformError, type AccountInfo, type AdapterConfig, type ConnectionTra
  * video; Meta downloads the media from its public URL itself. No PKCE.
  */
 
-export const threadsHosts = { apiBaseUrl: "https://graph.threads.net", authBaseUrl: "https://threads.net" } as const;
 export const THREADS_API_VERSION = "v1.0";
 
 export const threadsLimits = {
@@ -134,6 +137,3 @@ function containerParams(request: PublishRequest): Record<string, string> {
   }
   throw new PlatformError("media_error", `Threads publishes JPEG or PNG images and MP4 or MOV videos, not ${item.mimeType}`);
 }
-
-/** The long-lived token is refreshed with itself while valid (there is no refresh token). */
-export const threadsConnection: ConnectionTraits = { tokenRenewal: "itself" };

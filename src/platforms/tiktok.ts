@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { count, sum } from "../analytics/model.js";
 import { chunks, invalidResponse, measured, unavailable } from "./metrics.js";
+import { chunkWithin, defaultTransferBudget, readMediaRange, sliceAllowance, type TransferBudget } from "../media/transfer.js";
 import { createHttpClient, excerpt, retryAfterHeader, type HttpResponse } from "./http.js";
 import { baseUrls, codeFlow, tokenEndpointError, toOAuthTokens } from "./oauth.js";
 import { sniffVideo } from "./sniff-video.js";
@@ -17,6 +18,10 @@ import {
   type MetricsCapability,
   type PostMetricsResult,
 } from "./types.js";
+import { tiktokHosts, tiktokConnection } from "./facts.js";
+
+// Static facts about the network (hosts, connection traits) live in facts.ts, which the registry loads without this module.
+export { tiktokHosts, tiktokConnection };
 
 /**
  * TikTok Content Posting API v2 adapter: Login Kit v2 on www.tiktok.com with PKCE as TikTok does it (the challenge is
@@ -34,16 +39,15 @@ import {
  * `{ data, error: { code, message, log_id } }`; failures are classified from `error.code` and the HTTP status.
  */
 
-export const tiktokHosts = { apiBaseUrl: "https://open.tiktokapis.com", authBaseUrl: "https://www.tiktok.com" } as const;
-
 export const tiktokLimits = {
   /** Caption (`post_info.title` of a video): UTF-16 code units. */
   titleMaxUtf16: 2200,
   /**
-   * The largest video this server downloads and re-uploads itself (FILE_UPLOAD) within one publish attempt. TikTok
-   * takes up to 4 GB; bigger files need PULL_FROM_URL from a verified prefix (or a background function).
+   * TikTok's own limit: 4 GB. A FILE_UPLOAD is never held whole: the video is read from Storage in byte ranges and
+   * PUT chunk by chunk, a slice per publish attempt, the next attempt going on from the next chunk
+   * (src/media/transfer.ts). PULL_FROM_URL (a verified prefix) moves no bytes through us at all.
    */
-  videoMaxBytes: 64 * 1024 * 1024,
+  videoMaxBytes: 4 * 1024 * 1024 * 1024,
   /** TikTok's chunk rules: files under 5 MB go whole; other chunks are 5–64 MB, the last one absorbing the rest. */
   minChunkBytes: 5 * 1024 * 1024,
   maxChunkBytes: 64 * 1024 * 1024,
@@ -78,8 +82,10 @@ export interface TikTokAdapterConfig extends AdapterConfig {
   appAudited?: boolean;
   /** URL prefixes verified in TikTok's developer portal: media under them is pulled by TikTok (PULL_FROM_URL). */
   pullFromUrlPrefixes?: string[];
-  /** FILE_UPLOAD chunk size (5–64 MB); tests lower it to exercise several chunks. */
+  /** FILE_UPLOAD chunk size (5–64 MB, at most half the memory budget when that allows 5 MB); tests lower it. */
   chunkBytes?: number;
+  /** How much of a video one function holds and sends per attempt (MEDIA_MEMORY_BUDGET_BYTES, MEDIA_UPLOAD_SLICE_BYTES). */
+  transfer?: TransferBudget;
 }
 
 /** Seconds before each next status check: soon at first (most videos finish in seconds), then backing off. */
@@ -172,6 +178,21 @@ const tokenExtras = (res: HttpResponse) => {
   const parsed = tokenExtrasSchema.safeParse(res.json);
   return parsed.success ? parsed.data : undefined;
 };
+/** A FILE_UPLOAD still being sent (a large video spans attempts): where to, from where, and the next chunk. */
+const uploadStateSchema = z.object({
+  upload: z.object({
+    uploadUrl: z.string().url(),
+    publishId: z.string().min(1),
+    username: z.string(),
+    mediaUrl: z.string().min(1),
+    total: z.number().int().positive(),
+    mimeType: z.string().min(1),
+    chunkSize: z.number().int().positive(),
+    count: z.number().int().positive(),
+    next: z.number().int().min(0),
+  }),
+});
+type TikTokUpload = z.infer<typeof uploadStateSchema>["upload"];
 const processingStateSchema = z.object({
   publishId: z.string().min(1),
   checks: z.number().int().min(0).default(0),
@@ -187,7 +208,12 @@ export function createTikTokAdapter(config: TikTokAdapterConfig): PlatformAdapte
   const bearer = (token: string) => ({ authorization: `Bearer ${token}`, "content-type": "application/json; charset=UTF-8" });
   const appAudited = config.appAudited ?? false;
   const pullPrefixes = config.pullFromUrlPrefixes ?? [];
-  const chunkBytes = Math.min(Math.max(config.chunkBytes ?? tiktokLimits.defaultChunkBytes, tiktokLimits.minChunkBytes), tiktokLimits.maxChunkBytes);
+  const transfer = config.transfer ?? defaultTransferBudget;
+  // The last chunk absorbs the remainder (under two chunks), so half the budget per chunk keeps every read within it.
+  const chunkBytes = Math.min(
+    Math.max(chunkWithin(transfer, config.chunkBytes ?? tiktokLimits.defaultChunkBytes), tiktokLimits.minChunkBytes),
+    tiktokLimits.maxChunkBytes,
+  );
   // The upload URL comes from TikTok's answer: it must be on TikTok's own domain or the configured API host.
   const isTrustedUploadUrl = (url: URL) =>
     url.origin === apiOrigin || (url.protocol === "https:" && (url.hostname === "tiktokapis.com" || url.hostname.endsWith(".tiktokapis.com")));
@@ -236,24 +262,60 @@ export function createTikTokAdapter(config: TikTokAdapterConfig): PlatformAdapte
     return (await call("/v2/post/publish/video/init/", accessToken, body, initSchema)).data;
   }
 
-  /** PUTs the video to TikTok's upload URL in sequential chunks, each with its `Content-Range`. */
-  async function upload(uploadUrl: string, bytes: Uint8Array, mimeType: string, plan: ChunkPlan): Promise<void> {
-    const url = new URL(uploadUrl);
+  /**
+   * PUTs one slice of the video to TikTok's upload URL: sequential chunks from `up.next`, each read from the media
+   * URL by byte range (the first one may be the chunk already read to check the video), each with its
+   * `Content-Range`, until the last chunk is in or the slice's allowance is spent. Returns the next chunk to send.
+   */
+  async function uploadSlice(up: TikTokUpload, first?: { start: number; bytes: Uint8Array }): Promise<{ next: number; sent: number }> {
+    const url = new URL(up.uploadUrl);
     if (!isTrustedUploadUrl(url)) throw new PlatformError("media_error", `TikTok returned an upload URL on an unexpected host (${url.host})`);
-    for (let index = 0; index < plan.count; index++) {
-      const first = index * plan.chunkSize;
-      const last = index === plan.count - 1 ? bytes.byteLength - 1 : first + plan.chunkSize - 1;
+    const allowance = sliceAllowance(transfer);
+    let next = up.next;
+    let held = first;
+    for (; next < up.count; next++) {
+      const start = next * up.chunkSize;
+      const last = next === up.count - 1 ? up.total - 1 : start + up.chunkSize - 1;
+      const length = last - start + 1;
+      if (!allowance.more(length)) break;
+      let body: Uint8Array;
+      if (held && start >= held.start && last < held.start + held.bytes.byteLength) {
+        body = held.bytes.subarray(start - held.start, last + 1 - held.start);
+      } else {
+        held = undefined;
+        const read = await readMediaRange(up.mediaUrl, start, length, { timeoutMs: tiktokLimits.transferTimeoutMs });
+        if (read.total !== up.total || read.bytes.byteLength !== length) {
+          throw new PlatformError("media_error", "The video changed while it was being uploaded (its size is not the one the upload started with)");
+        }
+        body = read.bytes;
+      }
       const res = await http.request({
         method: "PUT",
         url,
-        body: bytes.subarray(first, last + 1),
-        headers: { "content-type": mimeType, "content-range": `bytes ${first}-${last}/${bytes.byteLength}` },
+        body,
+        headers: { "content-type": up.mimeType, "content-range": `bytes ${start}-${last}/${up.total}` },
         timeoutMs: tiktokLimits.transferTimeoutMs,
       });
+      allowance.sent(length);
       // 206 while chunks remain, 201 once the last byte is in (200 is taken too, as other clients do).
-      const expected = index === plan.count - 1 ? [200, 201, 206] : [200, 206];
+      const expected = next === up.count - 1 ? [200, 201, 206] : [200, 206];
       if (!expected.includes(res.status)) throw classifyTikTokError(res, "upload", now());
     }
+    return { next, sent: allowance.bytes };
+  }
+
+  /**
+   * One attempt's part of a FILE_UPLOAD, then `processing` either way: with the publish id to follow once the last
+   * chunk is in, else with the upload's state, due again at once, so the next queue delivery sends the next slice.
+   */
+  async function continueUpload(up: TikTokUpload, first?: { start: number; bytes: Uint8Array }): Promise<PublishOutcome> {
+    const slice = await uploadSlice(up, first);
+    const received = slice.next >= up.count ? up.total : slice.next * up.chunkSize;
+    const upload = { receivedBytes: received, totalBytes: up.total, sentBytes: slice.sent };
+    if (slice.next >= up.count) {
+      return { status: "processing", checkAfterSeconds: checkAfter(0), state: { publishId: up.publishId, checks: 0, username: up.username }, upload };
+    }
+    return { status: "processing", checkAfterSeconds: 0, state: { upload: { ...up, next: slice.next } }, upload };
   }
 
   /**
@@ -270,10 +332,19 @@ export function createTikTokAdapter(config: TikTokAdapterConfig): PlatformAdapte
     }
   }
 
-  /** FILE_UPLOAD: downloads the video (bounded), checks it as TikTok would, then inits and PUTs it in chunks. */
-  async function uploadFile(accessToken: string, postInfo: Record<string, unknown>, item: MediaItem, creator: CreatorInfo): Promise<string> {
-    const media = await http.download(item.url, { maxBytes: tiktokLimits.videoMaxBytes, timeoutMs: tiktokLimits.transferTimeoutMs });
-    const video = sniffVideo(media.bytes);
+  /**
+   * FILE_UPLOAD: reads the first chunk of the video, checks it as TikTok would (type; duration when the movie header
+   * comes first), inits with the chunk plan for its whole size, then sends the first slice of chunks.
+   */
+  async function uploadFile(
+    accessToken: string,
+    postInfo: Record<string, unknown>,
+    item: MediaItem,
+    creator: CreatorInfo,
+    username: string,
+  ): Promise<PublishOutcome> {
+    const first = await readMediaRange(item.url, 0, chunkBytes, { timeoutMs: tiktokLimits.transferTimeoutMs, wholeUpTo: transfer.memoryBudgetBytes });
+    const video = sniffVideo(first.bytes);
     if (!video) throw new PlatformError("media_error", "TikTok takes MP4, WebM or MOV video; the media is none of these");
     const maxDuration = creator.max_video_post_duration_sec;
     if (maxDuration !== undefined && video.durationSeconds !== undefined && video.durationSeconds > maxDuration) {
@@ -281,13 +352,24 @@ export function createTikTokAdapter(config: TikTokAdapterConfig): PlatformAdapte
         platformCode: "duration_check_failed",
       });
     }
-    const size = media.bytes.byteLength;
+    const size = first.total;
+    if (size > tiktokLimits.videoMaxBytes) throw new PlatformError("media_error", "TikTok takes videos up to 4 GB");
     const plan = planChunks(size, chunkBytes);
     const source = { source: "FILE_UPLOAD", video_size: size, chunk_size: plan.chunkSize, total_chunk_count: plan.count };
     const started = await init(accessToken, postInfo, source);
     if (!started.upload_url) throw new PlatformError("unknown", "TikTok answered video/init without an upload_url");
-    await upload(started.upload_url, media.bytes, video.mimeType, plan);
-    return started.publish_id;
+    const up: TikTokUpload = {
+      uploadUrl: started.upload_url,
+      publishId: started.publish_id,
+      username,
+      mediaUrl: item.url,
+      total: size,
+      mimeType: video.mimeType,
+      chunkSize: plan.chunkSize,
+      count: plan.count,
+      next: 0,
+    };
+    return continueUpload(up, { start: 0, bytes: first.bytes });
   }
 
   const metrics: MetricsCapability = {
@@ -398,12 +480,15 @@ export function createTikTokAdapter(config: TikTokAdapterConfig): PlatformAdapte
       // TikTok's UX guidelines: the creator's current options come first, before every post.
       const creator = await creatorInfo(request.accessToken);
       const postInfo = postInfoFor(request.text, settings, creator, appAudited);
-      const publishId =
-        (await pullFromUrl(request.accessToken, postInfo, item)) ?? (await uploadFile(request.accessToken, postInfo, item, creator));
+      const publishId = await pullFromUrl(request.accessToken, postInfo, item);
+      if (!publishId) return uploadFile(request.accessToken, postInfo, item, creator, request.account.username);
       return { status: "processing", checkAfterSeconds: checkAfter(0), state: { publishId, checks: 0, username: request.account.username } };
     },
 
     async checkStatus(request: PublishRequest, rawState: Record<string, unknown>): Promise<PublishOutcome> {
+      // A FILE_UPLOAD still being sent: the next slice, from the next chunk.
+      const uploading = uploadStateSchema.safeParse(rawState);
+      if (uploading.success) return continueUpload(uploading.data.upload);
       const parsedState = processingStateSchema.safeParse(rawState);
       if (!parsedState.success) throw new PlatformError("unknown", "TikTok processing state is missing its publish id");
       const { publishId, checks } = parsedState.data;
@@ -553,25 +638,3 @@ async function creatorFactsFrom(load: () => Promise<CreatorInfo>): Promise<{ cre
     throw error;
   }
 }
-
-/**
- * From creator_info at the last connect or sync: whether the creator may post now, whether the chosen privacy level is
- * still one TikTok offers them, and whether posts end private (an app TikTok has not audited).
- */
-export const tiktokConnection: ConnectionTraits = {
-  readiness(c) {
-    const missing: string[] = [];
-    const warnings: string[] = [];
-    const m = c.metadata;
-    if (m.canPost === false) {
-      const reason = typeof m.cannotPostReason === "string" ? ` (${m.cannotPostReason})` : "";
-      missing.push(`TikTok does not let this account post right now${reason}: sync the connection once it can`);
-    }
-    const options = Array.isArray(m.privacyLevelOptions) ? m.privacyLevelOptions : undefined;
-    if (typeof c.settings.privacyLevel === "string" && options && !options.includes(c.settings.privacyLevel)) {
-      missing.push(`TikTok does not offer ${c.settings.privacyLevel} to this account (offered: ${options.join(", ")}): choose another settings.privacyLevel`);
-    }
-    if (m.postsForcedPrivate === true) warnings.push("Posts will be private (SELF_ONLY): TikTok makes every post from an app it has not audited yet private");
-    return { missing, warnings };
-  },
-};

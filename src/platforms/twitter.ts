@@ -15,6 +15,10 @@ import {
   type PublishOutcome,
   type PublishRequest,
 } from "./types.js";
+import { twitterHosts, twitterConnection } from "./facts.js";
+
+// Static facts about the network (hosts, connection traits) live in facts.ts, which the registry loads without this module.
+export { twitterHosts, twitterConnection };
 
 /**
  * X (Twitter) API v2 adapter: OAuth 2.0 authorization code + PKCE (S256) with a confidential client (HTTP Basic at
@@ -22,8 +26,6 @@ import {
  * `POST /2/media/upload`. Consent happens on x.com (`authBaseUrl`); the token endpoint and the API live on api.x.com
  * (`apiBaseUrl`).
  */
-
-export const twitterHosts = { apiBaseUrl: "https://api.x.com", authBaseUrl: "https://x.com" } as const;
 
 export const twitterLimits = {
   /** Images: JPG, PNG, WEBP ≤ 5 MB; GIF ≤ 15 MB. */
@@ -305,9 +307,3 @@ export function xRetryAfterSeconds(headers: Headers, now: Date): number | undefi
 function describe(problem: Problem): string | undefined {
   return excerpt(problem.detail ?? problem.errors?.[0]?.message ?? problem.title);
 }
-
-/** X shows handles as `@name`, and the handle is the account's name. */
-export const twitterConnection: ConnectionTraits = {
-  displayHandle: (username) => (username.startsWith("@") ? username : `@${username}`),
-  accountName: ({ handle }) => handle,
-};

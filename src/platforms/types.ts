@@ -103,7 +103,20 @@ export interface PublishRequest {
  */
 export type PublishOutcome =
   | { status: "published"; externalPostId: string; url?: string }
-  | { status: "processing"; checkAfterSeconds: number; state: Record<string, unknown> };
+  | { status: "processing"; checkAfterSeconds: number; state: Record<string, unknown>; upload?: UploadProgress };
+
+/**
+ * A `processing` outcome that is still sending the media (a large video, one slice per attempt: src/media/transfer.ts):
+ * where the upload stands. The executor writes it to the job logs (job_type `media_upload`), and the bounded wait for
+ * the network's processing only starts once the upload is complete.
+ */
+export interface UploadProgress {
+  /** Bytes the network holds now. */
+  receivedBytes: number;
+  totalBytes: number;
+  /** Bytes sent by this attempt. */
+  sentBytes: number;
+}
 
 export interface PlatformAdapter {
   readonly platform: Platform;

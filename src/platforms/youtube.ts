@@ -3,6 +3,7 @@ import { fromZonedTime, toZonedTime } from "date-fns-tz";
 import { z } from "zod";
 import { count, sum } from "../analytics/model.js";
 import { chunks, invalidResponse, measured, unavailable } from "./metrics.js";
+import { chunkWithin, defaultTransferBudget, readMediaRange, sliceAllowance, type TransferBudget } from "../media/transfer.js";
 import { createHttpClient, excerpt, retryAfterHeader, type HttpResponse } from "./http.js";
 import { baseUrls, codeFlow } from "./oauth.js";
 import { sniffVideo } from "./sniff-video.js";
@@ -18,6 +19,10 @@ import {
   type MetricsCapability,
   type PostMetricsResult,
 } from "./types.js";
+import { youtubeHosts, youtubeConnection } from "./facts.js";
+
+// Static facts about the network (hosts, connection traits) live in facts.ts, which the registry loads without this module.
+export { youtubeHosts, youtubeConnection };
 
 /**
  * YouTube Data API v3 adapter: Google OAuth 2.0 (consent on accounts.google.com with
@@ -32,21 +37,14 @@ import {
  * YouTube refuses `<` and `>` in both, so they are replaced by look-alike angle quotes.
  */
 
-export const youtubeHosts = {
-  apiBaseUrl: "https://www.googleapis.com",
-  authBaseUrl: "https://accounts.google.com",
-  /** Google's token endpoint lives on a third host. */
-  tokenBaseUrl: "https://oauth2.googleapis.com",
-} as const;
-
 export const youtubeLimits = {
   titleMaxChars: 100,
   descriptionMaxBytes: 5000,
   /**
-   * The largest video this server downloads and re-uploads within one publish attempt. YouTube takes up to 256 GB;
-   * bigger files need a background function that streams them (the resumable protocol allows resuming across calls).
+   * YouTube's own limit: 256 GB (or 12 hours). The video is never held whole: it is read from Storage in byte ranges
+   * and sent in chunks, a slice per publish attempt, the next attempt resuming the session (src/media/transfer.ts).
    */
-  videoMaxBytes: 64 * 1024 * 1024,
+  videoMaxBytes: 256 * 1024 * 1024 * 1024,
   /** Resumable chunks must be multiples of 256 KiB (except the last). */
   chunkUnitBytes: 256 * 1024,
   defaultChunkBytes: 8 * 1024 * 1024,
@@ -73,8 +71,10 @@ export interface YouTubeAdapterConfig extends AdapterConfig {
    * after 2020-07-28) are locked to private whatever was asked; the connection's readiness says so.
    */
   projectAudited?: boolean;
-  /** Resumable chunk size (rounded to 256 KiB); tests lower it to exercise 308 Resume Incomplete. */
+  /** Resumable chunk size (rounded to 256 KiB; at most half the memory budget); tests lower it to exercise 308. */
   chunkBytes?: number;
+  /** How much of a video one function holds and sends per attempt (MEDIA_MEMORY_BUDGET_BYTES, MEDIA_UPLOAD_SLICE_BYTES). */
+  transfer?: TransferBudget;
 }
 
 const CHECK_SCHEDULE_SECONDS = [2, 3, 5, 10, 20, 30, 60];
@@ -149,6 +149,22 @@ const videoListSchema = z.object({
     .default([]),
 });
 const processingStateSchema = z.object({ videoId: z.string().min(1), checks: z.number().int().min(0).default(0) });
+/** An upload still being sent (a large video spans attempts): the session, the media and how far Google has it. */
+const uploadStateSchema = z.object({
+  upload: z.object({
+    session: z.string().url(),
+    mediaUrl: z.string().min(1),
+    total: z.number().int().positive(),
+    mimeType: z.string().min(1),
+    offset: z.number().int().min(0),
+  }),
+});
+type UploadState = z.infer<typeof uploadStateSchema>["upload"];
+/** A chunk of the video this function holds: bytes `[start, start + bytes.length)`. */
+interface HeldChunk {
+  start: number;
+  bytes: Uint8Array;
+}
 
 type Context = "api" | "upload";
 
@@ -159,7 +175,8 @@ export function createYouTubeAdapter(config: YouTubeAdapterConfig): PlatformAdap
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
   const projectAudited = config.projectAudited ?? false;
   const unit = youtubeLimits.chunkUnitBytes;
-  const chunkBytes = Math.max(unit, Math.floor((config.chunkBytes ?? youtubeLimits.defaultChunkBytes) / unit) * unit);
+  const transfer = config.transfer ?? defaultTransferBudget;
+  const chunkBytes = chunkWithin(transfer, config.chunkBytes ?? youtubeLimits.defaultChunkBytes, unit);
   // The session URL comes from Google's answer and receives the member's token: it must be Google's own.
   const isTrustedSessionUrl = (url: URL) =>
     url.origin === apiOrigin || (url.protocol === "https:" && (url.hostname === "googleapis.com" || url.hostname.endsWith(".googleapis.com")));
@@ -204,33 +221,56 @@ export function createYouTubeAdapter(config: YouTubeAdapterConfig): PlatformAdap
   }
 
   /**
-   * PUTs the bytes in chunks. After each 308 the next chunk starts where Google's `Range` says it got to (which may be
-   * less than was sent); a 5xx is answered by probing the session (`bytes *\/total`) and resuming, a bounded number
-   * of times. Returns the video resource from the final answer.
+   * Sends one slice of the upload from `up.offset`: each chunk is read from the media URL by byte range (or taken
+   * from the chunk already held) and PUT; after each 308 the next chunk starts where Google's `Range` says it got to
+   * (which may be less than was sent); a 5xx is answered by probing the session (`bytes *\/total`) and resuming, a
+   * bounded number of times. Stops when the video is complete (its resource), or when the slice's allowance is spent
+   * (where Google has it), holding at most one chunk at any time.
    */
-  async function sendBytes(session: URL, accessToken: string, bytes: Uint8Array, mimeType: string): Promise<z.infer<typeof videoResourceSchema>> {
-    const total = bytes.byteLength;
-    let offset = 0;
+  async function sendSlice(
+    up: UploadState,
+    accessToken: string,
+    first?: HeldChunk,
+  ): Promise<{ video?: z.infer<typeof videoResourceSchema>; offset: number; sent: number }> {
+    const session = new URL(up.session);
+    if (!isTrustedSessionUrl(session)) throw new PlatformError("media_error", `The upload session is on an unexpected host (${session.host})`);
+    const { total, mimeType } = up;
+    const allowance = sliceAllowance(transfer);
+    let held = first;
+    let offset = up.offset;
     let resumes = 0;
     // Each turn either moves `offset` forward or spends a resume, so the loop ends.
-    for (let turn = 0; turn < Math.ceil(total / unit) + youtubeLimits.maxResumes + 1; turn++) {
+    for (let turn = 0; turn < Math.ceil((total - offset) / unit) + youtubeLimits.maxResumes + 1; turn++) {
       const end = Math.min(offset + chunkBytes, total);
+      if (!allowance.more(end - offset)) return { offset, sent: allowance.bytes };
+      if (!held || offset < held.start || offset >= held.start + held.bytes.byteLength) {
+        held = undefined;
+        const read = await readMediaRange(up.mediaUrl, offset, end - offset, { timeoutMs: youtubeLimits.transferTimeoutMs });
+        if (read.total !== total || read.bytes.byteLength !== end - offset) {
+          throw new PlatformError("media_error", "The video changed while it was being uploaded (its size is not the one the upload started with)");
+        }
+        held = { start: offset, bytes: read.bytes };
+      }
+      // The held chunk from `offset` on: a whole chunk, or what Google did not keep of the last one (whole 256 KiB
+      // units were kept, so the rest is whole units too, or the end of the file).
+      const body = held.bytes.subarray(offset - held.start, Math.min(end, held.start + held.bytes.byteLength) - held.start);
       const res = await http
         .request({
           method: "PUT",
           url: session,
-          body: bytes.subarray(offset, end),
-          headers: { ...bearer(accessToken), "content-type": mimeType, "content-range": `bytes ${offset}-${end - 1}/${total}` },
+          body,
+          headers: { ...bearer(accessToken), "content-type": mimeType, "content-range": `bytes ${offset}-${offset + body.byteLength - 1}/${total}` },
           timeoutMs: youtubeLimits.transferTimeoutMs,
         })
         .catch((error: unknown) => {
           if (error instanceof PlatformError && error.category === "network_error" && resumes < youtubeLimits.maxResumes) return undefined;
           throw error;
         });
+      allowance.sent(body.byteLength);
       if (res && (res.status === 200 || res.status === 201)) {
         const video = videoResourceSchema.safeParse(res.json);
         if (!video.success) throw new PlatformError("unknown", `YouTube answered ${res.status} to the upload without a video id`, { status: res.status });
-        return video.data;
+        return { video: video.data, offset: total, sent: allowance.bytes };
       }
       if (res?.status === 308) {
         offset = receivedUpTo(res.headers);
@@ -238,15 +278,34 @@ export function createYouTubeAdapter(config: YouTubeAdapterConfig): PlatformAdap
       }
       if (res && !(res.status >= 500 && resumes < youtubeLimits.maxResumes)) throw classifyYouTubeError(res, "upload", now());
       resumes++;
-      const probe = await http.request({ method: "PUT", url: session, headers: { ...bearer(accessToken), "content-range": `bytes */${total}` } });
-      if (probe.status === 200 || probe.status === 201) {
-        const video = videoResourceSchema.safeParse(probe.json);
-        if (video.success) return video.data;
-      }
-      if (probe.status !== 308) throw classifyYouTubeError(probe, "upload", now());
-      offset = receivedUpTo(probe.headers);
+      const probed = await probe(session, accessToken, total);
+      if (probed.video) return { video: probed.video, offset: total, sent: allowance.bytes };
+      offset = probed.offset;
     }
     throw new PlatformError("network_error", "YouTube upload did not complete within its resume budget");
+  }
+
+  /** Asks the session how far it got (`Content-Range: bytes *\/total`): 308 and a Range, or the finished video. */
+  async function probe(session: URL, accessToken: string, total: number): Promise<{ video?: z.infer<typeof videoResourceSchema>; offset: number }> {
+    const res = await http.request({ method: "PUT", url: session, headers: { ...bearer(accessToken), "content-range": `bytes */${total}` } });
+    if (res.status === 200 || res.status === 201) {
+      const video = videoResourceSchema.safeParse(res.json);
+      if (video.success) return { video: video.data, offset: total };
+    }
+    if (res.status !== 308) throw classifyYouTubeError(res, "upload", now());
+    return { offset: receivedUpTo(res.headers) };
+  }
+
+  /**
+   * One attempt's part of an upload: a slice from where Google has it. The answer is `processing` either way: with
+   * the video id once the last byte is in (its processing is followed next), else with the upload's state, due again
+   * at once, so the next queue delivery sends the next slice.
+   */
+  async function continueUpload(up: UploadState, accessToken: string, first?: HeldChunk): Promise<PublishOutcome> {
+    const slice = await sendSlice(up, accessToken, first);
+    const upload = { receivedBytes: slice.offset, totalBytes: up.total, sentBytes: slice.sent };
+    if (slice.video) return { status: "processing", checkAfterSeconds: checkAfter(0), state: { videoId: slice.video.id, checks: 0 }, upload };
+    return { status: "processing", checkAfterSeconds: 0, state: { upload: { ...up, offset: slice.offset } }, upload };
   }
 
   const metrics: MetricsCapability = {
@@ -328,20 +387,35 @@ export function createYouTubeAdapter(config: YouTubeAdapterConfig): PlatformAdap
     async publish(request: PublishRequest): Promise<PublishOutcome> {
       const settings = parseSettings(request.settings);
       const item = singleVideo(request.media);
-      const media = await http.download(item.url, { maxBytes: youtubeLimits.videoMaxBytes, timeoutMs: youtubeLimits.transferTimeoutMs });
-      const video = sniffVideo(media.bytes);
+      // The first chunk only: enough to recognise the video and learn its size; the rest is read as it is sent.
+      const first = await readMediaRange(item.url, 0, chunkBytes, { timeoutMs: youtubeLimits.transferTimeoutMs, wholeUpTo: transfer.memoryBudgetBytes });
+      const video = sniffVideo(first.bytes);
       if (!video) throw new PlatformError("media_error", "The media is not a video file YouTube can read (MP4, MOV or WebM)");
+      if (first.total > youtubeLimits.videoMaxBytes) throw new PlatformError("media_error", "YouTube takes videos up to 256 GB");
       const { title, description } = titleAndDescription(request.text, item.fileName);
       const body = {
         snippet: { title, description, categoryId: settings.categoryId, ...(settings.tags.length ? { tags: settings.tags } : {}) },
         status: { privacyStatus: settings.privacyStatus, selfDeclaredMadeForKids: settings.madeForKids, embeddable: true },
       };
-      const session = await startSession(request.accessToken, settings, body, media.bytes.byteLength, video.mimeType);
-      const uploaded = await sendBytes(session, request.accessToken, media.bytes, video.mimeType);
-      return { status: "processing", checkAfterSeconds: checkAfter(0), state: { videoId: uploaded.id, checks: 0 } };
+      const session = await startSession(request.accessToken, settings, body, first.total, video.mimeType);
+      const up = { session: session.href, mediaUrl: item.url, total: first.total, mimeType: video.mimeType, offset: 0 };
+      return continueUpload(up, request.accessToken, { start: 0, bytes: first.bytes });
     },
 
     async checkStatus(request: PublishRequest, rawState: Record<string, unknown>): Promise<PublishOutcome> {
+      const uploading = uploadStateSchema.safeParse(rawState);
+      if (uploading.success) {
+        // A later slice: resume from what the session holds (the last attempt may have ended mid-chunk).
+        const up = uploading.data.upload;
+        const session = new URL(up.session);
+        if (!isTrustedSessionUrl(session)) throw new PlatformError("media_error", `The upload session is on an unexpected host (${session.host})`);
+        const probed = await probe(session, request.accessToken, up.total);
+        if (probed.video) {
+          const upload = { receivedBytes: up.total, totalBytes: up.total, sentBytes: 0 };
+          return { status: "processing", checkAfterSeconds: checkAfter(0), state: { videoId: probed.video.id, checks: 0 }, upload };
+        }
+        return continueUpload({ ...up, offset: probed.offset }, request.accessToken);
+      }
       const parsedState = processingStateSchema.safeParse(rawState);
       if (!parsedState.success) throw new PlatformError("unknown", "YouTube processing state is missing its video id");
       const { videoId, checks } = parsedState.data;
@@ -472,18 +546,3 @@ export function classifyYouTubeError(res: HttpResponse, context: Context, now: D
   if (context === "upload" || (reason && MEDIA_REASONS.has(reason))) return new PlatformError("media_error", message, details);
   return new PlatformError("unknown", message, details);
 }
-
-/** From the channel at the last connect or sync: uploads locked private (unaudited project), long uploads refused. */
-export const youtubeConnection: ConnectionTraits = {
-  readiness(c) {
-    const warnings: string[] = [];
-    if (c.metadata.uploadsForcedPrivate === true) {
-      warnings.push("Uploads will be private: YouTube locks videos uploaded through an API project it has not audited yet to private");
-    }
-    const longUploads = c.metadata.longUploadsStatus;
-    if (typeof longUploads === "string" && longUploads !== "allowed") {
-      warnings.push(`Videos longer than 15 minutes are refused until the channel is verified (longUploadsStatus: ${longUploads})`);
-    }
-    return { missing: [], warnings };
-  },
-};

@@ -9,6 +9,7 @@ import { assertUploadedAsDeclared } from "../media/verify.js";
 import { catalog, type Platform } from "../platforms/catalog.js";
 import { assertProfileVisible } from "../core/profile-scope.js";
 import { refreshPostStatus } from "../publishing/events.js";
+import { INLINE_RESERVE_SECONDS, publishesInline } from "../publishing/inline-policy.js";
 import { postFromTemplate } from "../templates/templates.js";
 import { checkPostRules, type RuleViolation } from "./rules.js";
 import { scheduleInstant, type CreatePostInput } from "./schemas.js";
@@ -28,6 +29,8 @@ function ruleError(violations: RuleViolation[]): AppError {
 export interface NewPost {
   postId: string;
   targetIds: string[];
+  /** Targets the request publishes itself (`inline` asked for): created reserved for it, see src/publishing/inline.ts. */
+  inlineTargetIds: string[];
   scheduledAt: Date | null;
   platforms: Platform[];
 }
@@ -56,12 +59,21 @@ async function connectionsFor(tx: Tx, profileId: string, platforms: Platform[]) 
 
 /**
  * Creates a post with one target per network, checking every posting rule and that each network has a connected,
- * ready account. Nothing is written unless everything passes. Scheduled posts emit `post.scheduled`.
+ * ready account. Nothing is written unless everything passes. Scheduled posts emit `post.scheduled`. With `inline`,
+ * a publish-now post's targets to networks that answer at once (src/publishing/inline-policy.ts) are created due
+ * INLINE_RESERVE_SECONDS ahead, reserved for the request to publish (src/publishing/inline.ts); the others are due now.
  */
 export async function createPost(
   tx: Tx,
-  input: CreatePostInput & { profileId: string; userId: string; apiKeyId?: string; recurrence?: { scheduleId: string; occurrenceAt: Date } },
-  now = new Date(),
+  input: CreatePostInput & {
+    profileId: string;
+    userId: string;
+    apiKeyId?: string;
+    recurrence?: { scheduleId: string; occurrenceAt: Date };
+    inline?: boolean;
+  },
+  /** "Now" for the past and horizon checks: the home's clock (services.clock; the real time in the cloud), never Date.now(). */
+  now: Date,
 ): Promise<NewPost> {
   await assertProfileVisible(tx, input.profileId);
 
@@ -133,9 +145,12 @@ export async function createPost(
       insert into public.post_media (post_id, profile_id, media_id, file_path, public_url, mime_type, file_size, file_name, sort_order)
       values (${postId}, ${input.profileId}, ${m.mediaId}, ${m.filePath}, ${m.publicUrl}, ${m.mimeType}, ${m.fileSize}, ${m.fileName}, ${i})`;
   }
+  const inline = new Set(!scheduledAt && input.inline ? platforms.filter((p) => publishesInline(p, media)) : []);
   const targets = await tx<{ id: string; platform: Platform }[]>`
     insert into public.post_targets (post_id, profile_id, platform, connection_id, scheduled_for, due_at)
-    select ${postId}, ${input.profileId}, t.platform, t.connection_id, ${scheduledAt}, coalesce(${scheduledAt}::timestamptz, now())
+    select ${postId}, ${input.profileId}, t.platform, t.connection_id, ${scheduledAt},
+      case when t.platform = any(${[...inline]}::text[]) then now() + make_interval(secs => ${INLINE_RESERVE_SECONDS})
+           else coalesce(${scheduledAt}::timestamptz, now()) end
     from unnest(${platforms}::text[], ${platforms.map((p) => chosen.get(p)!.id)}::uuid[]) as t(platform, connection_id)
     returning id, platform`;
   if (scheduledAt) {
@@ -143,7 +158,13 @@ export async function createPost(
       await tx`select public.record_scheduled_event(${t.id})`;
     }
   }
-  return { postId, targetIds: targets.map((t) => t.id), scheduledAt, platforms };
+  return {
+    postId,
+    targetIds: targets.map((t) => t.id),
+    inlineTargetIds: targets.filter((t) => inline.has(t.platform)).map((t) => t.id),
+    scheduledAt,
+    platforms,
+  };
 }
 
 export interface TargetView {
@@ -157,6 +178,8 @@ export interface TargetView {
   attempts: number;
   published_at: Date | null;
   next_attempt_at: Date | null;
+  /** Set when the target's connection will not be usable when the target is due (src/connections/health.ts). */
+  warning?: string | null;
 }
 
 export interface PostView {
@@ -173,6 +196,17 @@ export interface PostView {
   targets: TargetView[];
   media: { id: string; public_url: string; mime_type: string; file_size: number | null; file_name: string | null; file_path: string | null }[];
 }
+
+/**
+ * A pending target's warning when its connection will not be usable when it is due (null otherwise), as SQL over a
+ * target `t` left-joined to its connection `c`: the connection needs reconnecting, or it stops working (`usable_until`,
+ * src/connections/health.ts) at or before the target's time. Post reads and the scheduled-posts list share it.
+ */
+const targetWarningSql = `case when t.status = 'pending' and c.status = 'needs_reconnect'
+      then 'The account needs reconnecting: this post fails unless it is reconnected before it is due'
+    when t.status = 'pending' and c.usable_until <= t.scheduled_for
+      then 'The connection stops working at ' || to_char(c.usable_until at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+           || ', before this post is due: reconnect the account before then' end`;
 
 const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
 
@@ -199,6 +233,7 @@ export function serializePost(p: PostView) {
       attempts: t.attempts,
       published_at: iso(t.published_at),
       next_attempt_at: iso(t.next_attempt_at),
+      ...(t.warning ? { warning: t.warning } : {}),
     })),
     media: p.media.map((m) => ({ ...m, file_size: m.file_size === null ? null : Number(m.file_size) })),
   };
@@ -213,8 +248,10 @@ export async function listPosts(tx: Tx, filter: { profileId: string; status?: st
           'id', t.id, 'platform', t.platform, 'status', t.status, 'external_post_id', t.external_post_id,
           'external_url', t.external_url, 'error_message', t.error_message, 'error_category', t.error_category,
           'attempts', t.attempts, 'published_at', t.published_at,
-          'next_attempt_at', case when t.status = 'pending' then t.due_at end) order by t.platform)
-        from public.post_targets t where t.post_id = p.id), '[]') as targets,
+          'next_attempt_at', case when t.status = 'pending' then t.due_at end,
+          'warning', ${tx.unsafe(targetWarningSql)}) order by t.platform)
+        from public.post_targets t left join public.connections c on c.id = t.connection_id
+        where t.post_id = p.id), '[]') as targets,
       coalesce((select json_agg(json_build_object('id', m.id, 'public_url', m.public_url, 'mime_type', m.mime_type,
           'file_size', m.file_size, 'file_name', m.file_name, 'file_path', m.file_path) order by m.sort_order)
         from public.post_media m where m.post_id = p.id), '[]') as media
@@ -258,6 +295,8 @@ export interface ScheduledRow {
   error_category: string | null;
   external_post_id: string | null;
   created_at: Date;
+  /** Set when the target's connection will not be usable when the target is due (as in post reads). */
+  warning: string | null;
 }
 
 /** The API shape of a scheduled post (one target of a post). */
@@ -273,6 +312,7 @@ export function serializeScheduled(r: ScheduledRow) {
     external_post_id: r.external_post_id,
     error_message: r.error_message,
     error_category: r.error_category,
+    ...(r.warning ? { warning: r.warning } : {}),
   };
 }
 
@@ -283,8 +323,9 @@ export async function listScheduled(
 ): Promise<Page<ScheduledRow>> {
   return keysetPage(tx, page, (after, take) => tx<ScheduledRow[]>`
     select t.id, t.post_id, t.platform, p.content, t.scheduled_for as scheduled_at, t.status, t.attempts,
-      t.error_message, t.error_category, t.external_post_id, t.created_at
+      t.error_message, t.error_category, t.external_post_id, t.created_at, ${tx.unsafe(targetWarningSql)} as warning
     from public.post_targets t join public.posts p on p.id = t.post_id
+      left join public.connections c on c.id = t.connection_id
     where t.profile_id = ${filter.profileId} and t.scheduled_for is not null
       and ${filter.status ? tx`t.status = ${filter.status}` : tx`t.status in ('pending', 'publishing')`}
       and ${filter.platform ? tx`t.platform = ${filter.platform}` : tx`true`}

@@ -162,6 +162,8 @@ export const postTargetSchema = z.strictObject({
   attempts: z.number().int(),
   published_at: isoOrNull,
   next_attempt_at: isoOrNull,
+  /** Present when the target's connection will not be usable when it is due (reconnect before then). */
+  warning: z.string().optional(),
 });
 
 export const postSchema = z.strictObject({
@@ -190,7 +192,7 @@ export const postSchema = z.strictObject({
   ),
 });
 
-/** POST /api/v1/post: a scheduled post, or an immediate one with each network's outcome after a short wait. */
+/** POST /api/v1/post: a scheduled post, or an immediate one with each network's outcome as it stands (published inline, or queued). */
 export const createPostResponse = z.union([
   z.strictObject({ success: z.literal(true), postId: z.uuid(), scheduled: z.literal(true), scheduledAt: z.iso.datetime() }),
   z.strictObject({
@@ -199,12 +201,16 @@ export const createPostResponse = z.union([
     status: z.string(),
     targets: z.array(
       z.strictObject({
+        /** The target's id (GET /api/v1/posts/{postId} lists it; a failed one is retried by it). */
+        id: z.uuid().optional(),
         platform: z.string(),
         status: z.string(),
         external_post_id: z.string().nullable(),
         url: z.string().optional(),
         error_category: z.string().nullable().optional(),
         error_message: z.string().nullable().optional(),
+        /** A pending target's next attempt (the queue has it). */
+        next_attempt_at: z.iso.datetime().optional(),
       }),
     ),
   }),
@@ -224,6 +230,8 @@ export const scheduledPostSchema = z.strictObject({
   external_post_id: z.string().nullable(),
   error_message: z.string().nullable(),
   error_category: z.string().nullable(),
+  /** Present when the target's connection will not be usable when it is due (reconnect before then), as in post reads. */
+  warning: z.string().optional(),
 });
 
 export const scheduledListResponse = z.strictObject({ scheduledPosts: z.array(scheduledPostSchema), nextCursor: z.string().nullable() });

@@ -7,6 +7,7 @@ export type EventType =
   | "post.failed"
   | "post.partially_published"
   | "connection.needs_reconnect"
+  | "connection.expiring"
   | "webhook.endpoint_disabled"
   | "recurring.occurrence_skipped"
   | "member.joined"

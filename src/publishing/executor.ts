@@ -5,7 +5,9 @@ import type { Tx } from "../core/pg.js";
 import { liveCredentials, markNeedsReconnect } from "../connections/tokens.js";
 import type { Platform } from "../platforms/catalog.js";
 import { PlatformError, retryableCategories, type MediaItem, type PublishOutcome } from "../platforms/types.js";
+import { writeUploadProgress } from "../media/upload-log.js";
 import { recordEvent, refreshPostStatus } from "./events.js";
+import { adapterForConnectionId } from "../white-label/apps.js";
 
 /** How long a claim lasts; a crashed executor's target becomes pending again after it (the sweep sees to that). */
 export const LEASE_SECONDS = 120;
@@ -40,12 +42,19 @@ interface ClaimedTarget {
 }
 
 /**
- * Claims the target for one attempt with a conditional update: only a pending, due target can be claimed, so of
- * several deliveries of the same message (or racing executors) exactly one wins and the others do nothing. The post
+ * Who claims: `queue`, a delivered message (or the sweep's), for a pending target that is due; `inline`, the request
+ * that created a publish-now target, for its first attempt only (see ./inline.ts).
+ */
+export type ClaimBy = "queue" | "inline";
+
+/**
+ * Claims the target for one attempt with a conditional update: only a pending target can be claimed (by the queue
+ * once it is due, inline only before its first attempt), so of several deliveries of the same message, racing
+ * executors, or the request's inline attempt and a message, exactly one wins and the others do nothing. The post
  * and its media are read by id and the target's profile (the composite foreign keys guarantee the same; this read
  * does not rely on them): a target never publishes another tenant's post.
  */
-async function claim(ctx: JobContext, targetId: string): Promise<ClaimedTarget | undefined> {
+async function claim(ctx: JobContext, targetId: string, by: ClaimBy): Promise<ClaimedTarget | undefined> {
   const [row] = await ctx.serviceDb(
     (tx) => tx<ClaimedTarget[]>`
       with claimed as (
@@ -54,7 +63,8 @@ async function claim(ctx: JobContext, targetId: string): Promise<ClaimedTarget |
             -- Millisecond precision, so the value round-trips through JavaScript exactly and can fence the outcome.
             lease_until = date_trunc('milliseconds', now() + make_interval(secs => ${LEASE_SECONDS})),
             attempts = attempts + case when processing_state is null then 1 else 0 end
-        where id = ${targetId} and status = 'pending' and due_at <= now() + interval '2 seconds'
+        where id = ${targetId} and status = 'pending'
+          and ${by === "inline" ? tx`attempts = 0 and processing_state is null` : tx`due_at <= now() + interval '2 seconds'`}
           and exists (select 1 from public.posts p where p.id = post_targets.post_id and p.profile_id = post_targets.profile_id)
         returning id, post_id, profile_id, platform, connection_id, attempts, lease_until, processing_state, processing_started_at
       )
@@ -92,7 +102,10 @@ async function attempt(ctx: JobContext, target: ClaimedTarget): Promise<AttemptR
         media: target.media,
         settings: credentials.settings,
       };
-      const adapter = ctx.services.platforms.get(target.platform);
+      // The app the connection was made with (a white-label account's own, or ours): e.g. Reddit's User-Agent is the app's.
+      const adapter = await ctx.serviceDb((tx) =>
+        adapterForConnectionId(tx, connectionId, target.profile_id, target.platform, ctx.services.platforms),
+      );
       return target.processing_state ? adapter.checkStatus(request, target.processing_state) : adapter.publish(request);
     };
     try {
@@ -165,12 +178,18 @@ async function settle(ctx: JobContext, t: ClaimedTarget, result: AttemptResult, 
       await writeJobLog(tx, t, timing, { status: "success", willRetry: false, nextRetryAt: null });
       await recordEvent(tx, "post.published", t, { external_post_id: externalPostId, url: url ?? null });
     } else if ("outcome" in result && result.outcome.status === "processing") {
+      // Still sending a large video (a slice per attempt, src/media/transfer.ts): the bounded wait for the network's
+      // processing starts once the last byte is in.
+      const upload = result.outcome.upload;
+      const sending = upload !== undefined && upload.receivedBytes < upload.totalBytes;
       await tx`
         update public.post_targets set status = 'pending', lease_until = null,
           processing_state = ${tx.json(result.outcome.state as never)},
-          processing_started_at = coalesce(processing_started_at, now()),
+          processing_started_at = ${sending ? null : tx`coalesce(processing_started_at, now())`},
           due_at = now() + make_interval(secs => ${result.outcome.checkAfterSeconds})
         where id = ${t.id}`;
+      // Progress in the job logs for an upload that spans attempts (not for a video sent whole in one).
+      if (upload && (sending || upload.sentBytes < upload.totalBytes)) await writeUploadProgress(tx, t, timing, upload);
     } else if ("error" in result) {
       willRetry = await settleFailure(ctx, tx, t, result, timing);
     }
@@ -225,13 +244,14 @@ async function settleFailure(
 export type ExecutionResult = "published" | "processing" | "retrying" | "failed" | "skipped";
 
 /**
- * One publish attempt for one target, as the publish job runs it (src/publishing/job.ts): claim (or do nothing),
- * publish through the adapter, record the outcome and the job log, emit events. Every failure is handled here; the
- * worker answers 2xx so QStash never retries on its own schedule. "processing" and "retrying" leave the target
- * pending with its next due time: the job puts that attempt on the queue.
+ * One publish attempt for one target, as the publish job runs it (src/publishing/job.ts) and as a publish-now request
+ * runs its inline attempts (./inline.ts, `by` "inline"): claim (or do nothing), publish through the adapter, record
+ * the outcome and the job log, emit events, the same whoever runs it. Every failure is handled here; the worker
+ * answers 2xx so QStash never retries on its own schedule. "processing" and "retrying" leave the target pending with
+ * its next due time: the caller puts that attempt on the queue.
  */
-export async function executePublish(targetId: string, ctx: JobContext = jobContext()): Promise<ExecutionResult> {
-  const target = await claim(ctx, targetId);
+export async function executePublish(targetId: string, ctx: JobContext = jobContext(), by: ClaimBy = "queue"): Promise<ExecutionResult> {
+  const target = await claim(ctx, targetId, by);
   if (!target) return "skipped";
   const startedAt = ctx.clock.now();
   const result = await attempt(ctx, target);

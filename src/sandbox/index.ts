@@ -11,6 +11,8 @@ import { createThreadsSandbox } from "./threads.js";
 import { createTikTokSandbox } from "./tiktok.js";
 import { createTwitterSandbox } from "./twitter.js";
 import { createYouTubeSandbox } from "./youtube.js";
+import { sandboxClock } from "./common/clock.js";
+import { isSandboxNetwork, loadRegisteredApps, registeredAppsControl } from "./clients.js";
 
 /**
  * Sandbox platforms: emulations of each network's HTTP API (OAuth consent and token endpoints, publish, media, real
@@ -84,6 +86,12 @@ import { createYouTubeSandbox } from "./youtube.js";
  * TikTok only (the developer portal's verified URL prefixes for PULL_FROM_URL; the home's public storage is one):
  *   GET|POST /sandbox/tiktok/__sandbox/verified-url-prefixes  {"prefix": "https://…/"}
  * YouTube: `<id>` is the channel id (`UC…`). Its registered client is an unaudited API project: uploads end private.
+ * The sandboxes' clock (src/sandbox/common/clock.ts), one per home: tokens expire as it moves (tests move it with the
+ * home's own clock to go through token expiries):
+ *   GET|POST /sandbox/__sandbox/clock  {"advanceSeconds": n} | {"offsetSeconds": n}
+ * Every network with OAuth apps (the developer portal; src/sandbox/clients.ts):
+ *   POST /sandbox/<network>/__sandbox/apps  {"name": "…"}                        registers an app: { clientId, clientSecret }
+ *   GET  /sandbox/<network>/__sandbox/apps                                       the apps registered so far
  */
 export async function createSandboxPlatforms(options: {
   sql: postgres.Sql;
@@ -92,12 +100,14 @@ export async function createSandboxPlatforms(options: {
   now?: () => Date;
 }): Promise<FetchHandler> {
   await ensureSandboxSchema(options.sql);
+  await loadRegisteredApps(options.sql);
   const baseUrl = options.baseUrl.replace(/\/$/, "");
   const mountPath = new URL(baseUrl).pathname;
+  const clock = sandboxClock(options.now);
   const context = (network: string): SandboxContext => ({
     sql: options.sql,
     baseUrl: `${baseUrl}/${network}`,
-    now: options.now ?? (() => new Date()),
+    now: clock.now,
   });
   const networks: Record<string, NetworkHandler> = {
     twitter: createTwitterSandbox(context("twitter")),
@@ -115,9 +125,12 @@ export async function createSandboxPlatforms(options: {
   return async (req) => {
     const { pathname } = new URL(req.url);
     const rest = pathname.startsWith(mountPath) ? pathname.slice(mountPath.length) : pathname;
+    if (rest === "/__sandbox/clock") return clock.control(req);
     const match = /^\/([a-z]+)(\/.*)?$/.exec(rest);
     const handler = match && Object.hasOwn(networks, match[1]!) ? networks[match[1]!] : undefined;
     if (!handler) return json(404, { error: "Unknown sandbox network", networks: Object.keys(networks) });
+    // The developer portal's app registrations (src/sandbox/clients.ts), the same for every network.
+    if (match![2] === "/__sandbox/apps" && isSandboxNetwork(match![1]!)) return registeredAppsControl(options.sql, match![1]!, req);
     return handler(req, match![2] ?? "/");
   };
 }

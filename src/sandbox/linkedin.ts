@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { ErrorCategory } from "../platforms/types.js";
 import { registeredClients } from "./clients.js";
+import { networkTables } from "./network-tables.js";
 import {
   authorize,
   dispatcher,
@@ -10,7 +11,13 @@ import {
   empty,
   findDuplicate,
   findMedia,
+  findPost,
+  garbageResponse,
   handleControl,
+  metricsFailure,
+  postMetrics,
+  type SandboxMetrics,
+  type SandboxPost,
   htmlPage,
   injectedFailure,
   issueTokens,
@@ -40,6 +47,18 @@ import {
  *   POST /rest/images?action=initializeUpload         Images API: an upload URL on this host and an image urn
  *   PUT  /dms-uploads/<token>                         the upload URL: raw bytes, 201
  *   GET  /rest/images/<urlencoded urn>                image status (WAITING_UPLOAD, AVAILABLE, PROCESSING, …)
+ *   GET  /rest/memberCreatorPostAnalytics?q=entity&entity=(share:<urn>)&queryType=…&aggregation=TOTAL
+ *                                                     a member's own post: one lifetime count (r_member_postAnalytics)
+ *   GET  /rest/organizationalEntityShareStatistics?q=organizationalEntity&organizationalEntity=<org urn>
+ *        [&shares=List(<urn>,…)][&ugcPosts=List(<urn>,…)] an organization's posts' lifetime statistics, or their sum
+ *                                                     (rw_organization_admin, the member the page's administrator)
+ *   GET  /rest/socialActions/<urlencoded urn>         likes and comments summaries (r_organization_social for a
+ *                                                     page's post, r_member_social for a member's)
+ *   POST /__sandbox/organizations {"admin": member id, "name"?}  creates a page: {"id", "urn"}; its posts are
+ *                                                     sandbox posts whose account is the page's numeric id
+ *
+ * The counts are the shared simulated metrics (src/sandbox/common/metrics.ts: rising, peaking, decaying; set per post
+ * with the control endpoint), and the `[sandbox-metrics:…]` failure markers apply to every metrics call.
  *
  * Every /rest call must carry `LinkedIn-Version` (a YYYYMM version in the last 12 months, else 426
  * NONEXISTENT_VERSION; missing, 400 VERSION_MISSING) and `X-Restli-Protocol-Version: 2.0.0` (stricter than LinkedIn,
@@ -61,7 +80,18 @@ export const linkedinSandboxConfig = {
   activeVersionMonths: 12,
   /** Posts per member per UTC day (commonly cited for Share on LinkedIn; unconfirmed). */
   postsPerDay: 150,
-  scopes: new Set(["openid", "profile", "email", "w_member_social", "r_basicprofile", "w_organization_social", "r_organization_social", "rw_organization_admin"]),
+  scopes: new Set([
+    "openid",
+    "profile",
+    "email",
+    "w_member_social",
+    "r_basicprofile",
+    "w_organization_social",
+    "r_organization_social",
+    "rw_organization_admin",
+    "r_member_postAnalytics",
+    "r_member_social",
+  ]),
 } as const;
 
 const personUrn = (id: string) => `urn:li:person:${id}`;
@@ -93,7 +123,22 @@ const duplicateError = (original: string) => ({
   status: 422,
 });
 
+/** The memberCreatorPostAnalytics metric types the sandbox answers, and the simulated count each reads. */
+const memberQueryTypes = { IMPRESSION: "impressions", MEMBERS_REACHED: "reach", RESHARE: "shares", REACTION: "likes", COMMENT: "comments" } as const;
+const METRIC_TYPE_KEY = "com.linkedin.adsexternalapi.memberanalytics.v1.CreatorPostAnalyticsMetricTypeV1";
+const badRequest = (message: string) => json(400, { status: 400, code: "ILLEGAL_ARGUMENT", message });
+
+const organizationsDdl = `
+create table if not exists local_sandbox.linkedin_organizations (
+  id         text primary key,
+  name       text not null,
+  admin      text not null,
+  created_at timestamptz not null default now()
+);`;
+
 export function createLinkedInSandbox(ctx: SandboxContext): NetworkHandler {
+  const ensureTables = networkTables(ctx.sql, NETWORK, organizationsDdl);
+
   async function member(req: Request, scopes: string[], resource: string): Promise<Grant> {
     const check = await checkAccessToken(ctx, NETWORK, req);
     if (!check.ok) throw new Reply(json(401, tokenErrors[check.reason]));
@@ -274,6 +319,125 @@ export function createLinkedInSandbox(ctx: SandboxContext): NetworkHandler {
     }
   }
 
+  // --- metrics -------------------------------------------------------------------------------------------------------
+
+  /** A failure injected for these posts' metrics calls (marker or control), as LinkedIn answers it. */
+  async function metricsFailureResponse(posts: SandboxPost[], accountId: string): Promise<Response | undefined> {
+    const failure = await metricsFailure(ctx, NETWORK, posts);
+    if (!failure) return undefined;
+    if (failure === "garbage") return garbageResponse();
+    return injectedResponse(failure, [], accountId);
+  }
+
+  async function memberPostAnalytics(req: Request): Promise<Response> {
+    const grant = await member(req, ["r_member_postAnalytics"], "memberCreatorPostAnalytics.FINDER-entity");
+    const params = new URL(req.url).searchParams;
+    if (params.get("q") !== "entity") return badRequest("[sandbox] only the entity finder (q=entity) is emulated");
+    const entity = /^\((share|ugcPost):(urn:li:(share|ugcPost):\d+)\)$/.exec(params.get("entity") ?? "");
+    if (!entity || entity[1] !== entity[3]) return badRequest("Invalid entity: expected (share:urn:li:share:…) or (ugcPost:urn:li:ugcPost:…)");
+    const queryType = params.get("queryType") ?? "";
+    if (!Object.hasOwn(memberQueryTypes, queryType)) return badRequest(`Invalid queryType ${queryType}`);
+    const aggregation = params.get("aggregation");
+    if (aggregation !== "TOTAL") return badRequest("[sandbox] only aggregation=TOTAL is emulated");
+    const post = await findPost(ctx, NETWORK, entity[2]!);
+    if (!post || post.account_id !== grant.account_id) return json(404, notFound());
+    const failed = await metricsFailureResponse([post], grant.account_id);
+    if (failed) return failed;
+    const m = await postMetrics(ctx, NETWORK, post);
+    const value = m[memberQueryTypes[queryType as keyof typeof memberQueryTypes]];
+    return json(200, {
+      paging: { start: 0, count: 10, links: [], total: 1 },
+      elements: [{ count: value, metricType: { [METRIC_TYPE_KEY]: queryType } }],
+    });
+  }
+
+  async function organization(req: Request, urn: string | null, scope: string, resource: string) {
+    const grant = await member(req, [scope], resource);
+    const id = /^urn:li:organization:(\d+)$/.exec(urn ?? "")?.[1];
+    if (!id) throw new Reply(badRequest(`Invalid organization URN ${urn ?? ""}`));
+    await ensureTables();
+    const [org] = await ctx.sql<{ id: string; admin: string }[]>`select id, admin from local_sandbox.linkedin_organizations where id = ${id}`;
+    if (!org) throw new Reply(json(404, notFound()));
+    if (org.admin !== grant.account_id) throw new Reply(json(403, accessDenied(resource)));
+    return { grant, org };
+  }
+
+  async function shareStatistics(req: Request): Promise<Response> {
+    const params = new URL(req.url).searchParams;
+    const resource = "organizationalEntityShareStatistics.FINDER-organizationalEntity";
+    if (params.get("q") !== "organizationalEntity") return badRequest("[sandbox] only q=organizationalEntity is emulated");
+    const orgUrn = params.get("organizationalEntity");
+    const { org } = await organization(req, orgUrn, "rw_organization_admin", resource);
+    if (params.has("timeIntervals") || params.has("timeIntervals.timeGranularityType")) {
+      return badRequest("[sandbox] only lifetime statistics (no timeIntervals) are emulated");
+    }
+    const asked = [
+      ...restliList(params, "shares").map((urn) => ({ urn, key: "share" })),
+      ...restliList(params, "ugcPosts").map((urn) => ({ urn, key: "ugcPost" })),
+    ];
+    const posts: { key: string; post: SandboxPost }[] = [];
+    if (asked.length) {
+      for (const a of asked) {
+        const post = await findPost(ctx, NETWORK, a.urn);
+        // A post that is not the organization's (or no longer exists) has no statistics: it is left out.
+        if (post && post.account_id === org.id && a.urn.startsWith(`urn:li:${a.key}:`)) posts.push({ key: a.key, post });
+      }
+    } else {
+      const rows = await ctx.sql<SandboxPost[]>`
+        select id, account_id, text, media, created_at from local_sandbox.posts where network = ${NETWORK} and account_id = ${org.id}`;
+      posts.push(...rows.map((post) => ({ key: "", post })));
+    }
+    const failed = await metricsFailureResponse(posts.map((p) => p.post), org.id);
+    if (failed) return failed;
+    const measured = [];
+    for (const p of posts) measured.push({ ...p, m: await postMetrics(ctx, NETWORK, p.post) });
+    const paging = { start: 0, count: 10, links: [] };
+    if (!asked.length) {
+      const total = { impressions: 0, reach: 0, clicks: 0, likes: 0, comments: 0, shares: 0, quotes: 0, saves: 0, videoViews: 0 };
+      for (const { m } of measured) for (const k of Object.keys(total) as (keyof typeof total)[]) total[k] += m[k];
+      return json(200, { paging, elements: [{ organizationalEntity: orgUrn, totalShareStatistics: shareStatisticsOf(total) }] });
+    }
+    return json(200, {
+      paging,
+      elements: measured.map(({ key, post, m }) => ({ organizationalEntity: orgUrn, [key]: post.id, totalShareStatistics: shareStatisticsOf(m) })),
+    });
+  }
+
+  async function socialActions(req: Request, urn: string): Promise<Response> {
+    const post = /^urn:li:(share|ugcPost):\d+$/.test(urn) ? await findPost(ctx, NETWORK, urn) : undefined;
+    if (!post) {
+      await member(req, [], "socialActions.GET");
+      return json(404, notFound());
+    }
+    const byOrganization = /^\d+$/.test(post.account_id);
+    if (byOrganization) await organization(req, `urn:li:organization:${post.account_id}`, "r_organization_social", "socialActions.GET");
+    else {
+      const grant = await member(req, ["r_member_social"], "socialActions.GET");
+      if (grant.account_id !== post.account_id) return json(403, accessDenied("socialActions.GET"));
+    }
+    const failed = await metricsFailureResponse([post], post.account_id);
+    if (failed) return failed;
+    const m = await postMetrics(ctx, NETWORK, post);
+    return json(200, {
+      $URN: `urn:li:socialActions:${urn}`,
+      target: urn,
+      likesSummary: { selectedLikes: [], aggregatedTotalLikes: m.likes, likedByCurrentUser: false, totalLikes: m.likes },
+      commentsSummary: { selectedComments: [], totalFirstLevelComments: Math.floor(m.comments * 0.8), commentsState: "OPEN", aggregatedTotalComments: m.comments },
+    });
+  }
+
+  /** Control: a new organization page administered by `admin` (a member id or urn). */
+  async function createOrganization(req: Request): Promise<Response> {
+    const body = await readJsonObject(req, () => json(400, { error: "invalid JSON" }));
+    const admin = typeof body.admin === "string" ? accountRef(body.admin) : "";
+    if (!admin) return json(400, { error: "admin (a member id) is required" });
+    await ensureTables();
+    const id = String(10_000_000 + Math.floor(Math.random() * 89_999_999));
+    const name = typeof body.name === "string" && body.name ? body.name : `Sandbox Organization ${id}`;
+    await ctx.sql`insert into local_sandbox.linkedin_organizations (id, name, admin) values (${id}, ${name}, ${admin})`;
+    return json(200, { id, urn: `urn:li:organization:${id}`, name, admin });
+  }
+
   /** The versioned REST API (`/rest/...`) needs the `LinkedIn-Version` and Rest.li headers first. */
   const rest =
     (handle: (req: Request, params: Record<string, string>) => Promise<Response>) =>
@@ -285,6 +449,7 @@ export function createLinkedInSandbox(ctx: SandboxContext): NetworkHandler {
   return dispatcher(
     "linkedin sandbox",
     {
+      "POST /__sandbox/organizations": (req) => createOrganization(req),
       "* /__sandbox/*": (req, params) => handleControl(ctx, NETWORK, req, `/${params["*"]!}`, accountRef),
       "GET /oauth/v2/authorization": (req) =>
         authorize(ctx, req, {
@@ -304,12 +469,38 @@ export function createLinkedInSandbox(ctx: SandboxContext): NetworkHandler {
       "POST /rest/posts": rest((req) => createPost(req)),
       "POST /rest/images": rest((req) => initializeUpload(req)),
       "GET /rest/images/:image": rest((req, params) => imageStatus(req, params.image!)),
+      "GET /rest/memberCreatorPostAnalytics": rest((req) => memberPostAnalytics(req)),
+      "GET /rest/organizationalEntityShareStatistics": rest((req) => shareStatistics(req)),
+      "GET /rest/socialActions/:urn": rest((req, params) => socialActions(req, params.urn!)),
     },
     {
       notFound: () => json(404, notFound()),
       methodNotAllowed: () => json(405, { status: 405, code: "METHOD_NOT_ALLOWED", message: "Method not allowed" }),
     },
   );
+}
+
+/** A Rest.li 2.0 `List(a,b)` query parameter, decoded (absent: empty). */
+function restliList(params: URLSearchParams, name: string): string[] {
+  const value = params.get(name);
+  if (value === null) return [];
+  const inner = /^List\((.*)\)$/.exec(value)?.[1];
+  if (inner === undefined) throw new Reply(badRequest(`Invalid ${name}: expected List(urn,…)`));
+  return inner ? inner.split(",") : [];
+}
+
+/** A post's (or a sum of posts') `totalShareStatistics`, as organizationalEntityShareStatistics answers them. */
+function shareStatisticsOf(m: SandboxMetrics) {
+  return {
+    impressionCount: m.impressions,
+    uniqueImpressionsCount: m.reach,
+    clickCount: m.clicks,
+    likeCount: m.likes,
+    commentCount: m.comments,
+    shareCount: m.shares,
+    // LinkedIn's engagement: (clicks + likes + comments + shares) / impressions.
+    engagement: m.impressions ? (m.clicks + m.likes + m.comments + m.shares) / m.impressions : 0,
+  };
 }
 
 /** LinkedIn member ids (`sub`) are short opaque alphanumeric strings. */

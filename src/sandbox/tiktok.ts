@@ -3,7 +3,7 @@ import type { TransactionSql } from "postgres";
 import { createHttpClient } from "../platforms/http.js";
 import { sniffVideo } from "../platforms/sniff-video.js";
 import type { ErrorCategory } from "../platforms/types.js";
-import { sandboxClients } from "./clients.js";
+import { clientsWithRuntimeApps, sandboxClients } from "./clients.js";
 import {
   dispatcher,
   authorize,
@@ -80,10 +80,15 @@ const NETWORK = "tiktok";
 /** A second registered client: an app TikTok has not audited yet. */
 export const tiktokUnauditedSandboxClient = { clientId: "amplify-local-tiktok-unaudited", clientSecret: "amplify-local-tiktok-unaudited-secret" } as const;
 
-const clients: ReadonlyMap<string, { clientId: string; clientSecret: string; audited: boolean }> = new Map([
-  [sandboxClients.tiktok.clientId, { ...sandboxClients.tiktok, audited: true }],
-  [tiktokUnauditedSandboxClient.clientId, { ...tiktokUnauditedSandboxClient, audited: false }],
-]);
+// Apps registered at runtime (the developer portal, src/sandbox/clients.ts) count as audited.
+const clients: ReadonlyMap<string, { clientId: string; clientSecret: string; audited: boolean }> = clientsWithRuntimeApps(
+  "tiktok",
+  [
+    [sandboxClients.tiktok.clientId, { ...sandboxClients.tiktok, audited: true }],
+    [tiktokUnauditedSandboxClient.clientId, { ...tiktokUnauditedSandboxClient, audited: false }],
+  ],
+  { audited: true },
+);
 
 export const tiktokSandboxConfig = {
   accessTokenSeconds: 24 * 3600,

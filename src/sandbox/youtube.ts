@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { TransactionSql } from "postgres";
 import { sniffVideo } from "../platforms/sniff-video.js";
 import type { ErrorCategory } from "../platforms/types.js";
-import { sandboxClients } from "./clients.js";
+import { clientsWithRuntimeApps, sandboxClients } from "./clients.js";
 import {
   dispatcher,
   authorize,
@@ -66,9 +66,12 @@ import { refuseUpload } from "./refuse-upload.js";
  */
 
 const NETWORK = "youtube";
-const clients: ReadonlyMap<string, { clientId: string; clientSecret: string; projectAudited: boolean }> = new Map([
-  [sandboxClients.youtube.clientId, { ...sandboxClients.youtube, projectAudited: false }],
-]);
+// Apps registered at runtime (the developer portal, src/sandbox/clients.ts) are unaudited projects too.
+const clients: ReadonlyMap<string, { clientId: string; clientSecret: string; projectAudited: boolean }> = clientsWithRuntimeApps(
+  "youtube",
+  [[sandboxClients.youtube.clientId, { ...sandboxClients.youtube, projectAudited: false }]],
+  { projectAudited: false },
+);
 
 export const youtubeSandboxConfig = {
   accessTokenSeconds: 3599,
@@ -124,6 +127,8 @@ create table if not exists local_sandbox.youtube_uploads (
   video_id     text,
   created_at   timestamptz not null default now()
 );
+-- The largest single PUT body of the upload: what the client held at once (tests bound it by the memory budget).
+alter table local_sandbox.youtube_uploads add column if not exists largest_chunk bigint not null default 0;
 create table if not exists local_sandbox.youtube_videos (
   id          text primary key,
   account_id  text not null,
@@ -409,7 +414,8 @@ export function createYouTubeSandbox(ctx: SandboxContext): NetworkHandler {
     // A non-final chunk is kept in whole 256 KiB units only; the client resends the rest from the Range.
     const kept = final ? bytes : bytes.subarray(0, Math.floor(bytes.byteLength / youtubeSandboxConfig.chunkUnitBytes) * youtubeSandboxConfig.chunkUnitBytes);
     const [stored] = await ctx.sql<{ received: string }[]>`
-      update local_sandbox.youtube_uploads set bytes = coalesce(bytes, ''::bytea) || ${kept}, received = received + ${kept.byteLength}
+      update local_sandbox.youtube_uploads set bytes = coalesce(bytes, ''::bytea) || ${kept}, received = received + ${kept.byteLength},
+        largest_chunk = greatest(largest_chunk, ${bytes.byteLength})
       where upload_id = ${uploadId} and received = ${received} and video_id is null
       returning received`;
     if (!stored) return incomplete(received);

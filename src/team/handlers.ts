@@ -1,5 +1,6 @@
 import { route } from "../core/api.js";
 import { Reply } from "../core/http.js";
+import { brandForProfile } from "../white-label/branding.js";
 import { pageOf } from "../core/pagination.js";
 import {
   acceptInvitation,
@@ -103,7 +104,7 @@ export const createInvitationRoute = route("POST /api/v1/profiles/:profileId/inv
   status: [200, 201],
   handle: async ({ db, params, body, services, caller }) => {
     const inv = await db((tx) => createInvitation(tx, services.env.APP_URL, params.profileId, body));
-    const mail = await mailInvitation(services.mail, inv, caller.email);
+    const mail = await mailInvitation(services.mail, inv, caller.email, await brandForProfile(params.profileId));
     // 201 for a new invitation; 200 when the address's pending one was re-issued (the same id, a fresh link).
     return new Reply(!inv.existing ? 201 : 200, issued(inv, mail));
   },
@@ -115,7 +116,7 @@ export const resendInvitationRoute = route("POST /api/v1/profiles/:profileId/inv
   response: invitationIssuedResponse,
   handle: async ({ db, params, services, caller }) => {
     const inv = await db((tx) => resendInvitation(tx, services.env.APP_URL, params.profileId, params.invitationId));
-    return issued(inv, await mailInvitation(services.mail, inv, caller.email));
+    return issued(inv, await mailInvitation(services.mail, inv, caller.email, await brandForProfile(params.profileId)));
   },
 });
 

@@ -1,7 +1,8 @@
 import type { Tx } from "../core/db.js";
 import { randomToken, sha256Hex } from "../core/crypto.js";
 import { AppError, notFound } from "../core/errors.js";
-import type { Mail, MailResult } from "../core/mail.js";
+import type { Mail, MailMessage, MailResult } from "../core/mail.js";
+import { defaultBrand, type Brand } from "../white-label/branding.js";
 import { keysetPage, type Page, type PageSpec } from "../core/pagination.js";
 import { callerRole } from "./members.js";
 import { invitationTokenPattern } from "./schemas.js";
@@ -154,30 +155,53 @@ export async function acceptInvitation(tx: Tx, token: string): Promise<{ profile
  * the user, whose link signs them in and lands on the invite page), otherwise through the mail service (the local
  * mailbox, or the configured provider). Never throws: the result says whether it went.
  */
-export async function mailInvitation(mail: Mail, inv: IssuedInvitation, inviter: string | undefined): Promise<MailResult> {
+export async function mailInvitation(
+  mail: Mail,
+  inv: IssuedInvitation,
+  inviter: string | undefined,
+  // The profile's branding (src/white-label/branding.ts): a white-labelled account's name, never ours, in its mails.
+  brand: Brand = defaultBrand,
+): Promise<MailResult> {
+  const product = brand.displayName;
+  const message = invitationMessage(inv, inviter, brand);
+  // Supabase Auth's invite mail speaks in the project's own name: a white-labelled account's invitations go through
+  // the mail service first, and use it only when nothing else can send.
+  if (brand.whiteLabel) {
+    const sent = await mail.send(message);
+    if (sent.sent || inv.hasAccount || !mail.inviteNewUser) return sent;
+  }
   if (!inv.hasAccount && mail.inviteNewUser) {
     const viaAuth = await mail.inviteNewUser({
       email: inv.email,
       redirectTo: inv.inviteUrl,
-      data: { invited_to_profile: inv.profileName, invited_role: inv.role },
+      data: { invited_to_profile: inv.profileName, invited_role: inv.role, ...(brand.whiteLabel ? { product } : {}) },
     });
-    if (viaAuth.sent) return viaAuth;
+    if (viaAuth.sent || brand.whiteLabel) return viaAuth;
   }
+  return mail.send(message);
+}
+
+/** The invitation mail, in the profile's branding (sender name, product name, support link). */
+function invitationMessage(inv: IssuedInvitation, inviter: string | undefined, brand: Brand): MailMessage {
+  const product = brand.displayName;
   const who = inviter ? `${inviter} invited you` : "You are invited";
   const expires = new Date(inv.expiresAt).toUTCString();
   const text = [
-    `${who} to join "${inv.profileName}" on Amplify Scheduler as ${inv.role === "admin" ? "an admin" : "a member"}.`,
+    `${who} to join "${inv.profileName}" on ${product} as ${inv.role === "admin" ? "an admin" : "a member"}.`,
     "",
     `Accept the invitation: ${inv.inviteUrl}`,
     "",
     `Sign in (or sign up) with ${inv.email} to accept. The link works once and expires on ${expires}.`,
     "If you did not expect this, ignore this mail.",
+    ...(brand.supportUrl ? ["", `Help: ${brand.supportUrl}`] : []),
   ].join("\n");
   const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-  const html = `<p>${esc(who)} to join <strong>${esc(inv.profileName)}</strong> on Amplify Scheduler as ${
+  const html = `<p>${esc(who)} to join <strong>${esc(inv.profileName)}</strong> on ${esc(product)} as ${
     inv.role === "admin" ? "an admin" : "a member"
   }.</p><p><a href="${esc(inv.inviteUrl)}">Accept the invitation</a></p><p>Sign in (or sign up) with ${esc(
     inv.email,
-  )} to accept. The link works once and expires on ${esc(expires)}.</p><p>If you did not expect this, ignore this mail.</p>`;
-  return mail.send({ to: inv.email, subject: `Join ${inv.profileName} on Amplify Scheduler`, text, html });
+  )} to accept. The link works once and expires on ${esc(expires)}.</p><p>If you did not expect this, ignore this mail.</p>${
+    brand.supportUrl ? `<p><a href="${esc(brand.supportUrl)}">Help</a></p>` : ""
+  }`;
+  return { to: inv.email, subject: `Join ${inv.profileName} on ${product}`, text, html, fromName: product };
 }

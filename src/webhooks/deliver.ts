@@ -7,6 +7,7 @@ import { effectivePlan, isPaidActive, plans } from "../core/plans.js";
 import { serializeEventBody } from "./payload.js";
 import { sendWebhook, type SendResult } from "./send.js";
 import { signatureHeaders } from "./signing.js";
+import { webhookUserAgent } from "../white-label/branding.js";
 
 /** Sent with every delivery. */
 export const USER_AGENT = "AmplifyScheduler-Webhooks/1.0";
@@ -238,7 +239,8 @@ export async function executeDelivery(deliveryId: string, ctx: JobContext = jobC
     body,
     headers: {
       "content-type": "application/json",
-      "user-agent": USER_AGENT,
+      // Ours, or the profile's white-label display name (src/white-label/branding.ts).
+      "user-agent": await webhookUserAgent(d.profile_id),
       "x-webhook-event": d.event_type,
       // Wall-clock time: receivers check it against their own clock to refuse replays.
       ...signatureHeaders(d.secret, d.event_id, Math.floor(Date.now() / 1000), body),

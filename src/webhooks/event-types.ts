@@ -11,6 +11,7 @@ export const webhookEventTypes = [
   "post.failed",
   "post.partially_published",
   "connection.needs_reconnect",
+  "connection.expiring",
   "webhook.endpoint_disabled",
   "recurring.occurrence_skipped",
   "member.joined",

@@ -193,7 +193,7 @@ describe("the metrics sync", () => {
     await t.sql`update public.post_targets set status = 'canceled', lease_until = null where post_id = ${later.body.postId}`;
   });
 
-  it("marks a network without metrics as unsupported, with the reason", async () => {
+  it("marks an account without metrics as unsupported, with the reason (LinkedIn, the app not approved for its metrics scope)", async () => {
     const { apiKey } = await paidUserWithKey(t);
     const connectionId = await connectAccount(t, { apiKey }, "linkedin");
     const s = await eventually(async () => {

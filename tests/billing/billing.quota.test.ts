@@ -7,6 +7,7 @@ const withClaims = <T>(claims: Claims, fn: (tx: Tx) => Promise<T>) => services()
 const withService = <T>(fn: (tx: Tx) => Promise<T>) => serviceDb()(fn);
 import { AppError } from "../../src/core/errors.js";
 import { consumePostQuota } from "../../src/core/quota.js";
+import { flushApiUsage } from "../../src/core/ratelimit/api-usage.js";
 import { useTestHome } from "../helpers/home.js";
 import { assertEnvelope } from "../helpers/security.js";
 import { createProfile, paidUserWithKey, signUp, subscribe, type TestUser } from "../helpers/users.js";
@@ -33,8 +34,12 @@ async function seedUsage(userId: string, metric: "posts" | "api_requests", used:
     on conflict (user_id, metric, period_start) do update set used = excluded.used`;
 }
 
-const usedOf = async (userId: string, metric: "posts" | "api_requests") =>
-  (await t.sql<{ used: number }[]>`select used from public.usage_counters where user_id = ${userId} and metric = ${metric}`)[0]?.used ?? 0;
+/** A counter once this process has written the API requests it counted (src/core/ratelimit/api-usage.ts). */
+const usedOf = async (userId: string, metric: "posts" | "api_requests") => {
+  await flushApiUsage();
+  const [row] = await t.sql<{ used: number }[]>`select used from public.usage_counters where user_id = ${userId} and metric = ${metric}`;
+  return row?.used ?? 0;
+};
 
 describe("API request quota", () => {
   it("lets exactly the plan's limit through at the edge, then answers 429 quota_exceeded naming the limit and its reset", async () => {

@@ -1,5 +1,6 @@
 import type postgres from "postgres";
 import { describe, expect, it } from "vitest";
+import { flushApiUsage } from "../../src/core/ratelimit/api-usage.js";
 import { connectAccount } from "../helpers/connect.js";
 import { useTestHome, type TestHome } from "../helpers/home.js";
 import { assertEnvelope } from "../helpers/security.js";
@@ -11,7 +12,8 @@ import { createApiKey, createProfile, paidUserWithKey, signUp, subscribe, type T
  * callers who belong to the profile. A key can never mint keys.
  */
 const POSTS_PER_HOUR = 2;
-const t = useTestHome({ env: { RATE_LIMIT_OVERRIDES: `posts=${POSTS_PER_HOUR}/1h` } });
+// Rate limits counted in Postgres (not the local home's in-process default), so the tests can read every bucket.
+const t = useTestHome({ env: { RATE_LIMIT_OVERRIDES: `posts=${POSTS_PER_HOUR}/1h`, RATE_LIMIT_STORE: "postgres" } });
 
 /** An owner's profile with a second, paid member (an admin) holding an API key of their own for it. */
 async function teamWithMembersKey(t: TestHome) {
@@ -28,6 +30,7 @@ async function teamWithMembersKey(t: TestHome) {
 
 /** Everything a key's request could have counted: the key's rate-limit window, its creator's monthly API requests, last_used_at. */
 async function meteringOf(t: TestHome, keyId: string, user: TestUser) {
+  await flushApiUsage(); // the monthly count is written in batches (src/core/ratelimit/api-usage.ts)
   const [bucket] = await t.sql`select used from public.rate_limit_counters where bucket = ${`api_requests:${keyId}`}`;
   const [usage] = await t.sql`select used from public.usage_counters where user_id = ${user.id} and metric = 'api_requests'`;
   const [key] = await t.sql`select last_used_at from public.api_keys where id = ${keyId}`;

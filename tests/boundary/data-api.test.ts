@@ -61,6 +61,8 @@ const tables: Record<string, TableRule> = {
   templates: { scope: "profile", column: "profile_id" },
   template_media: { scope: "profile", column: "profile_id" },
   recurring_schedules: { scope: "profile", column: "profile_id" },
+  white_label_brands: { scope: "own user" },
+  white_label_apps: { scope: "own user" },
 };
 
 /** Who may execute each function in public (by its signature). Nobody else may: not anon, authenticated or PUBLIC. */
@@ -82,6 +84,7 @@ const functions: Record<string, FunctionRule> = {
   "touch_updated_at()": "trigger",
   "handle_new_user_billing()": "trigger",
   "fan_out_event_to_webhook_endpoints()": "trigger",
+  "hand_off_after_commit()": "trigger",
   "refuse_created_by_change()": "trigger",
   "revoke_keys_of_departed_member()": "trigger",
   "guard_api_key_update()": "trigger",
@@ -105,6 +108,7 @@ const functions: Record<string, FunctionRule> = {
   "add_published_hourly(post_targets[],integer)": "service only",
   "post_metric_rollups_to_hourly()": "trigger",
   "post_targets_to_hourly()": "trigger",
+  "record_white_label_lapse()": "trigger",
 };
 
 /**
@@ -143,6 +147,11 @@ const foreignInserts: Record<string, (tx: postgres.TransactionSql, a: Tenant, b:
     values (${b.templateId}, ${b.profileId}, 'https://x.example/a.jpg', 'image/jpeg')`,
   connect_return_origins: (tx, a, b) => tx`
     insert into public.connect_return_origins (profile_id, origin, created_by) values (${b.profileId}, 'https://forged.example', ${a.user.id})`,
+  white_label_brands: (tx, _a, b) => tx`
+    insert into public.white_label_brands (user_id, display_name) values (${b.user.id}, 'Forged brand')`,
+  white_label_apps: (tx, _a, b) => tx`
+    insert into public.white_label_apps (id, user_id, platform, client_id, client_secret_enc)
+    values (${randomUUID()}, ${b.user.id}, 'linkedin', 'forged-client', 'x')`,
   recurring_schedules: (tx, a, b) => tx`
     insert into public.recurring_schedules (profile_id, name, content, platforms, recurrence_pattern, time_of_day, timezone, anchor_at, created_by)
     values (${b.profileId}, 'forged', 'x', '{twitter}', 'daily', '09:00:00', 'UTC', now(), ${a.user.id})`,

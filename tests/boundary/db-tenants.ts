@@ -97,6 +97,13 @@ export async function buildTenant(t: TestHome): Promise<Tenant> {
       anchor_at, next_occurrence_at, created_by)
     values (${base.profileId}, 'Tenant schedule', 'Every day', '{twitter}', 'daily', '09:00:00', 'UTC', now(),
             now() + interval '1 day', ${base.user.id})`;
+  // White-label branding and an app (made through the API in tests/white-label; admin SQL here). The secret is not
+  // sealed: nothing here opens it.
+  await t.sql`
+    insert into public.white_label_brands (user_id, display_name, accent_color) values (${base.user.id}, 'Tenant brand', '#123456')`;
+  await t.sql`
+    insert into public.white_label_apps (id, user_id, platform, client_id, client_secret_enc)
+    values (${randomUUID()}, ${base.user.id}, 'twitter', ${`tenant-client-${randomBytes(4).toString("hex")}`}, 'not-a-sealed-secret')`;
   return {
     ...base,
     templateId: template!.id,

@@ -19,6 +19,7 @@ const localValues: Record<(typeof localOnlySettings)[number], string> = {
   OUTBOUND_ALLOW_LOOPBACK: "true",
   WEBHOOK_ALLOW_LOOPBACK: "true",
   RATE_LIMIT_OVERRIDES: "api_requests=5/1m",
+  RATE_LIMIT_STORE: "memory",
 };
 
 function refusal(vars: Record<string, string | undefined>): string {

@@ -55,6 +55,16 @@ describe("bundle: every function builds into one ESM file that Netlify ships as 
     }
   });
 
+  it("loads the ten network adapters only in functions that use them; the openapi function loads its YAML writer on use", () => {
+    const adapters = /^src\/platforms\/(twitter|linkedin|instagram|facebook|threads|tiktok|youtube|pinterest|reddit|bluesky)\.ts$/;
+    const withAdapters = report.functions.filter((f) => f.inputsAtStart.some((i) => adapters.test(i))).map((f) => f.name);
+    // Each of these reaches `services.platforms` (publishing, connections, analytics sync, token refresh).
+    for (const name of withAdapters) expect(["analytics", "connections", "posts", "queue-worker", "recurring-schedules", "sweep", "white-label"]).toContain(name);
+    for (const name of ["config", "api-keys", "billing", "discovery", "invitations", "media", "openapi", "profiles"]) expect(withAdapters).not.toContain(name);
+    const openapi = report.functions.find((f) => f.name === "openapi")!;
+    expect(openapi.inputsAtStart.some((i) => i.startsWith("node_modules/yaml/"))).toBe(false);
+  });
+
   it("openapi: the built function serves the document built into it, as the cloud home runs it, with no network call", async () => {
     // A fresh Node process with a cloud environment (nothing listens at its addresses) and a fetch that fails loudly.
     const script = `

@@ -56,7 +56,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => mediaHost.listen(0, "127.0.0.1", resolve));
   mediaBase = `http://127.0.0.1:${(mediaHost.address() as AddressInfo).port}`;
-  adapter = getAdapter("bluesky");
+  adapter = await getAdapter("bluesky");
   tokens = await adapter.signIn!({ identifier: handle("main"), appPassword: APP_PASSWORD });
   account = await adapter.getAccount(tokens.accessToken);
 });

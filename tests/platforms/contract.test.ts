@@ -303,7 +303,7 @@ describe.each(cases)("$platform adapter against its sandbox", (c) => {
 
   beforeAll(async () => {
     // Built after the home started, so the environment points every adapter at the sandbox.
-    adapter = getAdapter(c.platform);
+    adapter = await getAdapter(c.platform);
     main = await connect();
   });
   beforeEach(async () => {

@@ -82,7 +82,7 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => mediaHost.listen(0, "127.0.0.1", resolve));
   const { port } = mediaHost.address() as AddressInfo;
   mediaUrl = (path) => `http://127.0.0.1:${port}${path}`;
-  adapter = getAdapter("instagram");
+  adapter = await getAdapter("instagram");
   main = await connect("ig_main");
 });
 afterAll(async () => {

@@ -41,7 +41,7 @@ async function connect(user: string) {
 }
 
 beforeAll(async () => {
-  adapter = getAdapter("linkedin");
+  adapter = await getAdapter("linkedin");
   ({ tokens, account } = await connect("li_specific"));
 });
 

@@ -1,6 +1,6 @@
 import { randomInt } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
-import { metricNames, networkAnalytics, type MetricName } from "../../src/analytics/model.js";
+import { analyticsSupport, metricNames, networkAnalytics, type MetricName } from "../../src/analytics/model.js";
 import { liveCredentials } from "../../src/connections/tokens.js";
 import { serviceDb } from "../../src/core/services.js";
 import { catalog, type PublishablePlatform } from "../../src/platforms/catalog.js";
@@ -19,7 +19,8 @@ import { paidUserWithKey } from "../helpers/users.js";
  * Posts are put in the sandbox's own state directly (a published post, as the sandbox records one), so every network
  * is exercised the same way whatever its publishing needs (video, boards, subreddits).
  */
-const t = useTestHome();
+// The LinkedIn app of the local home is "approved" for member post analytics, so connects ask for the scope.
+const t = useTestHome({ env: { LINKEDIN_ANALYTICS_SCOPES: "r_member_postAnalytics" } });
 
 /** What the control endpoint sets on the measured post. */
 const set = { impressions: 1000, reach: 800, likes: 50, comments: 5, shares: 10, quotes: 2, saves: 3, clicks: 7, videoViews: 900 };
@@ -27,6 +28,7 @@ const set = { impressions: 1000, reach: 800, likes: 50, comments: 5, shares: 10,
 /** The model's values each network reports for `set` (the mapping each adapter documents). */
 const expected: Record<string, Partial<PostMetricValues>> = {
   twitter: { impressions: 1000, likes: 50, comments: 5, shares: 12, saves: 3, clicks: 7, videoViews: 900 },
+  linkedin: { impressions: 1000, reach: 800, likes: 50, comments: 5, shares: 10 },
   instagram: { impressions: 1000, reach: 800, likes: 50, comments: 5, shares: 10, saves: 3 },
   facebook: { impressions: 1000, reach: 800, likes: 50, comments: 5, shares: 10, clicks: 7 },
   threads: { impressions: 1000, likes: 50, comments: 5, shares: 13 },
@@ -70,8 +72,8 @@ async function connect(platform: PublishablePlatform): Promise<Account> {
   }
   const [c] = await t.sql<{ external_account_id: string; username: string }[]>`
     select external_account_id, username from public.connections where id = ${connectionId}`;
-  // The sandbox's own id for the account (Reddit's connections store it as t2_<id>).
-  const sandboxAccountId = platform === "reddit" ? c!.external_account_id.replace(/^t2_/, "") : c!.external_account_id;
+  // The sandbox's own id for the account (Reddit's connections store it as t2_<id>, LinkedIn's as urn:li:person:<id>).
+  const sandboxAccountId = c!.external_account_id.replace(/^t2_/, "").replace(/^urn:li:person:/, "");
   return { connectionId, profileId, sandboxAccountId };
 }
 
@@ -150,7 +152,14 @@ describe("every network the catalog says has analytics implements metrics", () =
       expect(catalog[p].analytics.supported, p).toBe(networkAnalytics[p].supported);
     }
     expect(measuredNetworks.sort()).toEqual(Object.keys(expected).sort());
-    expect(networkAnalytics.linkedin).toMatchObject({ supported: false, reason: expect.stringMatching(/r_member_postAnalytics/) });
+    // LinkedIn: supported for accounts whose token holds the scope LinkedIn grants approved apps (asked for here, so a
+    // connection without it is told to reconnect; without LINKEDIN_ANALYTICS_SCOPES it is unsupported, see
+    // tests/analytics/analytics.endpoints.health.test.ts).
+    expect(networkAnalytics.linkedin).toMatchObject({ supported: true, scopes: [["r_member_postAnalytics"]] });
+    expect(analyticsSupport("linkedin", { scopes: ["openid", "profile", "w_member_social"], metadata: { accountType: "member" } })).toMatchObject({
+      supported: false,
+      reason: expect.stringMatching(/lacks r_member_postAnalytics: reconnect/),
+    });
     expect(networkAnalytics.snapchat).toMatchObject({ supported: false, reason: expect.any(String) });
   });
 });
@@ -162,7 +171,7 @@ describe.each(Object.keys(expected) as PublishablePlatform[])("%s metrics agains
   });
 
   it("maps the network's answer to the model, batches, and says which posts it has no metrics for", async () => {
-    expect(getAdapter(platform).metrics).toBeDefined();
+    expect((await getAdapter(platform)).metrics).toBeDefined();
     const measured = await sandboxPost(platform, account.sandboxAccountId);
     const simulated = await sandboxPost(platform, account.sandboxAccountId, "A simulated post", 72);
     await control(platform, `/posts/${encodeURIComponent(measured)}/metrics`, set);
@@ -174,14 +183,15 @@ describe.each(Object.keys(expected) as PublishablePlatform[])("%s metrics agains
       if (platform === "youtube") await t.sql`delete from local_sandbox.youtube_videos where id = ${id}`;
       return id;
     })();
-    const results = await getAdapter(platform).metrics!.posts(await request(platform, account, [measured, simulated, missing]));
+    const results = await (await getAdapter(platform)).metrics!.posts(await request(platform, account, [measured, simulated, missing]));
     expect(results.map((r) => r.externalPostId)).toEqual([measured, simulated, missing]);
 
     const [m, s, gone] = results;
     expect(m).toMatchObject({ metrics: expected[platform] });
     // Exactly the counts the capability data lists are known; the others stay null.
-    const listed = new Set(networkAnalytics[platform].metrics);
+    const listed = new Set(networkAnalytics[platform].metrics.filter((n) => !networkAnalytics[platform].videoOnly?.includes(n)));
     for (const name of metricNames) {
+      if (networkAnalytics[platform].videoOnly?.includes(name)) continue; // not a video post
       const value = (m as { metrics: PostMetricValues }).metrics[camel[name]];
       if (listed.has(name)) expect(value, `${platform} ${name}`).toEqual(expect.any(Number));
       else expect(value, `${platform} ${name}`).toBeNull();
@@ -189,7 +199,7 @@ describe.each(Object.keys(expected) as PublishablePlatform[])("%s metrics agains
     expect(Object.keys((m as { raw: object }).raw).length).toBeGreaterThan(0);
     // The simulation gives a post three days old engagement, and its counts never go down.
     expect(s).toHaveProperty("metrics");
-    const again = await getAdapter(platform).metrics!.posts(await request(platform, account, [simulated]));
+    const again = await (await getAdapter(platform)).metrics!.posts(await request(platform, account, [simulated]));
     const sm = (s as { metrics: PostMetricValues }).metrics;
     const am = (again[0] as { metrics: PostMetricValues }).metrics;
     for (const name of listed) {
@@ -201,7 +211,7 @@ describe.each(Object.keys(expected) as PublishablePlatform[])("%s metrics agains
   });
 
   it("reads the account's followers where the network offers them", async () => {
-    const api = getAdapter(platform).metrics!;
+    const api = (await getAdapter(platform)).metrics!;
     if (!networkAnalytics[platform].followers) {
       expect(api.account).toBeUndefined();
       return;
@@ -212,7 +222,7 @@ describe.each(Object.keys(expected) as PublishablePlatform[])("%s metrics agains
   });
 
   it("fails with the network's own rate limit, auth and garbage answers as PlatformErrors", async () => {
-    const api = getAdapter(platform).metrics!;
+    const api = (await getAdapter(platform)).metrics!;
     const post = await sandboxPost(platform, account.sandboxAccountId);
     const ask = async () => api.posts(await request(platform, account, [post]));
 

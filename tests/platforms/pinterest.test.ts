@@ -57,7 +57,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => mediaHost.listen(0, "127.0.0.1", resolve));
   mediaBase = `http://127.0.0.1:${(mediaHost.address() as AddressInfo).port}`;
-  adapter = getAdapter("pinterest");
+  adapter = await getAdapter("pinterest");
   ({ tokens, account } = await connect("pinterest_specific"));
 });
 afterAll(async () => {

@@ -58,7 +58,7 @@ const response = (status: number, body: unknown, headers: Record<string, string>
 });
 
 beforeAll(async () => {
-  adapter = getAdapter("reddit");
+  adapter = await getAdapter("reddit");
   ({ tokens, account } = await connect("reddit_specific"));
 });
 

@@ -3,7 +3,7 @@ import type { Env } from "../../src/core/env.js";
 import { AppError } from "../../src/core/errors.js";
 import { sandboxPlatformConfig } from "../../src/local/platforms.js";
 import { platformIds, publishablePlatforms, type Platform, type PublishablePlatform } from "../../src/platforms/catalog.js";
-import { adapterConfig, createPlatformRegistry, platformHosts } from "../../src/platforms/registry.js";
+import { adapterConfig, connectionTraits, createPlatformRegistry, platformHosts, signsIn } from "../../src/platforms/registry.js";
 import { sandboxClients } from "../../src/sandbox/clients.js";
 
 /**
@@ -23,6 +23,8 @@ describe("platform registry", () => {
       authBaseUrl: "http://localhost:8888/sandbox/twitter",
       tokenBaseUrl: "http://localhost:8888/sandbox/twitter",
       ...sandboxClients.twitter,
+      // The local home's adapters read the home's clock, which tests move to take tokens through their expiry.
+      now: expect.any(Function),
     });
     expect(adapterConfig("linkedin", e, sandbox)).toMatchObject({ apiBaseUrl: "http://localhost:8888/sandbox/linkedin", ...sandboxClients.linkedin });
     // No host of any network is left pointing at the real network.
@@ -54,24 +56,43 @@ describe("platform registry", () => {
     expect(attempt).toThrow("LinkedIn is not configured on this server");
   });
 
-  it("has an adapter for every network the catalog marks publishable, and refuses the others as a bad request", () => {
+  it("has an adapter for every network the catalog marks publishable, and refuses the others as a bad request", async () => {
     // Every network is publishable except Snapchat, which has no publishing API for third parties. The type is derived
     // from the catalog, and the registry is typed complete over it (checked by tsc: `satisfies Record<PublishablePlatform, …>`).
     expectTypeOf<PublishablePlatform>().toEqualTypeOf<Exclude<Platform, "snapchat">>();
     expect([...publishablePlatforms].sort()).toEqual(platformIds.filter((p) => p !== "snapchat").sort());
     expect(Object.keys(platformHosts).sort()).toEqual([...publishablePlatforms].sort());
     const registry = createPlatformRegistry(environment({}), sandbox);
-    for (const platform of publishablePlatforms) expect(registry.get(platform).platform).toBe(platform);
+    for (const platform of publishablePlatforms) {
+      const adapter = await registry.get(platform);
+      expect(adapter.platform).toBe(platform);
+      // Loaded once, then the same adapter.
+      expect(await registry.get(platform)).toBe(adapter);
+    }
     for (const platform of platformIds.filter((p) => !publishablePlatforms.includes(p as never))) {
-      const error = (() => {
-        try {
-          registry.get(platform);
-        } catch (e) {
-          return e;
-        }
-      })();
+      const error = await registry.get(platform).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(error).toBeInstanceOf(AppError);
       expect((error as AppError).code).toBe("bad_request");
     }
+  });
+
+  it("answers what it knows without loading an adapter as the adapters themselves would", async () => {
+    // `signsIn` and the connection traits come from static tables (src/platforms/facts.ts) so a function can answer
+    // them without importing the network's module; they must agree with the adapter modules.
+    const registry = createPlatformRegistry(environment({}), sandbox);
+    for (const platform of publishablePlatforms) {
+      const adapter = await registry.get(platform);
+      expect(signsIn(platform), platform).toBe(typeof adapter.signIn === "function");
+      const module = (await import(`../../src/platforms/${platform}.js`)) as Record<string, unknown>;
+      const traits = Object.entries(module).find(([name]) => name.endsWith("Connection"))?.[1];
+      if (traits) expect(connectionTraits(platform), platform).toBe(traits);
+      const hosts = Object.entries(module).find(([name]) => name.endsWith("Hosts"))?.[1];
+      expect(platformHosts[platform], platform).toBe(hosts);
+    }
+    expect(signsIn("snapchat")).toBe(false);
+    expect(connectionTraits("snapchat")).toEqual({});
   });
 });

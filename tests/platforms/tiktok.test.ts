@@ -52,7 +52,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => mediaHost.listen(0, "127.0.0.1", resolve));
   mediaBase = `http://127.0.0.1:${(mediaHost.address() as AddressInfo).port}`;
-  adapter = getAdapter("tiktok");
+  adapter = await getAdapter("tiktok");
 });
 afterAll(async () => {
   await new Promise<void>((resolve) => mediaHost.close(() => resolve()));

@@ -40,7 +40,7 @@ async function connect(user: string) {
 }
 
 beforeAll(async () => {
-  adapter = getAdapter("twitter");
+  adapter = await getAdapter("twitter");
   ({ tokens, account } = await connect("x_specific"));
 });
 

@@ -52,7 +52,7 @@ beforeAll(async () => {
   const base = `http://127.0.0.1:${(mediaHost.address() as AddressInfo).port}`;
   clip = { url: `${base}/clip.mp4`, mimeType: "video/mp4", fileName: "clip.mp4", sizeBytes: CLIP.length };
   notVideo = { url: `${base}/not-a-video.mp4`, mimeType: "video/mp4", fileName: "not-a-video.mp4" };
-  adapter = getAdapter("youtube");
+  adapter = await getAdapter("youtube");
 });
 afterAll(async () => {
   await new Promise<void>((resolve) => mediaHost.close(() => resolve()));

@@ -97,6 +97,20 @@ const endpoints: EndpointUnderTest[] = [
   // media
   { route: "POST /api/v1/media/upload-url", path: () => "/api/v1/media/upload-url", body: (f) => ({ profileId: f.profileId, fileName: "a.png", contentType: "image/png", fileSize: 10 }), ownedResource: true },
   { route: "DELETE /api/v1/media", path: () => "/api/v1/media", body: (f) => ({ profileId: f.profileId, filePath: f.mediaPath }), ownedResource: true },
+  // white-label (owner routes: a stranger naming the owner's profile gets 404)
+  { route: "GET /api/v1/white-label", path: () => "/api/v1/white-label" },
+  { route: "GET /api/v1/white-label", path: (f) => `/api/v1/white-label?profileId=${f.profileId}`, ownedResource: true },
+  { route: "PUT /api/v1/white-label/branding", path: (f) => `/api/v1/white-label/branding?profileId=${f.profileId}`, body: () => ({ displayName: "Brand" }), ownedResource: true },
+  { route: "GET /api/v1/white-label/branding", path: () => "/api/v1/white-label/branding" },
+  { route: "GET /api/v1/white-label/branding", path: (f) => `/api/v1/white-label/branding?profileId=${f.profileId}`, ownedResource: true },
+  { route: "GET /api/v1/white-label/apps", path: (f) => `/api/v1/white-label/apps?profileId=${f.profileId}`, ownedResource: true },
+  {
+    route: "PUT /api/v1/white-label/apps/:platform",
+    path: (f) => `/api/v1/white-label/apps/twitter?profileId=${f.profileId}`,
+    body: () => ({ clientId: "client", clientSecret: "secret" }),
+    ownedResource: true,
+  },
+  { route: "DELETE /api/v1/white-label/apps/:platform", path: (f) => `/api/v1/white-label/apps/twitter?profileId=${f.profileId}`, ownedResource: true },
   // content templates
   { route: "GET /api/v1/templates", path: () => "/api/v1/templates" },
   { route: "GET /api/v1/templates", path: (f) => `/api/v1/templates?profileId=${f.profileId}`, ownedResource: true },

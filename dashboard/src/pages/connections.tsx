@@ -18,6 +18,8 @@ export interface Connection {
   destinations?: Record<string, { id: string; name: string }[]>;
   contract: { displayName: string; supportStatus: string; notes: string[] };
   tokenExpiresAt: string | null;
+  /** ok, expiring (with expiresAt) or needs_reconnect (with reason): README "Connection health". */
+  tokenHealth?: { status: "ok" | "expiring" | "needs_reconnect"; expiresAt?: string; reason?: string };
   lastSyncedAt: string | null;
   createdAt: string;
 }
@@ -110,10 +112,26 @@ function ConnectionCard(props: { c: Connection; profile: Profile; reload: () => 
                 · synced <Time iso={c.lastSyncedAt} timeZone={profile.timezone} />
               </>
             )}
+            {c.tokenHealth?.status === "ok" && c.tokenHealth.expiresAt && (
+              <>
+                {" "}
+                · authorization valid until <Time iso={c.tokenHealth.expiresAt} timeZone={profile.timezone} />
+              </>
+            )}
           </div>
+          {c.tokenHealth?.status === "expiring" && (
+            <p class="small token-health" data-token-health="expiring">
+              Stops working <Time iso={c.tokenHealth.expiresAt} timeZone={profile.timezone} />: reconnect before then.
+            </p>
+          )}
+          {c.tokenHealth?.status === "needs_reconnect" && c.tokenHealth.reason && (
+            <p class="small token-health" data-token-health="needs_reconnect">
+              Needs reconnecting: {c.tokenHealth.reason}
+            </p>
+          )}
         </div>
         <div class="row">
-          {c.readiness.status === "needs_reconnect" && (
+          {(c.readiness.status === "needs_reconnect" || (c.tokenHealth && c.tokenHealth.status !== "ok")) && (
             <button type="button" class="btn small primary" onClick={() => void reconnect.run()}>
               Reconnect
             </button>

@@ -3,6 +3,7 @@ import { env } from "../../core/env.js";
 import type { JobContext } from "../../core/jobs/index.js";
 import { durationMs } from "../../core/ratelimit/policies.js";
 import type { Platform } from "../../platforms/catalog.js";
+import { adapterForConnection } from "../../white-label/apps.js";
 import { PlatformError, type AccountMetricsResult, type MetricsRequest, type PostMetricsResult } from "../../platforms/types.js";
 import { analyticsSupport, engagementRate, engagements, toColumns } from "../model.js";
 
@@ -83,6 +84,7 @@ interface ConnectionRow {
   status: string;
   scopes: string[];
   metadata: Record<string, unknown>;
+  oauth_app_id: string | null;
 }
 
 interface DueTarget {
@@ -117,7 +119,7 @@ export async function syncAccount(connectionId: string, ctx: JobContext): Promis
 async function syncClaimed(state: StateRow, ctx: JobContext, interval: number): Promise<{ outcome: SyncOutcome; more: boolean }> {
   const [connection] = await ctx.serviceDb(
     (tx) => tx<ConnectionRow[]>`
-      select id, profile_id, platform, status, scopes, metadata from public.connections
+      select id, profile_id, platform, status, scopes, metadata, oauth_app_id from public.connections
       where id = ${state.connection_id} and profile_id = ${state.profile_id}`,
   );
   if (!connection) {
@@ -146,7 +148,10 @@ async function syncClaimed(state: StateRow, ctx: JobContext, interval: number): 
   }
 
   const support = analyticsSupport(connection.platform, connection);
-  const adapter = support.supported ? ctx.services.platforms.get(connection.platform) : undefined;
+  // Metrics are read through the app the connection was made with (a white-label customer's own, or ours).
+  const adapter = support.supported
+    ? await ctx.serviceDb((tx) => adapterForConnection(tx, connection, ctx.services.platforms))
+    : undefined;
   if (!support.supported || !adapter?.metrics) {
     await record(ctx, state, {
       health: "unsupported",

@@ -9,13 +9,19 @@ export interface SweepReport {
 }
 
 /**
+ * Dispatch transactions one sweep runs at once per job. Each holds a pooled connection while its batch goes to the
+ * queue, so this stays below the smallest pool a home uses (DATABASE_POOL_MAX, 3 by default).
+ */
+export const SWEEP_LANES = 2;
+
+/**
  * The scheduled sweep (every minute in the cloud, every SWEEP_INTERVAL_SECONDS locally), for every registered job in
  * registry order: recovers expired leases, then puts the outbox rows due within the lookahead on the queue in bounded
  * batches, and the next run of a periodic job when its time is near. Each job gets at least one batch; further
  * batches run while the time budget (far inside Netlify's 30 s limit) lasts, and what is left goes out on the next
  * run. Its cost grows with due work, never with the size of the tables.
  */
-export async function sweep(jobs: readonly Job[], budgetMs = 20_000): Promise<SweepReport> {
+export async function sweep(jobs: readonly Job[], budgetMs = 20_000, lanes = SWEEP_LANES): Promise<SweepReport> {
   const started = Date.now();
   const report: SweepReport = {};
   for (const job of jobs) {
@@ -24,11 +30,17 @@ export async function sweep(jobs: readonly Job[], budgetMs = 20_000): Promise<Sw
     if (job.outbox) {
       entry.recovered = (await job.recover()).length;
       if (entry.recovered) log.warn("recovered work whose worker died", { job: job.name, count: entry.recovered });
-      do {
-        const n = await job.dispatch("all-due", BATCH);
-        entry.enqueued += n;
-        if (n < BATCH) break;
-      } while (Date.now() - started < budgetMs);
+      // Several batches in flight (each its own transaction; `skip locked` keeps them on different rows), so the
+      // database, this process and the queue work side by side instead of waiting on one another.
+      let drained = false;
+      const lane = async () => {
+        do {
+          const n = await job.dispatch("all-due", BATCH);
+          entry.enqueued += n;
+          if (n < BATCH) drained = true;
+        } while (!drained && Date.now() - started < budgetMs);
+      };
+      await Promise.all(Array.from({ length: lanes }, lane));
     }
     if (job.every) entry.enqueued += await enqueuePeriodic(job, job.every.seconds);
   }

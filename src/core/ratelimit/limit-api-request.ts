@@ -1,28 +1,46 @@
 import type { Caller } from "../auth.js";
 import type { Sql } from "../pg.js";
-import { quotaExceededError, refundApiRequest } from "../quota.js";
+import { quotaExceededError } from "../quota.js";
 import type { Services } from "../services.js";
+import { apiUsageMeter } from "./api-usage.js";
 import { rateLimitedError, rateLimitHeaders } from "./limiter.js";
 
 export type { ApiRequestMetering } from "./metering.js";
 
 /**
- * The pipeline's metering step, for API keys: the per-key rate limit (429 `rate_limited` with Retry-After), then the monthly
- * API request quota (429 `quota_exceeded`). Returns the X-RateLimit-* headers every response to this request carries
- * (errors included); browser sessions get none.
+ * The pipeline's metering step, for API keys: the per-key rate limit (429 `rate_limited` with Retry-After), then the
+ * monthly API request quota (429 `quota_exceeded`). A request the rate limit refuses is not counted against the month.
+ * The month is counted in this process's batch (src/core/ratelimit/api-usage.ts: no write on the request's path).
+ * Returns the X-RateLimit-* headers every response to this request carries (errors included); browser sessions get
+ * none.
  */
 export async function limitApiRequest(caller: Caller | null, services: Services, sql: Sql): Promise<Record<string, string>> {
   if (caller?.kind !== "apiKey" || !caller.metering) return {};
   const { metering } = caller;
   const policy = services.limiter.policy("api_requests");
-  let decision = metering.rateLimit;
-  if (!decision) {
-    decision = await services.limiter.limit("api_requests", caller.keyId);
-    // The lookup counted this request against the monthly quota before the limiter refused it: give it back.
-    if (!decision.success && metering.quota?.counted) await refundApiRequest(sql, caller.userId, metering.quota.periodStart);
-  }
+  const decision = metering.rateLimit ?? (await services.limiter.limit("api_requests", caller.keyId));
   if (!decision.success) throw rateLimitedError(policy, decision);
   const headers = rateLimitHeaders(decision);
-  if (metering.quota && !metering.quota.counted) throw quotaExceededError(metering.quota, headers);
+  const quota = metering.quota;
+  if (!quota) return headers;
+  const counted = await apiUsageMeter().count(
+    { userId: caller.userId, periodStart: quota.periodStart, periodEnd: quota.periodEnd, limit: quota.limit, dbUsed: quota.dbUsed },
+    sql,
+    { intervalMs: services.env.USAGE_FLUSH_INTERVAL_MS, batch: services.env.USAGE_FLUSH_BATCH },
+  );
+  if (!counted.counted) {
+    throw quotaExceededError(
+      {
+        name: "api_requests_per_month",
+        counted: false,
+        used: counted.used,
+        limit: quota.limit,
+        plan: quota.plan,
+        periodStart: quota.periodStart,
+        resetsAt: quota.periodEnd,
+      },
+      headers,
+    );
+  }
   return headers;
 }

@@ -1,29 +1,38 @@
 import type { Env } from "../env.js";
 import { AppError } from "../errors.js";
 import type { Sql } from "../pg.js";
+import { processMemoryLimiter } from "./memory.js";
 import { createPostgresLimiter } from "./postgres.js";
 import { describeWindow, type RateLimitPolicy } from "./policies.js";
 import type { Limiter, LimiterBackend, RateLimitResult } from "./types.js";
 
 export type { Limiter, LimiterBackend, RateLimitResult } from "./types.js";
 
-/** Which limiter the environment selects: Upstash when both UPSTASH_REDIS_REST_* are set, otherwise Postgres. */
-export function limiterBackend(e: Pick<Env, "UPSTASH_REDIS_REST_URL" | "UPSTASH_REDIS_REST_TOKEN">): LimiterBackend {
+/**
+ * Which limiter the environment selects: Upstash when both UPSTASH_REDIS_REST_* are set; otherwise in-process when
+ * `RATE_LIMIT_STORE=memory` (the local home, one process); otherwise Postgres.
+ */
+export function limiterBackend(
+  e: Pick<Env, "UPSTASH_REDIS_REST_URL" | "UPSTASH_REDIS_REST_TOKEN"> & Partial<Pick<Env, "RATE_LIMIT_STORE">>,
+): LimiterBackend {
   const url = e.UPSTASH_REDIS_REST_URL;
   const token = e.UPSTASH_REDIS_REST_TOKEN;
   if (url && token) return "upstash";
   if (url || token) {
     throw new Error("Invalid environment: set both UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, or neither");
   }
-  return "postgres";
+  return e.RATE_LIMIT_STORE === "memory" ? "memory" : "postgres";
 }
 
 /**
  * The limiter the environment selects (`services()` keeps one per environment, so a warm function reuses its Upstash
- * client and @upstash/ratelimit's in-memory block cache). The Upstash SDK is loaded only when it is the one in use.
+ * client and @upstash/ratelimit's in-memory block cache, and the local home keeps one in-process count). The Upstash
+ * SDK is loaded only when it is the one in use.
  */
 export function createLimiter(e: Env, sql: () => Sql): Promise<Limiter> {
-  if (limiterBackend(e) === "postgres") return Promise.resolve(createPostgresLimiter(sql));
+  const backend = limiterBackend(e);
+  if (backend === "postgres") return Promise.resolve(createPostgresLimiter(sql));
+  if (backend === "memory") return Promise.resolve(processMemoryLimiter());
   return import("./upstash.js").then((m) =>
     m.createUpstashLimiter({
       url: e.UPSTASH_REDIS_REST_URL!,

@@ -1,49 +1,53 @@
 import type { PlanId } from "../plans.js";
-import type { QuotaStanding } from "../quota.js";
+import { apiRequestsPerMonthLimit } from "../quota.js";
 import { decisionOf } from "./postgres.js";
 import type { RateLimitPolicy } from "./policies.js";
 import type { RateLimitResult } from "./types.js";
 
+/** The owner's monthly API request quota as the key lookup read it (counting happens in `limitApiRequest`). */
+export interface ApiQuotaRead {
+  /** null: unlimited. */
+  limit: number | null;
+  /** The owner's counter for this billing month as written so far (batches not yet written are not in it). */
+  dbUsed: number;
+  plan: PlanId;
+  periodStart: Date;
+  periodEnd: Date;
+}
+
 /**
- * What the API-key lookup counted for this request. With the Postgres limiter the per-key rate limit is decided in
- * the lookup's own statement (`rateLimit`); with Upstash it is decided afterwards by `limitApiRequest`. The monthly
- * quota is counted in the lookup either way, unless the rate limit refused the request first (`quota` absent).
+ * What the API-key lookup found for this request. With the Postgres limiter the per-key rate limit is counted in the
+ * lookup's own statement (`rateLimit`); otherwise `limitApiRequest` asks the limiter (Upstash, or in-process).
+ * `quota` is there when the owner may use the API (a paid, active plan); otherwise the billing gate answers 402.
  */
 export interface ApiRequestMetering {
   rateLimit?: RateLimitResult;
-  quota?: QuotaStanding;
+  quota?: ApiQuotaRead;
 }
 
 /** The metering columns of the key lookup (src/core/auth.ts). */
 export interface MeteringColumns {
-  metered: boolean;
+  quota_used: number;
   rate_used: number | null;
   rate_window_start: Date | null;
-  quota_attempted: boolean | null;
-  quota_used: number | null;
-  quota_limit: number | null;
   period_start: Date;
   period_end: Date;
 }
 
-/** Reads what the key lookup counted; undefined when the key's owner may not use the API (402 follows). */
-export function meteringOf(row: MeteringColumns, plan: PlanId, apiRequests: RateLimitPolicy): ApiRequestMetering | undefined {
-  if (!row.metered) return undefined;
+/** Reads what the key lookup found for an active key of an active member. */
+export function meteringOf(row: MeteringColumns, plan: PlanId, paidActive: boolean, apiRequests: RateLimitPolicy): ApiRequestMetering {
   const metering: ApiRequestMetering = {};
   if (row.rate_used !== null && row.rate_window_start !== null) {
     metering.rateLimit = decisionOf(apiRequests, row.rate_used, row.rate_window_start);
   }
-  if (row.quota_attempted) {
+  if (paidActive) {
     metering.quota = {
-      name: "api_requests_per_month",
-      counted: row.quota_used !== null,
-      used: row.quota_used ?? row.quota_limit ?? 0,
-      limit: row.quota_limit,
+      limit: apiRequestsPerMonthLimit(plan),
+      dbUsed: row.quota_used,
       plan,
       periodStart: row.period_start,
-      resetsAt: row.period_end,
+      periodEnd: row.period_end,
     };
   }
   return metering;
 }
-

@@ -167,11 +167,14 @@ export async function store(sql: postgres.Sql, drafts: Draft[], settings: Settin
       where i.dedup_id is null or exists (select 1 from claimed c where c.message_id = i.id)
       returning id
     )
-    select coalesce(s.id, c.message_id, seen.message_id) as message_id, s.id is null as deduplicated
+    select coalesce(s.id, c.message_id,
+                    -- A lookup per message by primary key: a join here let the planner scan the whole table (which
+                    -- grows with every message of the window) for every batch.
+                    (select seen.message_id from local_qstash.deduplication seen where seen.id = i.dedup_id)) as message_id,
+           s.id is null as deduplicated
     from input i
     left join stored s on s.id = i.id
     left join claimed c on c.dedup_id = i.dedup_id
-    left join local_qstash.deduplication seen on seen.id = i.dedup_id
     order by i.ord`;
   return rows.map((row, index) =>
     row.deduplicated

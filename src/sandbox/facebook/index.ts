@@ -13,7 +13,7 @@ import { networkTables } from "../network-tables.js";
 import { accessToken, authenticate, consent } from "./auth.js";
 import { controlAccount, listPages } from "./control.js";
 import { feed, photos } from "./publish.js";
-import { accounts, me, pageFields, pageFollowers, permissions, postInsights, readPost } from "./reads.js";
+import { accounts, me, pageFields, pageFollowers, permissions, postInsights, readPost, videoInsights } from "./reads.js";
 import {
   ddl,
   error400,
@@ -51,6 +51,8 @@ export { facebookSandboxConfig } from "./shared.js";
  *                                          and published (the post is listed from then on)
  *   GET  /{v}/{video-id}?fields=status     the video's status (video_status and the upload/processing/publishing phases)
  *   GET  /{v}/{page-id}_{n}                a published post
+ *   GET  /{v}/{page-id}_{n}/insights       a post's lifetime insights (read_insights)
+ *   GET  /{v}/{video-id}/video_insights    a published video's lifetime video insights (read_insights)
  *
  * Tokens go in `Authorization: Bearer|OAuth <token>` or an `access_token` parameter. Publishing needs the Page's own
  * token and `pages_manage_posts`. Errors use Meta's envelope (`error.message/type/code/error_subcode/fbtrace_id`),
@@ -117,6 +119,7 @@ export function createFacebookSandbox(sandbox: SandboxContext): NetworkHandler {
       [`POST /${V}/:pageId(\\d+)/videos`]: edge(videos),
       // A node: a post (`{page-id}_{n}`), a Page, or a video (its status).
       [`GET /${V}/:postId(\\d+_\\d+)/insights`]: graph((_req, caller, params, path, call) => postInsights(ctx, caller, path.postId!, params, call)),
+      [`GET /${V}/:videoId(\\d+)/video_insights`]: graph((_req, caller, params, path, call) => videoInsights(ctx, caller, path.videoId!, params, call)),
       [`GET /${V}/:nodeId(\\d+(?:_\\d+)?)`]: graph(async (_req, caller, params, path, call) => {
         const id = path.nodeId!;
         if (id.includes("_")) return readPost(ctx, caller, id, params, call);
