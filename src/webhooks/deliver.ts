@@ -133,6 +133,11 @@ export interface DeliveryOutcome {
  */
 async function settle(ctx: JobContext, d: ClaimedDelivery, sent: SendResult, startedAt: Date): Promise<DeliveryOutcome> {
   return ctx.serviceDb(async (tx) => {
+    // Endpoint first, then the delivery: the order in which deleting an endpoint (or its profile) locks them (the
+    // endpoint row, then its deliveries by cascade), so a settle racing a delete waits instead of deadlocking.
+    // No key update: the lock the update below takes anyway, which leaves new deliveries free to reference the row.
+    const [endpoint] = await tx<{ is_active: boolean; failing_since: Date | null }[]>`
+      select is_active, failing_since from public.webhook_endpoints where id = ${d.endpoint_id} for no key update`;
     const [held] = await tx`
       select 1 from public.webhook_deliveries
       where id = ${d.id} and status = 'delivering' and lease_until = ${d.lease_until} for no key update`;
@@ -140,9 +145,6 @@ async function settle(ctx: JobContext, d: ClaimedDelivery, sent: SendResult, sta
       ctx.log.warn("webhook delivery lease lost before the outcome was recorded", { deliveryId: d.id });
       return { result: "skipped", dispatch: [] };
     }
-    // No key update: the lock the update below takes anyway, which leaves new deliveries free to reference the row.
-    const [endpoint] = await tx<{ is_active: boolean; failing_since: Date | null }[]>`
-      select is_active, failing_since from public.webhook_endpoints where id = ${d.endpoint_id} for no key update`;
     const gone = sent.status === 410;
     const disableFor = !endpoint?.is_active || d.final_notice
       ? null

@@ -81,7 +81,9 @@ describe("periodic jobs", () => {
     const old = await oauthState("3 days");
     // Thirty seconds before an hour that has already passed: the message is due at once, and every sweep in the next
     // few hundred milliseconds sees the same hour (the clock stands still), so QStash deduplicates their messages.
-    const hour = Math.floor(Date.now() / 3_600_000) * 3_600_000;
+    // Two hours back, so no sweep on the real clock can have queued (and run, before the old state existed) that
+    // hour's message already: one just before the next hour looks ahead into it.
+    const hour = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 2 * 3_600_000;
     setClockForTests(manualClock(new Date(hour - 30_000)));
     await eventually(async () => ((await statesLeft([old])).length === 0 ? true : undefined), 10_000, "the old state to be pruned");
     await new Promise((resolve) => setTimeout(resolve, 1000));
