@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { defineJob } from "../core/jobs/index.js";
+import { defineJob } from "../core/jobs/define.js";
 
 /** Connect-flow states are single-use and short-lived; one that expired over a day ago is only clutter. */
 export const pruneOAuthStatesJob = defineJob({

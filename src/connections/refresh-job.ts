@@ -1,5 +1,3 @@
-import { z } from "zod";
-import { defineJob } from "../core/jobs/index.js";
 import { log } from "../core/log.js";
 import type { ServiceDb } from "../core/pg.js";
 import { PlatformError } from "../platforms/types.js";
@@ -7,8 +5,8 @@ import { EXPIRY_WARNINGS, LONG_LIVED_ACCESS_MS, POST_LOOKAHEAD_MS, RENEW_AHEAD_M
 import { platformIds } from "../platforms/catalog.js";
 import { lockTokenRow, markNeedsReconnect, refreshTokenRow } from "./tokens.js";
 
-/** How often the refresh-ahead job runs. Every rule below looks further ahead than this. */
-export const TOKEN_HEALTH_PERIOD_SECONDS = 300;
+/** The job itself (its name, period and message) is ./token-health-job.ts, which loads this module on its first run. */
+export { TOKEN_HEALTH_PERIOD_SECONDS, tokenHealthJob } from "./token-health-job.js";
 /** Refresh tokens with no known expiry (X, Google, Reddit) are exercised this often: revocations surface early, and Google's unused ones do not lapse. */
 const EXERCISE_AFTER_MS = 7 * 24 * 3600_000;
 /** Refreshes per run; the rest wait for the next run (5 minutes later), long before any of them is due. */
@@ -132,14 +130,3 @@ export async function runTokenHealth(serviceDb: ServiceDb, now: Date): Promise<T
   }
   return report;
 }
-
-/**
- * Refresh-ahead and expiry warnings for every connection (see `runTokenHealth`), every 5 minutes, so a publish
- * almost never has to refresh a token in its critical minute and users hear about a connection before it breaks.
- */
-export const tokenHealthJob = defineJob({
-  name: "token-health",
-  schema: z.object({}),
-  every: { seconds: TOKEN_HEALTH_PERIOD_SECONDS },
-  run: async (_, { serviceDb, clock }) => runTokenHealth(serviceDb, clock.now()),
-});

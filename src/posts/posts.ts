@@ -10,7 +10,6 @@ import { catalog, type Platform } from "../platforms/catalog.js";
 import { assertProfileVisible } from "../core/profile-scope.js";
 import { refreshPostStatus } from "../publishing/events.js";
 import { INLINE_RESERVE_SECONDS, publishesInline } from "../publishing/inline-policy.js";
-import { postFromTemplate } from "../templates/templates.js";
 import { checkPostRules, type RuleViolation } from "./rules.js";
 import { scheduleInstant, type CreatePostInput } from "./schemas.js";
 
@@ -93,9 +92,9 @@ export async function createPost(
   }
 
   // A post made from a template: its rendered content (one use counted, in this transaction), and its platforms and
-  // media unless the request gives its own.
+  // media unless the request gives its own. The template code (and its date formatting) loads on the first such post.
   const template = input.templateId
-    ? await postFromTemplate(tx, { profileId: input.profileId, templateId: input.templateId, variables: input.variables, at: scheduledAt ?? now, timezone: input.timezone })
+    ? await (await import("../templates/templates.js")).postFromTemplate(tx, { profileId: input.profileId, templateId: input.templateId, variables: input.variables, at: scheduledAt ?? now, timezone: input.timezone })
     : undefined;
   const platforms = input.platforms ?? (input.platform ? [input.platform] : (template?.platforms ?? []));
   if (!platforms.length) {

@@ -1,8 +1,10 @@
-import { fromZonedTime } from "date-fns-tz";
+// The one function from its own entry point: the package index would bring the formatting code (and date-fns's
+// English locale) into every bundle that parses a schedule.
+import { fromZonedTime } from "date-fns-tz/fromZonedTime";
 import { z } from "zod";
 import { assertUrlWithoutDns, outboundAllowLoopback, UnsafeUrlError } from "../core/net/guard.js";
 import { platformIds } from "../platforms/catalog.js";
-import { timezoneSchema } from "../profiles/schemas.js";
+import { timezoneSchema } from "../profiles/timezone.js";
 
 export const platformSchema = z.enum(platformIds);
 

@@ -1,15 +1,7 @@
 import { z } from "zod";
+import { timezoneSchema } from "./timezone.js";
 
-const isTimeZone = (tz: string) => {
-  try {
-    new Intl.DateTimeFormat("en-GB", { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-export const timezoneSchema = z.string().max(64).refine(isTimeZone, "Not an IANA time zone (e.g. Europe/London)");
+export { timezoneSchema };
 
 export const createProfileSchema = z.strictObject({
   name: z.string().trim().min(1).max(100),

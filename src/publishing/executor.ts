@@ -1,5 +1,6 @@
 import { env } from "../core/env.js";
-import { jobContext, retryDelaySeconds, type JobContext, type RetrySchedule } from "../core/jobs/index.js";
+import { jobContext, retryDelaySeconds, type JobContext } from "../core/jobs/index.js";
+import { publishRetry } from "./retry.js";
 import { log } from "../core/log.js";
 import type { Tx } from "../core/pg.js";
 import { liveCredentials, markNeedsReconnect } from "../connections/tokens.js";
@@ -14,18 +15,8 @@ export const LEASE_SECONDS = 120;
 /** A network still processing media after this long fails the target with `media_processing`. */
 export const MAX_PROCESSING_SECONDS = 30 * 60;
 
-/**
- * After a retryable failure: base, 2×base, 4×base… (1 → 2 → 4 minutes with the default base), ±10%; a rate limit
- * with a known reset waits for that reset (plus a second) instead.
- */
-export const publishRetry: RetrySchedule = {
-  kind: "exponential",
-  baseSeconds: () => env().PUBLISH_RETRY_BASE_SECONDS,
-  factor: 2,
-  jitter: 0.1,
-  hint: "replaces",
-  hintMarginSeconds: 1,
-};
+/** When a failed attempt is tried again (./retry.ts). */
+export { publishRetry };
 
 interface ClaimedTarget {
   id: string;

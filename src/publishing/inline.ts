@@ -1,5 +1,5 @@
-import { jobContext } from "../core/jobs/index.js";
-import { executePublish, type ExecutionResult } from "./executor.js";
+import { jobContext } from "../core/jobs/define.js";
+import type { ExecutionResult } from "./executor.js";
 import { INLINE_BUDGET_MS } from "./inline-policy.js";
 import { publishJob } from "./job.js";
 
@@ -29,6 +29,8 @@ export async function publishInline(
   options: { budgetMs?: number; waitUntil?: (work: Promise<unknown>) => void } = {},
 ): Promise<void> {
   if (!targetIds.length) return;
+  // Loaded on the first publish-now request (not at the function's cold start), before the budget starts.
+  const { executePublish } = await import("./executor.js");
   const budgetMs = options.budgetMs ?? INLINE_BUDGET_MS;
   const ctx = jobContext();
   const runs = targetIds.map(async (targetId): Promise<ExecutionResult | undefined> => {

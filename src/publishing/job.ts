@@ -1,11 +1,12 @@
 import { z } from "zod";
-import { defineJob } from "../core/jobs/index.js";
-import { executePublish, publishRetry } from "./executor.js";
+import { defineJob } from "../core/jobs/define.js";
+import { publishRetry } from "./retry.js";
 
 /**
  * Publishing as a job: one message per attempt of one post target. Targets are the outbox: `due_at` is when the next
  * attempt is due, `publishing` the claimed status with its lease. Messages already on the queue are addressed to
- * `/api/queue/publish` with `{ targetId }`, so neither the name nor the schema may change.
+ * `/api/queue/publish` with `{ targetId }`, so neither the name nor the schema may change. The executor loads on the
+ * first attempt, so what imports the job (the registry, the posts routes) does not load it at start.
  */
 export const publishJob = defineJob({
   name: "publish",
@@ -19,6 +20,7 @@ export const publishJob = defineJob({
     message: (targetId) => ({ targetId }),
   },
   run: async ({ targetId }, ctx) => {
+    const { executePublish } = await import("./executor.js");
     const result = await executePublish(targetId, ctx);
     // Media still processing, or a failure worth retrying: the target is pending again, due at its next attempt.
     if (result === "processing" || result === "retrying") await ctx.dispatch([targetId]);

@@ -5,7 +5,6 @@ import { effectivePlan, plans } from "../core/plans.js";
 import { assertProfileVisible } from "../core/profile-scope.js";
 import { postsPerMonthLimit } from "../core/quota.js";
 import type { Platform } from "../platforms/catalog.js";
-import { createPost } from "../posts/posts.js";
 import type { MediaItemInput } from "../posts/schemas.js";
 import { refreshPostStatus } from "../publishing/events.js";
 import { nextOccurrence, occurrences, type Schedule } from "./occurrences.js";
@@ -115,11 +114,12 @@ interface ContentFields {
 /**
  * Every check an API post gets (posting rules, media, a ready connection per network, the template and its
  * variables), by making the occurrence's post inside a savepoint and rolling it back. Errors name the post's fields,
- * which are the schedule's too.
+ * which are the schedule's too. Post creation loads on the first check (reads of schedules never need it).
  */
 async function checkAsPost(tx: Tx, fields: ContentFields, who: { profileId: string; userId: string }, at: Date, now: Date): Promise<Platform[]> {
   const scheduleDate = new Date(Math.min(Math.max(at.getTime(), now.getTime() + 60_000), now.getTime() + 300 * DAY));
   let platforms: Platform[] = [];
+  const { createPost } = await import("../posts/posts.js");
   try {
     await tx.savepoint(async (sp) => {
       const made = await createPost(

@@ -1,32 +1,20 @@
 import { CiphertextError, open } from "../core/crypto.js";
 import { env } from "../core/env.js";
-import { jobContext, retryDelaySeconds, type JobContext, type RetrySchedule } from "../core/jobs/index.js";
+import { jobContext, retryDelaySeconds, type JobContext } from "../core/jobs/index.js";
 import { log } from "../core/log.js";
 import type { Tx } from "../core/pg.js";
 import { effectivePlan, isPaidActive, plans } from "../core/plans.js";
 import { serializeEventBody } from "./payload.js";
 import { sendWebhook, type SendResult } from "./send.js";
+import { deliveryRetry, MAX_RETRY_DELAY_SECONDS } from "./retry.js";
 import { signatureHeaders } from "./signing.js";
 import { webhookUserAgent } from "../white-label/branding.js";
 
 /** Sent with every delivery. */
 export const USER_AGENT = "AmplifyScheduler-Webhooks/1.0";
 
-/** The longest wait between two attempts (Standard Webhooks retries over days, at most a day apart). */
-export const MAX_RETRY_DELAY_SECONDS = 86_400;
-
-/**
- * Attempt n + 1 waits base × 4^(n−1), ±20%, capped at a day, and at least the receiver's Retry-After when it sent
- * one.
- */
-export const deliveryRetry: RetrySchedule = {
-  kind: "exponential",
-  baseSeconds: () => env().WEBHOOK_RETRY_BASE_SECONDS,
-  factor: 4,
-  capSeconds: MAX_RETRY_DELAY_SECONDS,
-  jitter: 0.2,
-  hint: "at-least",
-};
+/** The retry schedule (./retry.ts): the longest wait between two attempts, and when attempt n + 1 is due. */
+export { deliveryRetry, MAX_RETRY_DELAY_SECONDS };
 
 interface ClaimedDelivery {
   id: string;

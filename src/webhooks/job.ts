@@ -1,12 +1,12 @@
 import { z } from "zod";
-import { defineJob } from "../core/jobs/index.js";
-import { deliveryRetry, executeDelivery } from "./deliver.js";
+import { defineJob } from "../core/jobs/define.js";
+import { deliveryRetry } from "./retry.js";
 
 /**
  * Webhook delivery as a job: one message per attempt of one delivery. Deliveries are the outbox (`next_attempt_at`
  * due, `delivering` claimed); the claim counts the attempt, so a lease that expires on the last one fails the
  * delivery. Messages already on the queue are addressed to `/api/queue/webhook` with `{ deliveryId }`, so neither the
- * name nor the schema may change.
+ * name nor the schema may change. The delivery code loads on the first attempt.
  */
 export const webhookJob = defineJob({
   name: "webhook",
@@ -24,6 +24,7 @@ export const webhookJob = defineJob({
     message: (deliveryId) => ({ deliveryId }),
   },
   run: async ({ deliveryId }, ctx) => {
+    const { executeDelivery } = await import("./deliver.js");
     const outcome = await executeDelivery(deliveryId, ctx);
     // This delivery's next attempt, and the notices of an endpoint it disabled.
     if (outcome.dispatch.length) await ctx.dispatch(outcome.dispatch);

@@ -18,13 +18,18 @@ export type AddressClass =
   | "metadata"
   | "reserved";
 
-/** Instance metadata services: more specific than the link-local or private range they sit in. */
-const metadata: [ipaddr.IPv4 | ipaddr.IPv6, number][] = [
-  ipaddr.parseCIDR("169.254.169.254/32"), // AWS, GCP, Azure, OpenStack
-  ipaddr.parseCIDR("168.63.129.16/32"), // Azure wire server
-  ipaddr.parseCIDR("100.100.100.200/32"), // Alibaba Cloud
-  ipaddr.parseCIDR("fd00:ec2::254/128"), // AWS over IPv6
-];
+/**
+ * Instance metadata services: more specific than the link-local or private range they sit in. Parsed on the first
+ * check, not when the module loads (every function with a URL-taking schema imports it).
+ */
+let metadata: [ipaddr.IPv4 | ipaddr.IPv6, number][] | undefined;
+const metadataRanges = () =>
+  (metadata ??= [
+    ipaddr.parseCIDR("169.254.169.254/32"), // AWS, GCP, Azure, OpenStack
+    ipaddr.parseCIDR("168.63.129.16/32"), // Azure wire server
+    ipaddr.parseCIDR("100.100.100.200/32"), // Alibaba Cloud
+    ipaddr.parseCIDR("fd00:ec2::254/128"), // AWS over IPv6
+  ]);
 
 /** ipaddr.js range names → our classes. Any name not listed here (and not `unicast`) is `reserved`. */
 const v4Classes: Record<string, AddressClass> = {
@@ -52,7 +57,7 @@ const v6Classes: Record<string, AddressClass> = {
 };
 
 function isMetadata(address: ipaddr.IPv4 | ipaddr.IPv6): boolean {
-  return metadata.some(([range, bits]) => range.kind() === address.kind() && address.match(range, bits));
+  return metadataRanges().some(([range, bits]) => range.kind() === address.kind() && address.match(range, bits));
 }
 
 function classifyV4(address: ipaddr.IPv4): AddressClass {
