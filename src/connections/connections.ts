@@ -15,7 +15,7 @@ import { assertReturnUrlAllowed, returnUrlStillAllowed } from "./return-origins.
 import { assertProfileRole } from "../core/profile-scope.js";
 import { connectionColumns, type ConnectionRow } from "./serialize.js";
 import { liveCredentials, sealTokens } from "./tokens.js";
-import { adapterForConnectionId, adapterForFlow, adapterForNewConnection } from "../white-label/apps.js";
+import { adapterForCredentials, adapterForFlow, adapterForNewConnection } from "../white-label/apps.js";
 
 /** The adapters, one per network (`services.platforms`). */
 type Platforms = Services["platforms"];
@@ -410,7 +410,7 @@ export async function syncConnection(db: CallerDb, serviceDb: ServiceDb, platfor
 async function refreshAccount(serviceDb: ServiceDb, platforms: Platforms, connectionId: string, profileId: string): Promise<void> {
   try {
     const credentials = await liveCredentials(serviceDb, connectionId, { force: true, profileId });
-    const adapter = await serviceDb((tx) => adapterForConnectionId(tx, connectionId, profileId, credentials.platform, platforms));
+    const adapter = await adapterForCredentials(serviceDb, credentials, platforms);
     const account = await adapter.getAccount(credentials.accessToken);
     await serviceDb(
       (tx) => tx`

@@ -20,6 +20,8 @@ export interface LiveCredentials {
   externalAccountId: string;
   username: string;
   settings: Record<string, unknown>;
+  /** The app the connection was made with (a white-label account's own), or null for ours. */
+  oauthAppId: string | null;
 }
 
 /**
@@ -181,6 +183,7 @@ export async function liveCredentials(
       externalAccountId: row.external_account_id,
       username: row.username,
       settings: row.settings,
+      oauthAppId: row.oauth_app_id,
     });
     // An unreadable access token is treated as expired, an unreadable refresh token as rejected.
     const accessToken = unsealed(row, row.access_token_enc, "connections.access_token");

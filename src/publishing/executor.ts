@@ -8,7 +8,7 @@ import type { Platform } from "../platforms/catalog.js";
 import { PlatformError, retryableCategories, type MediaItem, type PublishOutcome } from "../platforms/types.js";
 import { writeUploadProgress } from "../media/upload-log.js";
 import { recordEvent, refreshPostStatus } from "./events.js";
-import { adapterForConnectionId } from "../white-label/apps.js";
+import { adapterForCredentials } from "../white-label/apps.js";
 
 /** How long a claim lasts; a crashed executor's target becomes pending again after it (the sweep sees to that). */
 export const LEASE_SECONDS = 120;
@@ -94,9 +94,7 @@ async function attempt(ctx: JobContext, target: ClaimedTarget): Promise<AttemptR
         settings: credentials.settings,
       };
       // The app the connection was made with (a white-label account's own, or ours): e.g. Reddit's User-Agent is the app's.
-      const adapter = await ctx.serviceDb((tx) =>
-        adapterForConnectionId(tx, connectionId, target.profile_id, target.platform, ctx.services.platforms),
-      );
+      const adapter = await adapterForCredentials(ctx.serviceDb, credentials, ctx.services.platforms);
       return target.processing_state ? adapter.checkStatus(request, target.processing_state) : adapter.publish(request);
     };
     try {

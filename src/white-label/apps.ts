@@ -8,7 +8,7 @@ import type { PlatformRegistry } from "../platforms/registry.js";
 import { adapterConfig, createPlatformRegistry, getAdapter } from "../platforms/registry.js";
 import { catalog, type Platform, type PublishablePlatform } from "../platforms/catalog.js";
 import { PlatformError, type PlatformAdapter } from "../platforms/types.js";
-import type { Tx } from "../core/pg.js";
+import type { ServiceDb, Tx } from "../core/pg.js";
 
 /**
  * A white-label account's own network apps (bring your own OAuth client), and which adapter a connection uses.
@@ -224,17 +224,18 @@ export async function adapterForConnection(
   return adapterForApp(app);
 }
 
-/** As `adapterForConnection`, by the connection's id and profile (the publish path). */
-export async function adapterForConnectionId(
-  tx: Tx,
-  connectionId: string,
-  profileId: string,
-  platform: Platform,
+/**
+ * As `adapterForConnection`, for credentials `liveCredentials` just read (the publish path and account sync): no
+ * database round trip unless the connection was made with a customer's app.
+ */
+export async function adapterForCredentials(
+  serviceDb: ServiceDb,
+  credentials: { platform: Platform; oauthAppId: string | null },
   platforms?: PlatformRegistry,
 ): Promise<PlatformAdapter> {
-  const [row] = await tx<{ oauth_app_id: string | null }[]>`
-    select oauth_app_id from public.connections where id = ${connectionId} and profile_id = ${profileId}`;
-  return adapterForConnection(tx, { platform, oauth_app_id: row?.oauth_app_id ?? null }, platforms);
+  const row = { platform: credentials.platform, oauth_app_id: credentials.oauthAppId };
+  if (!row.oauth_app_id) return platforms ? platforms.get(row.platform) : getAdapter(row.platform);
+  return serviceDb((tx) => adapterForConnection(tx, row, platforms));
 }
 
 // --- validation on save --------------------------------------------------------------------------------------------
