@@ -8,10 +8,7 @@ import { serializeEventBody } from "./payload.js";
 import { sendWebhook, type SendResult } from "./send.js";
 import { deliveryRetry, MAX_RETRY_DELAY_SECONDS } from "./retry.js";
 import { signatureHeaders } from "./signing.js";
-import { webhookUserAgent } from "../white-label/branding.js";
-
-/** Sent with every delivery. */
-export const USER_AGENT = "AmplifyScheduler-Webhooks/1.0";
+import { webhookUserAgentOf } from "../white-label/branding.js";
 
 /** The retry schedule (./retry.ts): the longest wait between two attempts, and when attempt n + 1 is due. */
 export { deliveryRetry, MAX_RETRY_DELAY_SECONDS };
@@ -30,6 +27,8 @@ interface ClaimedDelivery {
   url: string;
   /** The endpoint's signing secret, opened when the delivery was claimed. */
   secret: string;
+  /** Ours, or `<display name>-Webhooks/1.0` for a white-labelled profile. */
+  userAgent: string;
   payload: Record<string, unknown>;
 }
 
@@ -73,12 +72,15 @@ function refusalOf(row: { final_notice: boolean; is_active: boolean; billing_sta
  */
 async function claim(ctx: JobContext, deliveryId: string): Promise<ClaimedDelivery | undefined> {
   return ctx.serviceDb(async (tx) => {
-    const [row] = await tx<{ final_notice: boolean; manual_retry: boolean; is_active: boolean; billing_status: string | null; plan: string | null; endpoint_id: string; secret_enc: string }[]>`
-      select d.final_notice, d.manual_retry, e.is_active, b.status as billing_status, b.plan, d.endpoint_id, e.secret_enc
+    const [row] = await tx<{ final_notice: boolean; manual_retry: boolean; is_active: boolean; billing_status: string | null; plan: string | null; endpoint_id: string; secret_enc: string; brand_name: string | null }[]>`
+      select d.final_notice, d.manual_retry, e.is_active, b.status as billing_status, b.plan, d.endpoint_id, e.secret_enc,
+             wb.display_name as brand_name
       from public.webhook_deliveries d
       join public.webhook_endpoints e on e.id = d.endpoint_id
       join public.profiles p on p.id = d.profile_id
       left join public.billing_subscriptions b on b.user_id = p.created_by
+      -- The billing owner's white-label display name, while the add-on is held (src/white-label/branding.ts).
+      left join public.white_label_brands wb on wb.user_id = p.created_by and b.white_label
       where d.id = ${deliveryId} and d.status = 'pending' and d.next_attempt_at <= now() + interval '2 seconds'
       for no key update of d skip locked`;
     if (!row) return undefined;
@@ -91,7 +93,7 @@ async function claim(ctx: JobContext, deliveryId: string): Promise<ClaimedDelive
       return undefined;
     }
     const leaseSeconds = env().WEBHOOK_TIMEOUT_SECONDS + LEASE_MARGIN_SECONDS;
-    const [claimed] = await tx<Omit<ClaimedDelivery, "secret">[]>`
+    const [claimed] = await tx<Omit<ClaimedDelivery, "secret" | "userAgent">[]>`
       with claimed as (
         update public.webhook_deliveries
         set status = 'delivering', attempt_number = attempt_number + 1, manual_retry = false,
@@ -104,7 +106,7 @@ async function claim(ctx: JobContext, deliveryId: string): Promise<ClaimedDelive
       from claimed c
       join public.webhook_endpoints e on e.id = c.endpoint_id
       join public.events ev on ev.id = c.event_id`;
-    return claimed && { ...claimed, secret };
+    return claimed && { ...claimed, secret, userAgent: webhookUserAgentOf(row.brand_name) };
   });
 }
 
@@ -230,7 +232,7 @@ export async function executeDelivery(deliveryId: string, ctx: JobContext = jobC
     headers: {
       "content-type": "application/json",
       // Ours, or the profile's white-label display name (src/white-label/branding.ts).
-      "user-agent": await webhookUserAgent(d.profile_id),
+      "user-agent": d.userAgent,
       "x-webhook-event": d.event_type,
       // Wall-clock time: receivers check it against their own clock to refuse replays.
       ...signatureHeaders(d.secret, d.event_id, Math.floor(Date.now() / 1000), body),

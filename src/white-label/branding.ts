@@ -85,16 +85,16 @@ export const DEFAULT_WEBHOOK_USER_AGENT = "AmplifyScheduler-Webhooks/1.0";
  * display name (reduced to an RFC 9110 token: letters, digits and `-`).
  */
 export function webhookUserAgentFor(brand: Brand): string {
-  if (!brand.whiteLabel) return DEFAULT_WEBHOOK_USER_AGENT;
-  const product = brand.displayName
+  return webhookUserAgentOf(brand.whiteLabel ? brand.displayName : null);
+}
+
+/** As `webhookUserAgentFor`, from the display name alone (null: the profile shows ours). */
+export function webhookUserAgentOf(displayName: string | null): string {
+  if (displayName === null) return DEFAULT_WEBHOOK_USER_AGENT;
+  const product = displayName
     .normalize("NFKD")
     .replace(/[^A-Za-z0-9]+/g, "-")
     .replace(/^-+|-+$/g, "")
     .slice(0, 40);
   return product ? `${product}-Webhooks/1.0` : "Webhooks/1.0";
-}
-
-/** The User-Agent for a profile's webhook deliveries (see `webhookUserAgentFor`). */
-export async function webhookUserAgent(profileId: string): Promise<string> {
-  return webhookUserAgentFor(await brandForProfile(profileId));
 }
