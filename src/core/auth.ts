@@ -66,13 +66,13 @@ interface KeyRow extends MeteringColumns {
 }
 
 /**
- * Looks the key up by its SHA-256 hash with the service connection (the caller is not known yet) in one statement
- * that also checks the key's creator is still an active member of the key's profile (a removed member's key answers
+ * Looks the key up by its SHA-256 hash with the service connection (the caller is not known yet) in one call that
+ * also checks the key's creator is still an active member of the key's profile (a removed member's key answers
  * 401 and is neither touched nor metered: it never spends the profile's or the owner's budget; a revoked key is seen
  * on the very next request, since nothing about keys is cached), reads the owner's subscription and this billing
  * month's API request counter, and refreshes `last_used_at` (at most once a minute, so a busy key does not write on
  * every request). Only where the rate limit is counted in Postgres (no Upstash, not the local home) does the same
- * statement also count the request against the key's window (one upsert of the key's own row).
+ * call also count the request against the key's window (one upsert of the key's own row).
  *
  * Nothing here writes the owner's monthly counter: the pipeline's `limitApiRequest` step decides the rate limit
  * (Upstash, in-process, or the count above) and then counts the request in this process's batch
@@ -83,37 +83,11 @@ export async function verifyApiKey(key: string, s: Services = services()): Promi
   const rate = s.limiter.policy("api_requests");
   const foldRateLimit = s.limiter.backend() === "postgres";
   const sql = servicePool(s.env);
+  // One call of public.verify_api_key (migration 20261206090000): a PL/pgSQL function, so Postgres plans the lookup
+  // once per connection rather than on every request (the pooler allows no prepared statements).
   const [row] = await sql<KeyRow[]>`
-    with k as (
-      select k.id, k.user_id, k.profile_id, k.status, b.status as billing_status, b.plan,
-             m.user_id is not null as member, p.period_start, p.period_end
-      from public.api_keys k
-      left join public.profile_members m
-        on m.profile_id = k.profile_id and m.user_id = k.user_id and m.invitation_status = 'active'
-      left join public.billing_subscriptions b on b.user_id = k.user_id
-      cross join lateral public.usage_period(b.current_period_end, now()) p
-      where k.key_hash = ${sha256Hex(key)}
-    ), touched as (
-      update public.api_keys set last_used_at = now()
-      where id = (select id from k where status = 'active' and member)
-        and (last_used_at is null or last_used_at < now() - interval '60 seconds')
-      returning id
-    )${
-      foldRateLimit
-        ? sql`, rl as materialized (
-      select r.used, r.window_start
-      from k, public.rate_limit_hit(${bucketOf(rate, "")} || k.id, ${rate.windowMs}::bigint, 1) r
-      where k.status = 'active' and k.member
-    )`
-        : sql``
-    }
-    select k.id, k.user_id, k.profile_id, k.status, k.member, k.billing_status, k.plan, k.period_start, k.period_end,
-           coalesce(c.used, 0) as quota_used,
-           ${foldRateLimit ? sql`rl.used as rate_used, rl.window_start as rate_window_start` : sql`null::integer as rate_used, null::timestamptz as rate_window_start`}
-    from k
-    left join public.usage_counters c
-      on c.user_id = k.user_id and c.metric = 'api_requests' and c.period_start = k.period_start
-    ${foldRateLimit ? sql`left join rl on true` : sql``}`;
+    select * from public.verify_api_key(${sha256Hex(key)}, ${foldRateLimit ? bucketOf(rate, "") : null}::text,
+                                        ${rate.windowMs}::bigint)`;
   if (!row) throw new AppError("invalid_api_key", "Invalid API key");
   if (row.status !== "active") throw new AppError("invalid_api_key", "This API key has been revoked");
   if (!row.member) {

@@ -81,6 +81,7 @@ const functions: Record<string, FunctionRule> = {
   "usage_period(timestamp with time zone,timestamp with time zone)": "amplify_api only",
   "usage_add(uuid,text,integer,integer,timestamp with time zone,timestamp with time zone)": "service only",
   "rate_limit_hit(text,bigint,integer)": "service only",
+  "verify_api_key(text,text,bigint)": "service only",
   "touch_updated_at()": "trigger",
   "handle_new_user_billing()": "trigger",
   "fan_out_event_to_webhook_endpoints()": "trigger",
