@@ -210,11 +210,7 @@ export function listen(handler: FetchHandler, port: number, host = "127.0.0.1", 
       if (cookies.length) outHeaders["set-cookie"] = cookies;
       if (typeof outHeaders["x-request-id"] === "string") requestId = outHeaders["x-request-id"];
       else outHeaders["x-request-id"] = requestId;
-      res.writeHead(response.status, outHeaders);
-      if (response.body && method !== "HEAD") {
-        for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) res.write(chunk);
-      }
-      res.end();
+      await writeBody(res, response, outHeaders, method);
     } catch (error) {
       log.error("local server error", { error, requestId });
       if (!res.headersSent) res.writeHead(500, { "content-type": "application/json", "x-request-id": requestId });
@@ -226,4 +222,33 @@ export function listen(handler: FetchHandler, port: number, host = "127.0.0.1", 
     server.once("error", reject);
     server.listen(port, host, () => resolve(server));
   });
+}
+
+/**
+ * Writes the status, headers and body. A body that arrives in one chunk (every JSON answer) goes out with a
+ * Content-Length in one write, as a plain node:http server would send it; chunked encoding would cost a second
+ * write (its terminating chunk) per answer. Anything longer (a file from the storage emulator) streams chunk by chunk
+ * without being held in memory.
+ */
+async function writeBody(res: http.ServerResponse, response: Response, headers: Record<string, string | string[]>, method: string): Promise<void> {
+  if (!response.body || method === "HEAD") {
+    res.writeHead(response.status, headers);
+    res.end();
+    return;
+  }
+  const reader = response.body.getReader();
+  const first = await reader.read();
+  const second = first.done ? first : await reader.read();
+  if (second.done) {
+    const body = first.done ? undefined : first.value;
+    if (!("content-length" in headers) && !("transfer-encoding" in headers)) headers["content-length"] = String(body?.byteLength ?? 0);
+    res.writeHead(response.status, headers);
+    res.end(body);
+    return;
+  }
+  res.writeHead(response.status, headers);
+  res.write(first.value!);
+  res.write(second.value);
+  for (let next = await reader.read(); !next.done; next = await reader.read()) res.write(next.value);
+  res.end();
 }
