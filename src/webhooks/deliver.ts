@@ -82,7 +82,11 @@ async function claim(ctx: JobContext, deliveryId: string): Promise<ClaimedDelive
       -- The billing owner's white-label display name, while the add-on is held (src/white-label/branding.ts).
       left join public.white_label_brands wb on wb.user_id = p.created_by and b.white_label
       where d.id = ${deliveryId} and d.status = 'pending' and d.next_attempt_at <= now() + interval '2 seconds'
-      for no key update of d skip locked`;
+      -- Waits rather than skips: the sweep or a hand-off holds this row locked while it sends this very message, and a
+      -- message for a delivery already due arrives at once, often before that transaction commits. Skipping would drop
+      -- the attempt until the stale-message resend; the wait is one send long. A second message for the same attempt
+      -- waits for the first claim, then finds the delivery no longer pending and does nothing.
+      for no key update of d`;
     if (!row) return undefined;
     const refusal = refusalOf(row);
     const secret = refusal ? undefined : endpointSecret(row.endpoint_id, row.secret_enc);

@@ -87,9 +87,13 @@ export function defineJob<S extends AnySchema, R>(def: JobDefinition<S, R>): Job
   const outbox = def.outbox;
   const dispatch = async (ids: readonly string[] | "all-due", limit?: number) => {
     if (!outbox) throw new Error(`Job ${def.name} has no outbox to dispatch from`);
-    const { queue } = services();
+    const { queue, clock } = services();
+    const now = clock.now().getTime();
     const toMessage = (row: { id: string; due: Date; queued_for: Date | null }) => {
-      const message = { path, body: outbox.message(row.id), notBefore: row.due };
+      // Not-before only for a row due later. QStash counts not-before in whole seconds, rounded up so that nothing
+      // arrives early; a row already due (an event handed off right after its commit, a retry whose time has come)
+      // would otherwise wait for the next whole second: half a second on average, up to a whole one.
+      const message = { path, body: outbox.message(row.id), notBefore: row.due.getTime() > now ? row.due : undefined };
       // A message for this attempt that never arrived is sent again under a new id; a duplicate claims nothing.
       const resent = row.queued_for?.getTime() === row.due.getTime();
       return { ...message, deduplicationId: dedupId(def.name, row.id, row.due, resent ? new Date() : undefined) };
