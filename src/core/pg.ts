@@ -76,6 +76,19 @@ async function transaction<T>(sql: Sql, fn: (tx: Tx) => Promise<T>): Promise<T> 
 }
 
 /**
+ * A string as an SQL literal, for the few hot statements we send without parameters. With `prepare: false`,
+ * postgres.js sends a statement that has parameters in two round trips (Parse and Describe first, to learn the
+ * parameter types, then Bind and Execute) and sends nothing behind it until both are done; one without parameters
+ * goes in a single round trip and can share it with the next statement. Dollar quoting takes the text as it is (no
+ * escape sequences, whatever `standard_conforming_strings` says), with a tag the text does not contain.
+ */
+export function literal(text: string): string {
+  let tag = "q";
+  for (let n = 0; text.includes(`$${tag}$`); n++) tag = `q${n}`;
+  return `$${tag}$${text}$${tag}$`;
+}
+
+/**
  * Runs `fn` in one transaction as role `amplify_api` with `request.jwt.claims` set, so every row it touches passes the
  * RLS policies for that caller (`auth.uid()` and `auth.jwt()` read the claims). Tenancy is the database's job, not
  * only ours. `amplify_api` is the role every policy in schema public applies to and the only one holding grants there;
@@ -87,11 +100,16 @@ export async function runAs<T>(sql: Sql, claims: Claims, fn: (tx: Tx) => Promise
     // One statement for the caller's claims, the timeout and the role, as PostgREST does it: set_config('role', …,
     // true) is `set local role`, so the rest of the transaction runs as amplify_api under the RLS policies. It is not
     // awaited before `fn` starts: `fn`'s first statement is pipelined behind it on the transaction's one connection
-    // (no round trip of its own). Postgres runs them in order, so nothing in `fn` runs before the role and claims are
+    // (it has no parameters, so the two go out in one write). Postgres runs them in order, so nothing in `fn` runs before the role and claims are
     // in force, and if the setup failed the transaction is aborted and every later statement fails with it.
-    const setup = tx`select set_config('request.jwt.claims', ${JSON.stringify(claims)}, true),
-                    set_config('statement_timeout', '15s', true),
-                    set_config('role', 'amplify_api', true)`.execute();
+    // Sent without parameters (the claims as a quoted literal): see `literal`.
+    const setup = tx
+      .unsafe(
+        `select set_config('request.jwt.claims', ${literal(JSON.stringify(claims))}, true),
+                set_config('statement_timeout', '15s', true),
+                set_config('role', 'amplify_api', true)`,
+      )
+      .execute();
     const [, result] = await Promise.all([setup, fn(tx)]);
     return result;
   });
