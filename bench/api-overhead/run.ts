@@ -225,10 +225,11 @@ interface RunContext {
 
 function stageTable(rows: StageRow[]): string {
   return table([
-    ["stage (one call at a time)", "statements", "wall ms", "node CPU ms", "postgres CPU ms"],
+    ["stage (one call at a time)", "statements", "round trips", "wall ms", "node CPU ms", "postgres CPU ms"],
     ...rows.map((r) => [
       r.stage,
       fmt(r.statements, 1),
+      fmt(r.roundTrips, 1),
       fmt(r.wallMs, 2),
       fmt(r.nodeCpuMs, 2),
       Number.isNaN(r.postgresCpuMs) ? "n/a" : fmt(r.postgresCpuMs, 2),
@@ -273,18 +274,20 @@ function report(ours: Summary, floor: Summary, context: RunContext) {
   );
   if (stages.length) {
     say("");
-    say(`Where the time goes (${config.stageCalls} calls per stage, after 20 unmeasured; statements counted on the wire):`);
+    say(`Where the time goes (${config.stageCalls} calls per stage, after 20 unmeasured; statements and round trips counted on the wire):`);
     say("");
     say(stageTable(stages));
   }
   say("");
   say(
-    "The difference pays for: the key lookup by SHA-256 hash, which in the same statement reads the owner's subscription " +
+    "The difference pays for: the key lookup by SHA-256 hash (one call of the PL/pgSQL function verify_api_key, sent " +
+      "without parameters so it is one round trip), which also reads the owner's subscription " +
       "and this month's API counter (and, on the Postgres limiter only, counts the key's rate-limit window); the rate limit " +
       "(in-process in the local home) and the monthly quota (counted in-process, written in batches); the billing gate; " +
       "zod query validation; a transaction as `amplify_api` with the caller's claims so that RLS enforces tenancy (BEGIN, " +
-      "one set_config for the claims and the role pipelined with the SELECT under two RLS policies, COMMIT): 5 statements " +
-      "against the floor's 1; and routing through netlify.toml plus the local server's Request/Response adapter (and its " +
+      "one set_config for the claims and the role sent with the SELECT under two RLS policies, COMMIT): 5 statements " +
+      "against the floor's 1. With prepare: false (Supabase's transaction pooler) postgres.js sends a statement with " +
+      "parameters in two round trips, the floor's one as well; and routing through netlify.toml plus the local server's Request/Response adapter (and its " +
       "request log line, unless LOG_LEVEL=warn).",
   );
 }
