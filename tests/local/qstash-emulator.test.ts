@@ -298,6 +298,37 @@ describe("QStash emulator in the local home", () => {
     expect(dest.hits(path).map((h) => JSON.parse(h.body.toString()).n).sort()).toEqual(["a", "d", "earlier"]);
   });
 
+  it("reads a batch message's headers as HTTP headers: any case, trimmed, the last duplicate wins; a malformed one is a 400", async () => {
+    const path = uniquePath("batch-headers");
+    const batch = (messages: unknown) =>
+      fetch(`${t.home.url}/qstash/v2/batch`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${process.env.QSTASH_TOKEN}`, "content-type": "application/json" },
+        body: JSON.stringify(messages),
+      });
+    const res = await batch([
+      {
+        destination: dest.url(path),
+        headers: { "UPSTASH-METHOD": "post", "upstash-method": " PUT ", "Upstash-Forward-X-Case": "  kept  ", "CONTENT-TYPE": "text/plain" },
+        body: "hello",
+      },
+    ]);
+    expect(res.status).toBe(200);
+    const [result] = (await res.json()) as { messageId: string }[];
+    const [hit] = await eventually(() => dest.hits(path).length > 0 && dest.hits(path));
+    expect(hit!.method).toBe("PUT");
+    expect(header(hit!, "x-case")).toBe("kept");
+    expect(header(hit!, "content-type")).toBe("text/plain");
+    expect(header(hit!, "upstash-message-id")).toBe(result!.messageId);
+    expect(hit!.body.toString()).toBe("hello");
+
+    for (const headers of [{ "bad name": "x" }, { "Upstash-Forward-X": "line\nbreak" }]) {
+      const refused = await batch([{ destination: dest.url(path), headers, body: "x" }]);
+      expect(refused.status).toBe(400);
+      expect(await refused.json()).toEqual({ error: expect.stringMatching(/^message 0: invalid header/) });
+    }
+  });
+
   it("forwards Upstash-Forward-* headers with the prefix stripped, and uses Upstash-Method", async () => {
     const path = uniquePath("forward");
     await client().publishJSON({

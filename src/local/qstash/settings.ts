@@ -67,6 +67,62 @@ export const NOT_EMULATED: Record<string, string> = {
   "upstash-retry-delay": "Upstash-Retry-Delay expressions",
 };
 
+/**
+ * Stores a publish or a whole batch (publish.ts `store`): one message per element of the arrays, in their order.
+ * A deduplication id seen within the window yields the earlier message, and within one call the first of two messages
+ * with the same id wins, exactly as storing them one after the other would. Returns one row per message, in order.
+ *
+ * A plpgsql function so that each connection parses and plans this statement once and then reuses the plan: sent as
+ * a query, it was parsed and planned again for every batch request (the emulator's pool runs without prepared
+ * statements, as the product's does), a sixth or so of the database's work for a batch of 100.
+ */
+const storeBatchSql = `
+  create or replace function local_qstash.store_batch(
+    p_ids text[], p_urls text[], p_methods text[], p_headers text[], p_bodies text[], p_max_retries integer[],
+    p_timeouts integer[], p_not_before text[], p_delays double precision[], p_dedup_ids text[],
+    p_window_ms double precision
+  ) returns table (message_id text, deduplicated boolean)
+  language plpgsql set search_path = '' as $fn$
+  #variable_conflict use_column
+  begin
+    return query
+    with input as (
+      select * from unnest(p_ids, p_urls, p_methods, p_headers, p_bodies, p_max_retries, p_timeouts, p_not_before,
+                           p_delays, p_dedup_ids)
+        with ordinality as t(id, url, method, header, body, max_retries, timeout_ms, not_before, delay_ms, dedup_id, ord)
+    ),
+    claimed as (
+      insert into local_qstash.deduplication (id, message_id, expires_at)
+      select distinct on (dedup_id) dedup_id, id, now() + p_window_ms * interval '1 millisecond'
+      from input where dedup_id is not null
+      order by dedup_id, ord
+      on conflict (id) do update set message_id = excluded.message_id, expires_at = excluded.expires_at
+        where local_qstash.deduplication.expires_at <= now()
+      returning id as dedup_id, message_id
+    ),
+    stored as (
+      insert into local_qstash.messages
+        (id, url, method, header, body, max_retries, timeout_ms, state, not_before, deduplication_id)
+      select i.id, i.url, i.method, i.header::jsonb, decode(i.body, 'base64'), i.max_retries, i.timeout_ms, 'CREATED',
+             coalesce(to_timestamp(i.not_before::double precision), now() + i.delay_ms * interval '1 millisecond'),
+             i.dedup_id
+      from input i
+      where i.dedup_id is null or exists (select 1 from claimed c where c.message_id = i.id)
+      returning id
+    )
+    select coalesce(s.id, c.message_id,
+                    -- A lookup per message by primary key: a join here let the planner scan the whole table (which
+                    -- grows with every message of the window) for every batch.
+                    (select seen.message_id from local_qstash.deduplication seen where seen.id = i.dedup_id)),
+           s.id is null
+    from input i
+    left join stored s on s.id = i.id
+    left join claimed c on c.dedup_id = i.dedup_id
+    order by i.ord;
+  end;
+  $fn$;
+`;
+
 export const schemaSql = `
   create schema if not exists local_qstash;
   create table if not exists local_qstash.messages (
@@ -106,7 +162,7 @@ export const schemaSql = `
     message_id text not null,
     expires_at timestamptz not null
   );
-`;
+` + storeBatchSql;
 
 /** A client error answered as QStash does: a status and `{ "error": "…" }`. */
 export function qstashError(status: number, message: string): Reply {
