@@ -517,7 +517,7 @@ export function reportEnqueue(results: SizeResult[], config: EnqueueConfig, cont
       const projected = modelSeconds(m, 0, n);
       say(
         `   the same model at N = ${fmt(n)}: ~${fmt(projected.total, 0)} s, of which ~${fmt(projected.reread, 0)} s (${fmt((projected.reread / projected.total) * 100, 0)}%) re-reading; ` +
-          `with real QStash the base per batch is 5 HTTPS round trips instead of ~1,000 emulator INSERTs, so the re-read share is larger.`,
+          `with real QStash the base per batch is 5 HTTPS round trips to QStash instead of 5 calls to the emulator (one store statement each), so the re-read share is larger.`,
       );
     }
   }
