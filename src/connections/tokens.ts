@@ -157,6 +157,34 @@ export async function refreshTokenRow(tx: Tx, row: TokenRow, why: string): Promi
   }
 }
 
+/** The credentials a token row gives as they are. */
+function credentialsOf(row: TokenRow, accessToken: string): LiveCredentials {
+  return {
+    connectionId: row.id,
+    platform: row.platform,
+    accessToken,
+    externalAccountId: row.external_account_id,
+    username: row.username,
+    settings: row.settings,
+    oauthAppId: row.oauth_app_id,
+  };
+}
+
+/**
+ * The credentials of a token row read without its lock (with the publish claim), when its access token needs no
+ * refresh: it opens and does not expire within the refresh margin. Otherwise undefined, and the caller goes through
+ * `liveCredentials`, which locks the row, refreshes and records what it must (an unreadable token is logged there).
+ */
+export function usableCredentials(row: TokenRow, now: number): LiveCredentials | undefined {
+  if (row.token_expires_at !== null && row.token_expires_at.getTime() - now < REFRESH_MARGIN_MS) return undefined;
+  try {
+    return credentialsOf(row, open(row.access_token_enc, { purpose: "connections.access_token", rowId: row.id }));
+  } catch (error) {
+    if (error instanceof CiphertextError) return undefined;
+    throw error;
+  }
+}
+
 /**
  * The connection's access token, refreshed first when it is expired or about to expire (or when `force` is set).
  * The row is locked while refreshing so two executors never spend the same rotating refresh token. A refresh the
@@ -176,15 +204,7 @@ export async function liveCredentials(
   const result = await serviceDb(async (tx): Promise<LiveCredentials | PlatformError> => {
     const row = await lockTokenRow(tx, connectionId, options.profileId);
     if (!row) return new PlatformError("auth_error", "The connection no longer exists");
-    const credentials = (accessToken: string): LiveCredentials => ({
-      connectionId: row.id,
-      platform: row.platform,
-      accessToken,
-      externalAccountId: row.external_account_id,
-      username: row.username,
-      settings: row.settings,
-      oauthAppId: row.oauth_app_id,
-    });
+    const credentials = (accessToken: string): LiveCredentials => credentialsOf(row, accessToken);
     // An unreadable access token is treated as expired, an unreadable refresh token as rejected.
     const accessToken = unsealed(row, row.access_token_enc, "connections.access_token");
     const now = services().clock.now().getTime();

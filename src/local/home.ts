@@ -24,6 +24,7 @@ import { migrate } from "./migrate.js";
 import { sandboxPlatformConfig } from "./platforms.js";
 import { scheduledFunctions, startScheduler } from "./scheduler.js";
 import { createLocalHandler, listen, parseAllowedHosts, type FetchHandler } from "./server.js";
+import { serveLocallyInProcess } from "./in-process.js";
 import { ensureReferenceBundle } from "../openapi/docs-assets.js";
 
 export interface LocalSecrets {
@@ -233,6 +234,9 @@ export async function startLocalHome(options: LocalHomeOptions = {}): Promise<Lo
       "/_local/mailbox": mailbox.handler, "/invite": dashboardInviteHandler(invitePageHandler),
     },
   });
+  // The home's parts reach one another without a socket to this same process (src/local/in-process.ts): the queue
+  // emulator's deliveries to its functions, the adapters' calls to the sandbox networks.
+  const stopServingInProcess = serveLocallyInProcess(url, fetchThrough);
   qstash.start();
   const scheduler = startScheduler(await scheduledFunctions(), env().SWEEP_INTERVAL_SECONDS, url);
 
@@ -248,6 +252,7 @@ export async function startLocalHome(options: LocalHomeOptions = {}): Promise<Lo
       // Background work first, while the server can still answer the deliveries in flight; then the server.
       await scheduler.stop();
       await qstash.stop();
+      stopServingInProcess();
       if (server) {
         const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
         server.closeAllConnections();

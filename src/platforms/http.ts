@@ -76,8 +76,55 @@ export interface HttpClient {
   download(url: string, options: { maxBytes: number; timeoutMs?: number }): Promise<DownloadedMedia>;
 }
 
+/** A handler that answers HTTP requests in this process (the local home's sandbox networks). */
+export type InProcessHandler = (req: Request) => Promise<Response>;
+
+const inProcess = new Map<string, InProcessHandler>();
+
+/**
+ * Serves the URLs under `prefix` (scheme, host, port and path, no trailing slash) with `handler` in this process: an
+ * adapter's request to them is handed to it as a `Request` instead of going out through a socket to the same
+ * process, which cost more CPU than the handler (the local home publishes through its sandbox networks this way).
+ * The handler sees the same method, URL, headers and body; the timeout still applies. Returns the undo.
+ */
+export function serveInProcess(prefix: string, handler: InProcessHandler): () => void {
+  inProcess.set(prefix, handler);
+  return () => {
+    if (inProcess.get(prefix) === handler) inProcess.delete(prefix);
+  };
+}
+
+/**
+ * `fetch` for `url` when this process serves it (the longest registered prefix wins), else undefined. The request's
+ * signal (its timeout) settles the call as it would a fetch.
+ */
+export function inProcessFetch(url: string | URL): typeof fetch | undefined {
+  const target = String(url);
+  let handler: InProcessHandler | undefined;
+  let matched = -1;
+  for (const [prefix, candidate] of inProcess) {
+    const under = target === prefix || target.startsWith(`${prefix}/`) || target.startsWith(`${prefix}?`);
+    if (under && prefix.length > matched) [handler, matched] = [candidate, prefix.length];
+  }
+  if (!handler) return undefined;
+  const serve = handler;
+  return (input, init) => {
+    const request = new Request(input, init);
+    const signal = request.signal;
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return new Promise<Response>((resolve, reject) => {
+      const onAbort = () => reject(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+      serve(request)
+        .then(resolve, reject)
+        .finally(() => signal.removeEventListener("abort", onAbort));
+    });
+  };
+}
+
 export function createHttpClient(options: HttpClientOptions): HttpClient {
-  const doFetch = options.fetch ?? fetch;
+  const defaultFetch = options.fetch ?? fetch;
+  const fetchFor = (url: string | URL) => (options.fetch ? undefined : inProcessFetch(url)) ?? defaultFetch;
   const defaultTimeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const defaultMaxBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   const service = options.service;
@@ -100,7 +147,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     const method = req.method ?? (body === undefined ? "GET" : "POST");
     const what = `${service} ${method} ${pathOf(req.url)}`;
     const response = await send(what, timeoutMs, () =>
-      doFetch(req.url, { method, headers, body, signal, redirect: "manual" }),
+      fetchFor(req.url)(req.url, { method, headers, body, signal, redirect: "manual" }),
     );
     const bytes = await readCapped(response, req.maxResponseBytes ?? defaultMaxBytes, what, timeoutMs, () => {
       return new PlatformError("unknown", `${what} answered with a body larger than the limit`, { status: response.status });

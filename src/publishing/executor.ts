@@ -3,7 +3,7 @@ import { jobContext, retryDelaySeconds, type JobContext } from "../core/jobs/ind
 import { publishRetry } from "./retry.js";
 import { log } from "../core/log.js";
 import type { Tx } from "../core/pg.js";
-import { liveCredentials, markNeedsReconnect } from "../connections/tokens.js";
+import { liveCredentials, markNeedsReconnect, usableCredentials, type TokenRow } from "../connections/tokens.js";
 import type { Platform } from "../platforms/catalog.js";
 import { PlatformError, retryableCategories, type MediaItem, type PublishOutcome } from "../platforms/types.js";
 import { writeUploadProgress } from "../media/upload-log.js";
@@ -30,7 +30,15 @@ interface ClaimedTarget {
   processing_started_at: Date | null;
   content: string;
   media: MediaItem[];
+  /**
+   * The connection's token row, read (not locked) with the claim, so an attempt whose access token needs no refresh
+   * costs no transaction of its own; a refresh goes through liveCredentials, which locks the row.
+   */
+  tokenRow: TokenRow | undefined;
 }
+
+type Prefixed<T> = { [K in keyof T & string as `k_${K}`]: T[K] };
+type Nullable<T> = { [K in keyof T]: T[K] | null };
 
 /**
  * Who claims: `queue`, a delivered message (or the sweep's), for a pending target that is due; `inline`, the request
@@ -46,26 +54,21 @@ export type ClaimBy = "queue" | "inline";
  * does not rely on them): a target never publishes another tenant's post.
  */
 async function claim(ctx: JobContext, targetId: string, by: ClaimBy): Promise<ClaimedTarget | undefined> {
+  // claim_publish_target (migration 20261206092000): the conditional update, the post's content and media, and the
+  // connection's token row, in one statement whose plan is cached per connection.
   const [row] = await ctx.serviceDb(
-    (tx) => tx<ClaimedTarget[]>`
-      with claimed as (
-        update public.post_targets
-        set status = 'publishing',
-            -- Millisecond precision, so the value round-trips through JavaScript exactly and can fence the outcome.
-            lease_until = date_trunc('milliseconds', now() + make_interval(secs => ${LEASE_SECONDS})),
-            attempts = attempts + case when processing_state is null then 1 else 0 end
-        where id = ${targetId} and status = 'pending'
-          and ${by === "inline" ? tx`attempts = 0 and processing_state is null` : tx`due_at <= now() + interval '2 seconds'`}
-          and exists (select 1 from public.posts p where p.id = post_targets.post_id and p.profile_id = post_targets.profile_id)
-        returning id, post_id, profile_id, platform, connection_id, attempts, lease_until, processing_state, processing_started_at
-      )
-      select c.*, p.content,
-        coalesce((select json_agg(json_build_object('url', m.public_url, 'mimeType', m.mime_type, 'fileName', m.file_name,
-                                                   'sizeBytes', m.file_size) order by m.sort_order)
-                  from public.post_media m where m.post_id = c.post_id and m.profile_id = c.profile_id), '[]'::json) as media
-      from claimed c join public.posts p on p.id = c.post_id and p.profile_id = c.profile_id`,
+    (tx) => tx<(Omit<ClaimedTarget, "tokenRow"> & Nullable<Prefixed<TokenRow>>)[]>`
+      select * from public.claim_publish_target(${targetId}, ${by === "inline"}, ${LEASE_SECONDS})`,
   );
-  return row;
+  if (!row) return undefined;
+  const { k_id, k_profile_id, k_platform, k_status, k_access_token_enc, k_refresh_token_enc, k_token_expires_at,
+    k_refresh_token_expires_at, k_external_account_id, k_username, k_settings, k_oauth_app_id, ...target } = row;
+  const tokenRow: TokenRow | undefined = k_id === null ? undefined : {
+    id: k_id, profile_id: k_profile_id!, platform: k_platform!, status: k_status!, access_token_enc: k_access_token_enc!,
+    refresh_token_enc: k_refresh_token_enc, token_expires_at: k_token_expires_at, refresh_token_expires_at: k_refresh_token_expires_at,
+    external_account_id: k_external_account_id!, username: k_username!, settings: k_settings!, oauth_app_id: k_oauth_app_id,
+  };
+  return { ...target, tokenRow };
 }
 
 /** `permanent`: retrying cannot help (the bounded wait for processing ran out). */
@@ -84,8 +87,11 @@ async function attempt(ctx: JobContext, target: ClaimedTarget): Promise<AttemptR
       }
     }
     const call = async (force: boolean) => {
-      // By id and the target's profile: a target never publishes with another profile's account.
-      const credentials = await liveCredentials(ctx.serviceDb, connectionId, { force, profileId: target.profile_id });
+      // By id and the target's profile: a target never publishes with another profile's account. The row read with
+      // the claim serves when its access token is good for a while yet; otherwise (or when forced) liveCredentials
+      // locks the row and refreshes.
+      const read = !force && target.tokenRow ? usableCredentials(target.tokenRow, ctx.clock.now().getTime()) : undefined;
+      const credentials = read ?? (await liveCredentials(ctx.serviceDb, connectionId, { force, profileId: target.profile_id }));
       const request = {
         accessToken: credentials.accessToken,
         account: { externalAccountId: credentials.externalAccountId, username: credentials.username },
@@ -117,12 +123,37 @@ interface AttemptTiming {
   completedAt: Date;
 }
 
-async function writeJobLog(
-  tx: Tx,
-  t: ClaimedTarget,
-  timing: AttemptTiming,
-  fields: { status: "success" | "failed" | "rate_limited"; error?: PlatformError; willRetry: boolean; nextRetryAt: Date | null },
-) {
+type JobLogFields = { status: "success" | "failed" | "rate_limited"; error?: PlatformError; willRetry: boolean; nextRetryAt: Date | null };
+
+/** The attempt's job_logs row, as settle_published_target (migration 20261206092000) takes it. */
+function jobLogRow(t: ClaimedTarget, timing: AttemptTiming, fields: JobLogFields) {
+  const durationMs = timing.completedAt.getTime() - timing.startedAt.getTime();
+  return {
+    profile_id: t.profile_id, post_id: t.post_id, target_id: t.id, platform: t.platform,
+    job_type: t.processing_state ? "status_check" : "publish", status: fields.status, attempt_number: t.attempts,
+    started_at: timing.startedAt.toISOString(), completed_at: timing.completedAt.toISOString(), duration_ms: durationMs,
+    error_message: fields.error?.message ?? null, error_category: fields.error?.category ?? null,
+    was_rate_limited: fields.error?.category === "rate_limited", will_retry: fields.willRetry,
+    next_retry_at: fields.nextRetryAt?.toISOString() ?? null,
+    metadata: {
+      durationMs,
+      isRetry: t.attempts > 1,
+      ...(fields.error?.details.status ? { httpStatus: fields.error.details.status } : {}),
+      ...(fields.error?.details.platformCode ? { platformCode: fields.error.details.platformCode } : {}),
+    },
+  };
+}
+
+/** One line per attempt in the logs (the local home's terminal shows it), as the job log row says. */
+function logAttempt(t: ClaimedTarget, fields: JobLogFields, durationMs: number) {
+  (fields.status === "success" ? log.info : log.warn)("publish attempt", {
+    platform: t.platform, postId: t.post_id, targetId: t.id, attempt: t.attempts, status: fields.status,
+    category: fields.error?.category ?? null, error: fields.error?.message ?? null, willRetry: fields.willRetry,
+    nextRetryAt: fields.nextRetryAt?.toISOString() ?? null, durationMs,
+  });
+}
+
+async function writeJobLog(tx: Tx, t: ClaimedTarget, timing: AttemptTiming, fields: JobLogFields) {
   const durationMs = timing.completedAt.getTime() - timing.startedAt.getTime();
   await tx`
     insert into public.job_logs (profile_id, post_id, target_id, platform, job_type, status, attempt_number, started_at,
@@ -137,16 +168,29 @@ async function writeJobLog(
         ...(fields.error?.details.status ? { httpStatus: fields.error.details.status } : {}),
         ...(fields.error?.details.platformCode ? { platformCode: fields.error.details.platformCode } : {}),
       })})`;
-  // One line per attempt in the logs (the local home's terminal shows it), as the job log row says.
-  (fields.status === "success" ? log.info : log.warn)("publish attempt", {
-    platform: t.platform, postId: t.post_id, targetId: t.id, attempt: t.attempts, status: fields.status,
-    category: fields.error?.category ?? null, error: fields.error?.message ?? null, willRetry: fields.willRetry,
-    nextRetryAt: fields.nextRetryAt?.toISOString() ?? null, durationMs,
-  });
+  logAttempt(t, fields, durationMs);
 }
 
 /** Records the attempt's outcome in one transaction, fenced by the lease so a stale executor cannot overwrite. */
 async function settle(ctx: JobContext, t: ClaimedTarget, result: AttemptResult, timing: AttemptTiming): Promise<boolean> {
+  if ("outcome" in result && result.outcome.status === "published") {
+    // The common outcome in one round trip: settle_published_target (migration 20261206092000) takes the same locks
+    // as the branch below and writes what writeJobLog, recordEvent and refreshPostStatus write, with its plans cached.
+    const { externalPostId, url } = result.outcome;
+    const fields: JobLogFields = { status: "success", willRetry: false, nextRetryAt: null };
+    const row = jobLogRow(t, timing, fields);
+    const [settled] = await ctx.serviceDb(
+      (tx) => tx<{ held: boolean }[]>`
+        select public.settle_published_target(${t.id}, ${t.post_id}, ${t.profile_id}, ${t.lease_until}, ${externalPostId},
+          ${url ?? null}, ${tx.json(row)}) as held`,
+    );
+    if (!settled?.held) {
+      ctx.log.warn("lease lost before the outcome was recorded", { targetId: t.id });
+      return false;
+    }
+    logAttempt(t, fields, row.duration_ms);
+    return false;
+  }
   return ctx.serviceDb(async (tx) => {
     // Lock order: the post, then the target. Job logs and events reference the post (their foreign keys take a
     // share lock on it), so taking the post first keeps two targets of one post settling at once from deadlocking.
@@ -158,15 +202,7 @@ async function settle(ctx: JobContext, t: ClaimedTarget, result: AttemptResult, 
       return false;
     }
     let willRetry = false;
-    if ("outcome" in result && result.outcome.status === "published") {
-      const { externalPostId, url } = result.outcome;
-      await tx`
-        update public.post_targets set status = 'published', external_post_id = ${externalPostId}, external_url = ${url ?? null},
-          published_at = now(), lease_until = null, processing_state = null, error_message = null, error_category = null
-        where id = ${t.id}`;
-      await writeJobLog(tx, t, timing, { status: "success", willRetry: false, nextRetryAt: null });
-      await recordEvent(tx, "post.published", t, { external_post_id: externalPostId, url: url ?? null });
-    } else if ("outcome" in result && result.outcome.status === "processing") {
+    if ("outcome" in result && result.outcome.status === "processing") {
       // Still sending a large video (a slice per attempt, src/media/transfer.ts): the bounded wait for the network's
       // processing starts once the last byte is in.
       const upload = result.outcome.upload;

@@ -1,7 +1,7 @@
 import { jobContext } from "../core/jobs/define.js";
 import type { ExecutionResult } from "./executor.js";
 import { INLINE_BUDGET_MS } from "./inline-policy.js";
-import { publishJob } from "./job.js";
+import { loadExecutor, publishJob } from "./job.js";
 
 /**
  * Inline publishing: a publish-now post's first attempt to a network that answers at once (./inline-policy.ts) runs in
@@ -30,7 +30,7 @@ export async function publishInline(
 ): Promise<void> {
   if (!targetIds.length) return;
   // Loaded on the first publish-now request (not at the function's cold start), before the budget starts.
-  const { executePublish } = await import("./executor.js");
+  const { executePublish } = await loadExecutor();
   const budgetMs = options.budgetMs ?? INLINE_BUDGET_MS;
   const ctx = jobContext();
   const runs = targetIds.map(async (targetId): Promise<ExecutionResult | undefined> => {

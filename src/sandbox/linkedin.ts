@@ -9,7 +9,6 @@ import {
   countCall,
   createMedia,
   empty,
-  findDuplicate,
   findMedia,
   findPost,
   garbageResponse,
@@ -24,7 +23,7 @@ import {
   json,
   readBytes,
   readJsonObject,
-  recordPost,
+  recordPostUnlessDuplicate,
   Reply,
   tokenEndpoint,
   setMediaState,
@@ -287,10 +286,10 @@ export function createLinkedInSandbox(ctx: SandboxContext): NetworkHandler {
     }
     const daily = await countCall(ctx, NETWORK, `posts:${grant.account_id}`, linkedinSandboxConfig.postsPerDay, 24 * 3600);
     if (daily.exceeded) return json(429, throttled());
-    const duplicate = await findDuplicate(ctx, NETWORK, grant.account_id, text, linkedinSandboxConfig.duplicateWindowSeconds);
-    if (duplicate) return json(422, duplicateError(duplicate.id));
     const id = `urn:li:share:${snowflakeId(ctx.now())}`;
-    await recordPost(ctx, NETWORK, { id, accountId: grant.account_id, text, media: attached });
+    const post = { id, accountId: grant.account_id, text, media: attached };
+    const duplicate = await recordPostUnlessDuplicate(ctx, NETWORK, post, linkedinSandboxConfig.duplicateWindowSeconds);
+    if (duplicate) return json(422, duplicateError(duplicate.id));
     return empty(201, { "x-restli-id": id, "x-linkedin-id": id });
   }
 

@@ -4,12 +4,12 @@ import {
   authorize,
   dispatcher,
   countCall,
+  grantAndCount,
   createMedia,
   handleControl,
   injectedFailure,
   issueTokens,
   json,
-  recordPost,
   redeemCode,
   accountFollowers,
   findPost,
@@ -48,6 +48,7 @@ import {
   injectedGraphError,
   invalidParameter,
   noSuchObject,
+  tokenErrors,
   tokenOf,
   unknownPath,
 } from "./meta-graph/graph.js";
@@ -102,11 +103,19 @@ export function createMetaSandbox(ctx: SandboxContext, d: MetaDialect): NetworkH
   const ensureTables = networkTables(ctx.sql, "meta", ddl);
 
   async function authenticated(req: Request, params: URLSearchParams, call: Call): Promise<Grant> {
-    const grant = await accessGrant(ctx, network, tokenOf(req, params));
+    const token = tokenOf(req, params);
+    if (!token) throw new Reply(tokenErrors.missing());
+    // The token's grant and the call counted in its hourly window, in one statement (a refused token counts nothing).
+    const checked = await grantAndCount(ctx, network, token, "calls:", d.limits.callsPerHour, 3600);
+    if (checked.refused !== undefined) {
+      if (checked.refused === "unknown" || !checked.grant) throw new Reply(tokenErrors.unknown());
+      if (checked.refused === "revoked") throw new Reply(tokenErrors.revoked(checked.grant));
+      throw new Reply(tokenErrors.expired(checked.grant, ctx.now()));
+    }
+    const grant = checked.grant;
     call.accountId = grant.account_id;
-    const counted = await countCall(ctx, network, `calls:${grant.account_id}`, d.limits.callsPerHour, 3600);
-    call.window = counted.window;
-    if (counted.exceeded) throw new Reply(d.throttled(grant.account_id, counted.window));
+    call.window = checked.window;
+    if (checked.exceeded) throw new Reply(d.throttled(grant.account_id, checked.window));
     return grant;
   }
 
@@ -391,18 +400,30 @@ export function createMetaSandbox(ctx: SandboxContext, d: MetaDialect): NetworkH
       });
     }
     if (row.injected === "duplicate") return injectedGraphError("duplicate", d, grant.account_id, ctx.now());
-    const since = new Date(ctx.now().getTime() - 24 * 3600 * 1000);
-    const [{ count }] = (await ctx.sql`
-      select count(*)::int as count from local_sandbox.posts where network = ${network} and account_id = ${grant.account_id} and created_at > ${since}`) as unknown as [
-      { count: number },
-    ];
-    if (count >= d.limits.postsPerDay) return d.quotaReached();
-
+    const now = ctx.now();
+    const since = new Date(now.getTime() - 24 * 3600 * 1000);
     const mediaId = graphId();
     const media = row.media_type === "TEXT" ? [] : [{ id: row.id, mimeType: row.mime_type, sizeBytes: row.size_bytes, kind: row.media_type }];
-    await recordPost(ctx, network, { id: mediaId, accountId: grant.account_id, text: row.text, media });
-    await ctx.sql`update local_sandbox.meta_containers set published_id = ${mediaId} where network = ${network} and id = ${row.id}`;
-    await setMediaState(ctx, network, [row.id], "PUBLISHED");
+    // The day's quota, then the post, the container's published id and its media's state: one statement, and
+    // nothing written when the quota is spent.
+    const [{ count }] = (await ctx.sql`
+      with counted as (
+        select count(*)::int as count from local_sandbox.posts
+        where network = ${network} and account_id = ${grant.account_id} and created_at > ${since}
+      ), recorded as (
+        insert into local_sandbox.posts (network, id, account_id, text, media, created_at)
+        select ${network}, ${mediaId}, ${grant.account_id}, ${row.text}, ${ctx.sql.json(media as never)}, ${now}
+        from counted where counted.count < ${d.limits.postsPerDay}
+        returning id
+      ), linked as (
+        update local_sandbox.meta_containers set published_id = ${mediaId}
+        where network = ${network} and id = ${row.id} and exists (select from recorded)
+      ), published as (
+        update local_sandbox.media set state = 'PUBLISHED'
+        where network = ${network} and id = ${row.id} and exists (select from recorded)
+      )
+      select count from counted`) as unknown as [{ count: number }];
+    if (count >= d.limits.postsPerDay) return d.quotaReached();
     return json(200, { id: mediaId });
   }
 

@@ -3,15 +3,15 @@ import { registeredClients } from "./clients.js";
 import {
   dispatcher,
   authorize,
-  checkAccessToken,
+  bearerToken,
   countCall,
+  grantAndCount,
   accountFollowers,
   findPost,
   garbageResponse,
   metricsFailure,
   postMetrics,
   createMedia,
-  findDuplicate,
   findMedia,
   handleControl,
   htmlPage,
@@ -21,7 +21,7 @@ import {
   readBytes,
   readForm,
   readJsonObject,
-  recordPost,
+  recordPostUnlessDuplicate,
   revokeToken,
   Reply,
   basicClient,
@@ -111,11 +111,15 @@ export function createTwitterSandbox(ctx: SandboxContext): NetworkHandler {
 
   async function authenticated(req: Request, call: Call, endpoint: Endpoint, scopes: string[]): Promise<Grant> {
     call.endpoint = endpoint;
-    const check = await checkAccessToken(ctx, NETWORK, req);
-    if (!check.ok) throw new Reply(json(401, unauthorized()));
-    await limit(call, endpoint, check.grant.account_id);
-    if (scopes.some((s) => !check.grant.scopes.includes(s))) throw new Reply(json(403, forbidden("Forbidden")));
-    return check.grant;
+    const token = bearerToken(req);
+    if (!token) throw new Reply(json(401, unauthorized()));
+    // The token's grant and the call counted against the user's window, in one statement (a refused token counts nothing).
+    const checked = await grantAndCount(ctx, NETWORK, token, `${endpoint}:`, rateLimits[endpoint], WINDOW_SECONDS);
+    if (checked.refused) throw new Reply(json(401, unauthorized()));
+    call.window = checked.window;
+    if (checked.exceeded) throw new Reply(json(429, problem(429, "Too Many Requests", "Too Many Requests")));
+    if (scopes.some((s) => !checked.grant.scopes.includes(s))) throw new Reply(json(403, forbidden("Forbidden")));
+    return checked.grant;
   }
 
   const tokenOptions: TokenEndpointOptions = {
@@ -203,11 +207,11 @@ export function createTwitterSandbox(ctx: SandboxContext): NetworkHandler {
       }
       attached.push({ id: row.id, mimeType: row.mime_type, sizeBytes: row.size_bytes });
     }
-    if (await findDuplicate(ctx, NETWORK, grant.account_id, text, twitterSandboxConfig.duplicateWindowSeconds)) {
+    const id = snowflakeId(ctx.now());
+    const post = { id, accountId: grant.account_id, text, media: attached };
+    if (await recordPostUnlessDuplicate(ctx, NETWORK, post, twitterSandboxConfig.duplicateWindowSeconds)) {
       return json(403, forbidden("You are not allowed to create a Tweet with duplicate content."));
     }
-    const id = snowflakeId(ctx.now());
-    await recordPost(ctx, NETWORK, { id, accountId: grant.account_id, text, media: attached });
     return json(201, { data: { id, text, edit_history_tweet_ids: [id] } });
   }
 

@@ -56,7 +56,7 @@ async function resultOf(res: Response): Promise<CallResult> {
 
 /**
  * Starts the local home against a fresh database for the current test file and stops it afterwards. It listens on a
- * free port like `npm start` (emulators and sandboxes call each other over real HTTP); `call` sends requests through
+ * free port like `npm start` (emulators and sandboxes call each other with real HTTP requests; the queue's deliveries and the sandbox calls go through the home's router in-process); `call` sends requests through
  * the same router in-process (netlify.toml redirects → function modules).
  */
 export function useTestHome(options: Omit<LocalHomeOptions, "databaseUrl" | "secrets"> = {}): TestHome {

@@ -1,7 +1,7 @@
 import { createServer, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createHttpClient } from "../../src/platforms/http.js";
+import { createHttpClient, inProcessFetch, serveInProcess } from "../../src/platforms/http.js";
 import { PlatformError } from "../../src/platforms/types.js";
 
 /** The outbound helper every adapter uses: bounded in time and size, never crashing on a body it cannot parse. */
@@ -173,5 +173,55 @@ describe("platform HTTP helper", () => {
       expect(error.message).toBe("media download /a.png failed: the media host could not be reached");
       expect(error.details.platformCode).toBeUndefined();
     });
+  });
+});
+
+describe("a prefix this process serves itself (the local home's sandbox networks and functions)", () => {
+  it("hands the request to the handler without a socket: same method, URL, headers and body", async () => {
+    const seen: { method: string; url: string; auth: string | null; body: string }[] = [];
+    const undo = serveInProcess(`${base}/in-process`, async (req) => {
+      seen.push({ method: req.method, url: req.url, auth: req.headers.get("authorization"), body: await req.text() });
+      return Response.json({ served: "here" }, { status: 201, headers: { "x-rate-limit-remaining": "7" } });
+    });
+    try {
+      const res = await http.request({ method: "POST", url: `${base}/in-process/2/tweets?x=1`, headers: { authorization: "Bearer t" }, json: { text: "hi" } });
+      expect(res.status).toBe(201);
+      expect(res.json).toEqual({ served: "here" });
+      expect(res.headers.get("x-rate-limit-remaining")).toBe("7");
+      expect(seen).toEqual([{ method: "POST", url: `${base}/in-process/2/tweets?x=1`, auth: "Bearer t", body: '{"text":"hi"}' }]);
+      // Outside the prefix (a sibling path), the request goes out through fetch as before: the test server answers.
+      expect((await http.request({ url: `${base}/json` })).json).toEqual({ ok: true });
+      expect(seen).toHaveLength(1);
+    } finally {
+      undo();
+    }
+  });
+
+  it("keeps the timeout: a handler that never answers is a network_error", async () => {
+    const undo = serveInProcess(`${base}/in-process`, () => new Promise<Response>(() => {}));
+    try {
+      const error = await impatient.request({ url: `${base}/in-process/hang` }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(PlatformError);
+      expect((error as PlatformError).category).toBe("network_error");
+    } finally {
+      undo();
+    }
+  });
+
+  it("serves nothing once undone, and the longest registered prefix wins", async () => {
+    const undoOuter = serveInProcess(base, async () => Response.json({ by: "outer" }));
+    const undoInner = serveInProcess(`${base}/in-process`, async () => Response.json({ by: "inner" }));
+    try {
+      expect((await http.request({ url: `${base}/in-process/a` })).json).toEqual({ by: "inner" });
+      expect((await http.request({ url: `${base}/elsewhere` })).json).toEqual({ by: "outer" });
+    } finally {
+      undoInner();
+      undoOuter();
+    }
+    expect(inProcessFetch(`${base}/in-process/a`)).toBeUndefined();
+    expect((await http.request({ url: `${base}/json` })).json).toEqual({ ok: true });
   });
 });

@@ -1,7 +1,7 @@
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { createHash, createHmac, randomBytes, randomUUID } from "node:crypto";
 import type postgres from "postgres";
-import { SignJWT } from "jose";
 import { log } from "../../core/log.js";
+import { inProcessFetch } from "../../platforms/http.js";
 import { parseDurationMs } from "./publish.js";
 import {
   type ClaimedMessage,
@@ -22,7 +22,7 @@ import {
 export function createDeliveryLoop(options: QStashEmulatorOptions, settings: Settings) {
   const { sql } = options;
   const signingKey = new TextEncoder().encode(options.currentSigningKey);
-  const inFlight = new Set<Promise<void>>();
+  const inFlight = new Set<Promise<unknown>>();
   let running = false;
   let finished: Promise<void> | undefined;
   let wakeUp: (() => void) | undefined;
@@ -51,7 +51,7 @@ export function createDeliveryLoop(options: QStashEmulatorOptions, settings: Set
       try {
         const capacity = settings.concurrency - inFlight.size;
         const claimed = capacity > 0 ? await claimDue(sql, capacity, settings.leaseMarginMs) : [];
-        for (const message of claimed) track(deliverAndRecord(message));
+        for (const message of claimed) track(message);
         if (claimed.length > 0 && claimed.length === capacity) continue;
         if (!running) break;
         await sleep(capacity > 0 ? await msUntilNextDue(sql, settings.pollIntervalMs) : settings.pollIntervalMs);
@@ -62,22 +62,28 @@ export function createDeliveryLoop(options: QStashEmulatorOptions, settings: Set
     }
   }
 
-  function track(delivery: Promise<void>): void {
+  function track(message: ClaimedMessage & { claim_token: string }): void {
+    const delivery = deliverAndRecord(message);
     inFlight.add(delivery);
-    void delivery.finally(() => {
+    void delivery.then((next) => {
       inFlight.delete(delivery);
-      wake();
+      // The slot goes straight on to the message claimed with this outcome; when none was due, the loop looks again.
+      if (next) track(next);
+      else wake();
     });
   }
 
-  async function deliverAndRecord(message: ClaimedMessage & { claim_token: string }): Promise<void> {
+  /** One delivery and its outcome; never throws. Returns the next due message when recording the outcome claimed one. */
+  async function deliverAndRecord(message: ClaimedMessage & { claim_token: string }): Promise<(ClaimedMessage & { claim_token: string }) | undefined> {
     const startedAt = new Date();
     const outcome = await deliver(message, signingKey);
     try {
-      await recordOutcome(sql, message, outcome, startedAt, settings.retryDelayScale);
+      const claimNext = running ? { leaseMarginMs: settings.leaseMarginMs } : undefined;
+      return await recordOutcome(sql, message, outcome, startedAt, settings.retryDelayScale, claimNext);
     } catch (error) {
       // The lease expires and the message is delivered again: at least once, as QStash.
       log.warn("qstash emulator: could not record a delivery attempt", { error, messageId: message.id });
+      return undefined;
     }
   }
 
@@ -92,7 +98,8 @@ export function createDeliveryLoop(options: QStashEmulatorOptions, settings: Set
       running = false;
       wake();
       await finished;
-      await Promise.allSettled([...inFlight]);
+      // A delivery finishing as the loop stopped may have claimed the next message already: it is delivered too.
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
     },
   };
 }
@@ -135,7 +142,9 @@ export async function deliver(message: ClaimedMessage, signingKey: Uint8Array): 
   headers.set("Upstash-Retried", String(message.retried));
   headers.set("User-Agent", "Upstash-QStash");
   try {
-    const res = await fetch(message.url, {
+    // A destination this process serves (the local home's own functions, src/local/in-process.ts) gets the same
+    // request without a socket; any other goes out through fetch.
+    const res = await (inProcessFetch(message.url) ?? fetch)(message.url, {
       method: message.method,
       headers,
       body: message.method === "GET" ? undefined : new Uint8Array(message.body),
@@ -155,18 +164,27 @@ export async function deliver(message: ClaimedMessage, signingKey: Uint8Array): 
   }
 }
 
-/** QStash's `Upstash-Signature`: an HS256 JWT over the destination and the SHA-256 of the raw body. */
+/** The protected header of every signature, encoded once. */
+const SIGNATURE_HEADER = Buffer.from(JSON.stringify({ alg: "HS256", typ: "JWT" })).toString("base64url");
+
+/**
+ * QStash's `Upstash-Signature`: an HS256 JWT over the destination and the SHA-256 of the raw body. Built with
+ * node:crypto's HMAC rather than a JWT library: the same compact JWS (header, claims, HMAC-SHA256), without
+ * importing the key into WebCrypto on every delivery, which cost more than the rest of signing.
+ */
 export async function sign(url: string, body: Buffer, key: Uint8Array): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ body: createHash("sha256").update(body).digest("base64url") })
-    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-    .setIssuer("Upstash")
-    .setSubject(url)
-    .setIssuedAt(now)
-    .setNotBefore(now)
-    .setExpirationTime(now + SIGNATURE_LIFETIME_SECONDS)
-    .setJti(`jwt_${randomBytes(16).toString("hex")}`)
-    .sign(key);
+  const claims = {
+    body: createHash("sha256").update(body).digest("base64url"),
+    iss: "Upstash",
+    sub: url,
+    iat: now,
+    nbf: now,
+    exp: now + SIGNATURE_LIFETIME_SECONDS,
+    jti: `jwt_${randomBytes(16).toString("hex")}`,
+  };
+  const signingInput = `${SIGNATURE_HEADER}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}`;
+  return `${signingInput}.${createHmac("sha256", key).update(signingInput).digest("base64url")}`;
 }
 
 /** `Retry-After` as seconds, an HTTP date or a duration like `6m5s`; capped at a day like QStash. */
@@ -186,23 +204,32 @@ export function backoffMs(retried: number, scale = 1): number {
   return Math.min(MAX_BACKOFF_SECONDS, Math.exp(2.5 * retried)) * 1000 * scale;
 }
 
-/** Records the attempt and moves the message on: delivered, scheduled for its next retry, or failed (the DLQ). */
+/**
+ * Records the attempt and moves the message on: delivered, scheduled for its next retry, or failed (the DLQ). With
+ * `claimNext`, the same statement claims the next due message (as `claimDue` does, one) for the slot this delivery
+ * frees, and returns it: a burst of deliveries then costs one statement per message after its first claim.
+ */
 export async function recordOutcome(
   sql: postgres.Sql,
   message: ClaimedMessage & { claim_token: string },
   outcome: Outcome,
   startedAt: Date,
   retryDelayScale: number,
-): Promise<void> {
+  claimNext?: { leaseMarginMs: number },
+): Promise<(ClaimedMessage & { claim_token: string }) | undefined> {
   const delivered = outcome.status !== null && outcome.status >= 200 && outcome.status < 300;
   const retried = message.retried + 1;
   const state: MessageState = delivered ? "DELIVERED" : message.retried < message.max_retries ? "RETRY" : "FAILED";
   const delayMs = state === "RETRY" ? (outcome.retryAfterMs ?? backoffMs(retried, retryDelayScale)) : 0;
-  await sql.begin(async (tx) => {
-    await tx`
+  // One statement (the attempt, the message's next state and the next claim, atomically), not a transaction of four
+  // round trips and a claim of its own. The claim cannot pick this message: it is still ACTIVE under its lease in the
+  // statement's snapshot, and excluded by id besides.
+  const token = randomUUID();
+  const [next] = await sql<(ClaimedMessage & { claim_token: string })[]>`
+    with attempt as (
       insert into local_qstash.attempts (message_id, retried, started_at, status, error)
-      values (${message.id}, ${message.retried}, ${startedAt}, ${outcome.status}, ${outcome.error})`;
-    await tx`
+      values (${message.id}, ${message.retried}, ${startedAt}, ${outcome.status}, ${outcome.error})
+    ), recorded as (
       update local_qstash.messages
       set state = ${state}, claim_token = null, lease_until = null, updated_at = now(),
           retried = ${state === "RETRY" ? retried : message.retried},
@@ -210,12 +237,24 @@ export async function recordOutcome(
                             then now() + ${delayMs}::double precision * interval '1 millisecond'
                             else not_before end,
           response_status = ${outcome.status}, response_body = ${outcome.responseBody}, last_error = ${outcome.error}
-      where id = ${message.id} and claim_token = ${message.claim_token} and state = 'ACTIVE'`;
-  });
+      where id = ${message.id} and claim_token = ${message.claim_token} and state = 'ACTIVE'
+    )
+    update local_qstash.messages m
+    set state = 'ACTIVE', claim_token = ${token}, updated_at = now(),
+        lease_until = now() + (m.timeout_ms + ${claimNext?.leaseMarginMs ?? 0}::integer) * interval '1 millisecond'
+    where m.id in (
+      select id from local_qstash.messages
+      where ((state in ('CREATED', 'RETRY') and not_before <= now()) or (state = 'ACTIVE' and lease_until <= now()))
+        and id <> ${message.id}
+      order by not_before
+      limit ${claimNext ? 1 : 0}
+      for update skip locked)
+    returning m.id, m.url, m.method, m.header, m.body, m.retried, m.max_retries, m.timeout_ms, m.claim_token`;
   // One line per queue retry or dead letter (a delivered message is already the worker's request line).
   if (state !== "DELIVERED") {
     const fields = { messageId: message.id, path: new URL(message.url).pathname, status: outcome.status, error: outcome.error, retried };
     if (state === "RETRY") log.warn("queue retry", { ...fields, inSeconds: Math.round(delayMs / 100) / 10 });
     else log.error("queue message failed for good", fields);
   }
+  return next;
 }

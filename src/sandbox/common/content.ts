@@ -34,6 +34,32 @@ export async function findDuplicate(
   return row;
 }
 
+/**
+ * `findDuplicate` then `recordPost` in one statement: records the post unless the same account posted the same text
+ * within the window, and returns that earlier post when there is one (nothing is recorded then).
+ */
+export async function recordPostUnlessDuplicate(
+  ctx: SandboxContext,
+  network: string,
+  post: { id: string; accountId: string; text: string; media: PostMedia[] },
+  windowSeconds: number,
+): Promise<{ id: string } | undefined> {
+  const now = ctx.now();
+  const since = new Date(now.getTime() - windowSeconds * 1000);
+  const [row] = await ctx.sql<{ duplicate: string | null }[]>`
+    with duplicate as (
+      select id from local_sandbox.posts
+      where network = ${network} and account_id = ${post.accountId} and text = ${post.text} and created_at > ${since}
+      order by created_at desc limit 1
+    ), recorded as (
+      insert into local_sandbox.posts (network, id, account_id, text, media, created_at)
+      select ${network}, ${post.id}, ${post.accountId}, ${post.text}, ${ctx.sql.json(post.media as never)}, ${now}
+      where not exists (select from duplicate)
+    )
+    select (select id from duplicate) as duplicate`;
+  return row?.duplicate ? { id: row.duplicate } : undefined;
+}
+
 export interface MediaRow {
   id: string;
   account_id: string;

@@ -1,5 +1,6 @@
 import { errorCategories, type ErrorCategory } from "../../platforms/types.js";
 import { sha256Hex } from "./http.js";
+import type { Grant } from "./oauth.js";
 import type { SandboxContext } from "./schema.js";
 
 /** Failure injection by the post's text (`[sandbox:<category>]`) and rate-limit windows. */
@@ -55,4 +56,40 @@ export async function countCall(
     returning calls`;
   const calls = row!.calls;
   return { window: { limit, remaining: Math.max(0, limit - calls), reset: start + windowSeconds }, exceeded: calls > limit };
+}
+
+/** Why an access token is refused, as `checkAccessToken` (./oauth.ts) tells it. */
+export type GrantRefusal = "unknown" | "revoked" | "expired";
+
+/**
+ * An access token's grant and, when the grant is live, one call counted in the window of `bucketPrefix` + its
+ * account: `checkAccessToken` (or `accessGrant`) then `countCall`, in one statement. A refused token counts nothing,
+ * as before; the caller answers the refusal or the spent window exactly as it did with the two calls.
+ */
+export async function grantAndCount(
+  ctx: SandboxContext,
+  network: string,
+  token: string,
+  bucketPrefix: string,
+  limit: number,
+  windowSeconds: number,
+): Promise<{ refused: GrantRefusal; grant?: Grant } | { refused?: undefined; grant: Grant; window: RateWindow; exceeded: boolean }> {
+  const now = ctx.now();
+  const nowSeconds = Math.floor(now.getTime() / 1000);
+  const start = nowSeconds - (nowSeconds % windowSeconds);
+  const [row] = await ctx.sql<(Grant & { window_calls: number | null })[]>`
+    with g as (select * from local_sandbox.grants where token = ${token} and network = ${network} and kind = 'access'),
+    w as (
+      insert into local_sandbox.rate_windows (network, bucket, window_start, calls)
+      select ${network}, ${bucketPrefix} || g.account_id, ${new Date(start * 1000)}, 1 from g
+      where g.revoked_at is null and (g.expires_at is null or g.expires_at > ${now})
+      on conflict (network, bucket, window_start) do update set calls = local_sandbox.rate_windows.calls + 1
+      returning calls
+    )
+    select g.*, (select calls from w) as window_calls from g`;
+  if (!row) return { refused: "unknown" };
+  const { window_calls: calls, ...grant } = row;
+  if (grant.revoked_at) return { refused: "revoked", grant };
+  if (calls === null) return { refused: "expired", grant };
+  return { grant, window: { limit, remaining: Math.max(0, limit - calls), reset: start + windowSeconds }, exceeded: calls > limit };
 }
