@@ -188,6 +188,9 @@ export async function startLocalHome(options: LocalHomeOptions = {}): Promise<Lo
     // One process serves every request here, so rate limits are counted in it (exact, no database write); Upstash,
     // when configured, still wins (src/core/ratelimit/limiter.ts).
     RATE_LIMIT_STORE: process.env.RATE_LIMIT_STORE || "memory",
+    // One process runs every function here, where the cloud runs an instance, each with its own small pool, per
+    // request in flight: three connections shared by the whole home made a burst of queue deliveries queue for them.
+    DATABASE_POOL_MAX: process.env.DATABASE_POOL_MAX || "10",
     ...options.env,
     // Explicit, and last: this process is the local home whatever else the environment says, and env() checks the
     // settings above (Stripe emulator URL, loopback outbound, overrides) against it.

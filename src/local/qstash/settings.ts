@@ -19,7 +19,7 @@ export interface QStashEmulatorOptions {
   leaseMarginMs?: number;
   /** Longest sleep of the delivery loop between looks at the database. */
   pollIntervalMs?: number;
-  /** Deliveries in flight at once per instance. */
+  /** Deliveries in flight at once per instance (QStash itself sets no such limit unless a flow-control key says so). */
   concurrency?: number;
   /** Retries of a message that names none (QStash: the plan's maximum, 3 on the free plan). */
   defaultRetries?: number;
@@ -45,7 +45,7 @@ export const defaults: Settings = {
   attemptTimeoutMs: 15_000,
   leaseMarginMs: 10_000,
   pollIntervalMs: 250,
-  concurrency: 16,
+  concurrency: 32,
   defaultRetries: 3,
   deduplicationWindowMs: 10 * 60_000,
   maxMessageBytes: 1_048_576,
