@@ -10,6 +10,7 @@ import os from "node:os";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import postgres from "postgres";
 import { generateSecrets, startLocalHome, type LocalHome } from "../../src/local/home.js";
+import { call, connect } from "./client.js";
 import { fmt, percentile, say, table } from "./report.js";
 
 /**
@@ -57,38 +58,6 @@ export interface LatenessResult {
   loadAverage: { before: number; after: number };
 }
 
-async function call<T>(home: LocalHome, method: string, path: string, init: { headers?: Record<string, string>; body?: unknown }): Promise<T> {
-  const res = await fetch(new URL(path, home.url), {
-    method,
-    headers: { "content-type": "application/json", ...init.headers },
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${text}`);
-  return JSON.parse(text) as T;
-}
-
-/** As tests/helpers/connect.ts: connect/init → the sandbox consent page (a GET approves) → our callback → returnUrl. */
-async function connectX(home: LocalHome, apiKey: string, sandboxUser: string): Promise<string> {
-  const returnUrl = new URL("/connected", home.url).toString(); // the app's own origin: always an allowed returnUrl
-  const init = await call<{ url: string }>(home, "POST", "/api/v1/connect/init", {
-    headers: { "x-api-key": apiKey },
-    body: { platform: "twitter", returnUrl },
-  });
-  const consentUrl = new URL(init.url);
-  consentUrl.searchParams.set("sandbox_user", sandboxUser);
-  const consent = await fetch(consentUrl, { redirect: "manual" });
-  if (consent.status !== 302) throw new Error(`sandbox consent answered ${consent.status}: ${await consent.text()}`);
-  const callback = await fetch(consent.headers.get("location")!, { redirect: "manual" });
-  if (callback.status !== 302) throw new Error(`OAuth callback answered ${callback.status}: ${await callback.text()}`);
-  const back = new URL(callback.headers.get("location")!);
-  const connectionId = back.searchParams.get("connectionId");
-  if (`${back.origin}${back.pathname}` !== returnUrl || back.searchParams.get("error") || !connectionId) {
-    throw new Error(`connecting X did not succeed: ${back.toString()}`);
-  }
-  return connectionId;
-}
-
 export async function startLatenessHome(serverUrl: string, admin0: postgres.Sql, cleanups: { name: string; run: () => Promise<void> }[]) {
   await admin0.unsafe("create database sweep_lateness");
   const url = new URL(serverUrl);
@@ -119,7 +88,7 @@ export async function runLateness(home: LocalHome, admin: postgres.Sql, config: 
       headers: bearer,
       body: { name: `Lateness key ${i + 1}`, profileId: profile.id },
     });
-    await connectX(home, apiKey.key, `lateness-${runTag}-${i + 1}`);
+    await connect(home, apiKey.key, "twitter", `lateness-${runTag}-${i + 1}`);
     keys.push(apiKey.key);
   }
   say(`  ${accounts} profile(s), each with an API key and a connected sandbox X account (≤ ${POSTS_PER_ACCOUNT} posts each)`);
