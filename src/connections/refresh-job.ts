@@ -54,8 +54,8 @@ export async function runTokenHealth(serviceDb: ServiceDb, now: Date): Promise<T
 
   // 2. Refreshes ahead of time.
   const lookahead = new Date(now.getTime() + POST_LOOKAHEAD_MS);
-  const due = await serviceDb((tx) => tx<{ id: string; why: string }[]>`
-    select c.id, case
+  const due = await serviceDb((tx) => tx<{ id: string; why: string; access_token_enc: string }[]>`
+    select c.id, c.access_token_enc, case
         when c.platform = any(${renewing}) and c.refresh_token_expires_at < ${new Date(now.getTime() + RENEW_AHEAD_MS)} then 'renew'
         when c.token_expires_at is not null and c.token_expires_at < ${lookahead} then 'post due'
         when c.refresh_token_expires_at is null and coalesce(c.tokens_refreshed_at, c.created_at) < ${new Date(now.getTime() - EXERCISE_AFTER_MS)} then 'exercise'
@@ -81,6 +81,9 @@ export async function runTokenHealth(serviceDb: ServiceDb, now: Date): Promise<T
       const outcome = await serviceDb(async (tx) => {
         const row = await lockTokenRow(tx, c.id);
         if (!row || row.status !== "connected") return "skipped";
+        // Two runs can overlap (a slow run and the next, a run and a publish's own refresh): one that waited for the
+        // lock finds the token already changed since it chose the row, and refreshing again would only spend a call.
+        if (row.access_token_enc !== c.access_token_enc) return "skipped";
         return refreshTokenRow(tx, row, "The access token is expiring and the network gave no refresh token");
       });
       if (outcome instanceof PlatformError) report.failed++;
