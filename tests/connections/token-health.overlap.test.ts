@@ -31,10 +31,10 @@ describe("the refresh-ahead job, two runs at once", () => {
     });
     const runs = [runJob(), runJob()];
     await eventually(async () => {
-      const [{ waiting }] = await t.sql<{ waiting: number }[]>`
+      const [row] = await t.sql<{ waiting: number }[]>`
         select count(*)::int as waiting from pg_stat_activity
         where wait_event_type = 'Lock' and query ilike '%from public.connections%for update%'`;
-      return waiting >= 2 ? true : undefined;
+      return row!.waiting >= 2 ? true : undefined;
     });
     release();
     await locked;
