@@ -203,8 +203,12 @@ export async function startLocalHome(options: LocalHomeOptions = {}): Promise<Lo
   configureServices({ clock: options.clock, mail: mailbox.transport });
   resetEnvForTests();
 
-  // The emulators keep their own state in the same database, outside the public schema.
-  const emulatorSql = postgres(databaseUrl, { max: 6, prepare: false, onnotice: () => {} });
+  // The emulators keep their own state in the same database, outside the public schema. They stand in for services
+  // that are not Postgres clients of ours in the cloud (Supabase Auth and Storage, QStash, Stripe, the networks), so
+  // their pool talks to this Postgres directly, never through Supabase's transaction pooler: it keeps prepared
+  // statements (postgres.js' default), and a statement with parameters costs one round trip instead of two. The app's
+  // own pool (src/core/pg.ts) keeps `prepare: false`, as in the cloud.
+  const emulatorSql = postgres(databaseUrl, { max: 6, onnotice: () => {} });
   const auth = await createAuthEmulator({
     sql: emulatorSql,
     jwtSecret: secrets.jwtSecret,

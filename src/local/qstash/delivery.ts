@@ -115,13 +115,31 @@ export async function claimDue(
     update local_qstash.messages m
     set state = 'ACTIVE', claim_token = ${token}, updated_at = now(),
         lease_until = now() + (m.timeout_ms + ${leaseMarginMs}::integer) * interval '1 millisecond'
-    where m.id in (
-      select id from local_qstash.messages
-      where (state in ('CREATED', 'RETRY') and not_before <= now()) or (state = 'ACTIVE' and lease_until <= now())
-      order by not_before
-      limit ${limit}
-      for update skip locked)
+    where m.id in (${claimable(sql, limit)})
     returning m.id, m.url, m.method, m.header, m.body, m.retried, m.max_retries, m.timeout_ms, m.claim_token`;
+}
+
+/**
+ * The ids of up to `limit` messages to claim now, locked: those due (earliest first) and those whose claim's lease ran
+ * out, less `except`. Two index scans (messages_due_idx, messages_lease_idx) that each stop at `limit`, rather than one
+ * ordered scan of an OR over both states, which sorted every due message on every claim: in a burst of a thousand
+ * messages that sort, once per delivery, was the emulator's largest cost.
+ */
+function claimable(sql: postgres.Sql, limit: number, except?: string): postgres.PendingQuery<postgres.Row[]> {
+  const other = except === undefined ? sql`` : sql`and id <> ${except}`;
+  return sql`
+    with due as (
+      select id, not_before as at from local_qstash.messages
+      where state in ('CREATED', 'RETRY') and not_before <= now() ${other}
+      order by not_before limit ${limit}
+      for update skip locked
+    ), expired as (
+      select id, lease_until as at from local_qstash.messages
+      where state = 'ACTIVE' and lease_until <= now() ${other}
+      order by lease_until limit ${limit}
+      for update skip locked
+    )
+    select id from (select id, at from due union all select id, at from expired) claimable order by at limit ${limit}`;
 }
 
 /** Milliseconds until the next message falls due, at most `pollMs` (leases and other instances' writes need a look). */
@@ -242,13 +260,7 @@ export async function recordOutcome(
     update local_qstash.messages m
     set state = 'ACTIVE', claim_token = ${token}, updated_at = now(),
         lease_until = now() + (m.timeout_ms + ${claimNext?.leaseMarginMs ?? 0}::integer) * interval '1 millisecond'
-    where m.id in (
-      select id from local_qstash.messages
-      where ((state in ('CREATED', 'RETRY') and not_before <= now()) or (state = 'ACTIVE' and lease_until <= now()))
-        and id <> ${message.id}
-      order by not_before
-      limit ${claimNext ? 1 : 0}
-      for update skip locked)
+    where m.id in (${claimable(sql, claimNext ? 1 : 0, message.id)})
     returning m.id, m.url, m.method, m.header, m.body, m.retried, m.max_retries, m.timeout_ms, m.claim_token`;
   // One line per queue retry or dead letter (a delivered message is already the worker's request line).
   if (state !== "DELIVERED") {
