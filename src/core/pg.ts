@@ -63,11 +63,11 @@ const handOffNotices = new WeakMap<Sql, { handOff: number }>();
  *
  * Why not postgres.js' `sql.begin`: it sends BEGIN and waits for the answer before `fn` may send anything, a round trip
  * of its own on every transaction, and each round trip is a socket write that wakes the database's process (on a
- * small VM the biggest single cost of a request in our own process). Here BEGIN goes in one simple-protocol message
- * with `setup` (the caller's claims and role, see `runAs`), and `fn`'s first statement is pipelined behind it: both
- * leave in one write. Postgres runs them in order, so nothing of `fn` runs outside the transaction or before the
- * setup; if BEGIN or the setup fails, everything after it fails too and the transaction is rolled back. The hand-off
- * read, when there is one, shares COMMIT's message.
+ * small VM the biggest single cost of a request in our own process). Here BEGIN, `setup` (the caller's claims and
+ * role, see `runAs`) and `fn`'s first statement are pipelined: all three leave in one write. Postgres runs them in
+ * order, so nothing of `fn` runs outside the transaction or before the setup; if the setup fails, the transaction is
+ * aborted, everything after it fails too and it is rolled back. The hand-off read, when there is one, shares COMMIT's
+ * write.
  *
  * What `sql.begin` guarantees is kept (see `scoped`): a statement of `fn` that failed fails the transaction even if
  * `fn` caught the error, and is what the caller sees (not the "transaction is aborted" of a later statement);
@@ -81,9 +81,11 @@ async function transaction<T>(sql: Sql, fn: (tx: Tx) => Promise<T>, setup = ""):
   const scope: Scope = {};
   let result: T;
   try {
-    const opened = reserved.unsafe(setup ? `begin; ${setup}` : "begin").execute();
+    // Two messages, not one string: Postgres parses a multi-statement string whole before running any of it, so a
+    // setup it could not parse would leave `fn`'s statements outside any transaction, as the service role.
+    const opened = [reserved.unsafe("begin").execute(), ...(setup ? [reserved.unsafe(setup).execute()] : [])];
     try {
-      [, result] = await Promise.all([opened, fn(scoped(reserved, scope))]);
+      result = (await Promise.all([fn(scoped(reserved, scope)), ...opened]))[0];
       if (scope.error) throw scope.error;
     } catch (error) {
       throw (error instanceof postgres.PostgresError && error.code === "25P02" && scope.error) || error;
