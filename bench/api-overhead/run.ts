@@ -284,9 +284,9 @@ function report(ours: Summary, floor: Summary, context: RunContext) {
       "without parameters so it is one round trip), which also reads the owner's subscription " +
       "and this month's API counter (and, on the Postgres limiter only, counts the key's rate-limit window); the rate limit " +
       "(in-process in the local home) and the monthly quota (counted in-process, written in batches); the billing gate; " +
-      "zod query validation; a transaction as `amplify_api` with the caller's claims so that RLS enforces tenancy (BEGIN " +
-      "and one set_config for the claims and the role, sent in one write with the SELECT under two RLS policies, " +
-      "then COMMIT): 5 statements against the floor's 1. With prepare: false (Supabase's transaction pooler) postgres.js sends a statement with " +
+      "zod query validation; a transaction as `amplify_api` with the caller's claims so that RLS enforces tenancy (BEGIN, " +
+      "one set_config for the claims and the role sent with the SELECT under two RLS policies, COMMIT): 5 statements " +
+      "against the floor's 1. With prepare: false (Supabase's transaction pooler) postgres.js sends a statement with " +
       "parameters in two round trips, the floor's one as well; and routing through netlify.toml plus the local server's Request/Response adapter (and its " +
       "request log line, unless LOG_LEVEL=warn).",
   );
