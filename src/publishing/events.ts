@@ -43,37 +43,11 @@ export async function recordEvent(tx: Tx, type: EventType, target: TargetRef, ex
 /**
  * A post's status derives from its targets: scheduled until its first attempt, publishing while any target is in
  * flight or waiting to retry, then published, failed, or partially_published (some of each: visible, not hidden).
- * Emits `post.partially_published` when a post settles that way.
+ * Emits `post.partially_published` when a post settles that way. Runs as the transaction's role: a caller's
+ * transaction derives only what RLS lets it update.
  */
 export async function refreshPostStatus(tx: Tx, postId: string): Promise<string | undefined> {
-  // Lock the post first, in its own statement: two targets settling at once then derive the status one after the
-  // other, the second seeing the first's committed outcome (otherwise both could see the other still in flight).
-  await tx`select 1 from public.posts where id = ${postId} for update`;
-  const [row] = await tx<{ status: string; previous: string; profile_id: string }[]>`
-    with agg as (
-      select
-        count(*) filter (where status <> 'canceled') as live,
-        count(*) filter (where status in ('pending', 'publishing')) as open,
-        count(*) filter (where status = 'published') as published,
-        count(*) filter (where attempts > 0 or status in ('publishing', 'published', 'failed')) as started,
-        max(published_at) as published_at
-      from public.post_targets where post_id = ${postId}
-    ), next as (
-      select case
-        when agg.live = 0 then 'canceled'
-        when agg.open > 0 and agg.started = 0 and p.scheduled_for is not null then 'scheduled'
-        when agg.open > 0 then 'publishing'
-        when agg.published = agg.live then 'published'
-        when agg.published = 0 then 'failed'
-        else 'partially_published' end as status,
-        agg.published_at
-      from agg, public.posts p where p.id = ${postId}
-    ), previous as (select status from public.posts where id = ${postId})
-    update public.posts p set status = next.status, published_at = next.published_at
-    from next, previous where p.id = ${postId}
-    returning p.status, previous.status as previous, p.profile_id`;
-  if (row && row.status === "partially_published" && row.previous !== "partially_published") {
-    await tx`select public.record_partial_event(${postId})`;
-  }
-  return row?.status;
+  // The statement lives in Postgres (migration 20261206110000), where the published settle calls it too.
+  const [row] = await tx<{ status: string | null }[]>`select public.refresh_post_status(${postId}) as status`;
+  return row?.status ?? undefined;
 }

@@ -176,8 +176,9 @@ async function writeJobLog(tx: Tx, t: ClaimedTarget, timing: AttemptTiming, fiel
 /** Records the attempt's outcome in one transaction, fenced by the lease so a stale executor cannot overwrite. */
 async function settle(ctx: JobContext, t: ClaimedTarget, result: AttemptResult, timing: AttemptTiming): Promise<boolean> {
   if ("outcome" in result && result.outcome.status === "published") {
-    // The common outcome in one round trip: settle_published_target (migration 20261206092000) takes the same locks
-    // as the branch below and writes what writeJobLog, recordEvent and refreshPostStatus write, with its plans cached.
+    // The common outcome in one round trip: settle_published_target (migrations 20261206092000, 20261206110000) takes
+    // the same locks as the branch below and writes what writeJobLog and recordEvent write (keep those in step), then
+    // derives the post's status with refresh_post_status, the function refreshPostStatus calls; its plans are cached.
     // Still a transaction (its event's webhook deliveries are handed off after the commit), and sent without
     // parameters (`literal`, src/core/pg.ts), which postgres.js would send in two round trips.
     const { externalPostId, url } = result.outcome;

@@ -78,6 +78,7 @@ const functions: Record<string, FunctionRule> = {
   "consume_post_quota(uuid,integer,jsonb)": "amplify_api only",
   "record_scheduled_event(uuid)": "amplify_api only",
   "record_partial_event(uuid)": "amplify_api only",
+  "refresh_post_status(uuid)": "amplify_api only",
   "profile_owner_subscription(uuid)": "amplify_api only",
   "usage_period(timestamp with time zone,timestamp with time zone)": "amplify_api only",
   "usage_add(uuid,text,integer,integer,timestamp with time zone,timestamp with time zone)": "service only",
