@@ -21,10 +21,28 @@ export function requestIdFor(req: Request): string {
 }
 
 export function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}): Response {
-  return new Response(status === 204 ? null : JSON.stringify(body), {
+  const text = status === 204 ? null : JSON.stringify(body);
+  const response = new Response(text, {
     status,
     headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", ...headers },
   });
+  if (text !== null) jsonTexts.set(response, text);
+  return response;
+}
+
+/**
+ * The JSON text of the responses `jsonResponse` built, so that a server in the same process (the local home's,
+ * src/local/server.ts) can write it as it is instead of reading it back through the body's web stream, which cost
+ * that server more CPU per answer than writing it. Keys are weak: an answer no longer referenced is forgotten.
+ */
+const jsonTexts = new WeakMap<Response, string>();
+
+/**
+ * The text `jsonResponse` gave this response's body. It is what the body holds whether or not anyone has read the
+ * stream meanwhile: a body cannot be replaced, only read.
+ */
+export function jsonTextOf(response: Response): string | undefined {
+  return jsonTexts.get(response);
 }
 
 /** The error envelope: `{ success: false, error, code, requestId }` plus `details` for validation errors. */

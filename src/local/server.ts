@@ -4,12 +4,12 @@ import { readFile } from "node:fs/promises";
 import http from "node:http";
 import { isIP } from "node:net";
 import path from "node:path";
-import { Readable } from "node:stream";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { AppError } from "../core/errors.js";
-import { errorResponse } from "../core/http.js";
+import { errorResponse, jsonTextOf } from "../core/http.js";
 import { log } from "../core/log.js";
 import { dashboardDist, headersFor, isAppRoute } from "./dashboard.js";
+import { incomingRequest } from "./request.js";
 import { logRequest } from "./terminal-log.js";
 import { compileRedirects, FUNCTION_PREFIX, readRedirects, resolveRedirect } from "./redirects.js";
 
@@ -187,19 +187,7 @@ export function listen(handler: FetchHandler, port: number, host = "127.0.0.1", 
     );
     try {
       const origin = `http://${req.headers.host ?? `${host}:${port}`}`;
-      const headers = new Headers();
-      for (const [k, v] of Object.entries(req.headers)) {
-        if (Array.isArray(v)) v.forEach((item) => headers.append(k, item));
-        else if (v !== undefined) headers.set(k, v);
-      }
-      const hasBody = method !== "GET" && method !== "HEAD";
-      const request = new Request(new URL(req.url ?? "/", origin), {
-        method,
-        headers,
-        body: hasBody ? (Readable.toWeb(req) as ReadableStream<Uint8Array>) : undefined,
-        // @ts-expect-error Node's fetch needs duplex for streamed request bodies.
-        duplex: "half",
-      });
+      const request = incomingRequest(req, origin);
       const response = await handler(request);
       const outHeaders: Record<string, string | string[]> = {};
       response.headers.forEach((value, key) => {
@@ -234,6 +222,13 @@ async function writeBody(res: http.ServerResponse, response: Response, headers: 
   if (!response.body || method === "HEAD") {
     res.writeHead(response.status, headers);
     res.end();
+    return;
+  }
+  const text = jsonTextOf(response);
+  if (text !== undefined) {
+    headers["content-length"] = String(Buffer.byteLength(text));
+    res.writeHead(response.status, headers);
+    res.end(text);
     return;
   }
   const reader = response.body.getReader();
