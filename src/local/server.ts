@@ -6,7 +6,7 @@ import { isIP } from "node:net";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { AppError } from "../core/errors.js";
-import { errorResponse, jsonTextOf } from "../core/http.js";
+import { buildJsonBodiesOnRead, errorResponse, jsonTextOf } from "../core/http.js";
 import { log } from "../core/log.js";
 import { dashboardDist, headersFor, isAppRoute } from "./dashboard.js";
 import { incomingRequest } from "./request.js";
@@ -163,6 +163,9 @@ export interface ListenOptions {
  */
 export function listen(handler: FetchHandler, port: number, host = "127.0.0.1", options: ListenOptions = {}): Promise<http.Server> {
   const allowedHosts = options.allowedHosts ?? [];
+  // This server writes JSON answers from their text, so the functions in this process need not build a body stream
+  // for them (src/core/http.ts).
+  buildJsonBodiesOnRead();
   const server = http.createServer(async (req, res) => {
     if (!hostAllowed(req.headers.host, allowedHosts)) {
       req.resume();
@@ -219,16 +222,17 @@ export function listen(handler: FetchHandler, port: number, host = "127.0.0.1", 
  * without being held in memory.
  */
 async function writeBody(res: http.ServerResponse, response: Response, headers: Record<string, string | string[]>, method: string): Promise<void> {
-  if (!response.body || method === "HEAD") {
-    res.writeHead(response.status, headers);
-    res.end();
-    return;
-  }
+  // A JSON answer goes out from its text (src/core/http.ts), without touching its body stream.
   const text = jsonTextOf(response);
   if (text !== undefined) {
     headers["content-length"] = String(Buffer.byteLength(text));
     res.writeHead(response.status, headers);
-    res.end(text);
+    res.end(method === "HEAD" ? undefined : text);
+    return;
+  }
+  if (!response.body || method === "HEAD") {
+    res.writeHead(response.status, headers);
+    res.end();
     return;
   }
   const reader = response.body.getReader();

@@ -139,3 +139,42 @@ describe("the answer the server writes", () => {
     expect(streamed.body.toString("utf8")).toBe("one,two,three");
   });
 });
+
+describe("a JSON answer in the local home (its body made on first read)", () => {
+  // listen() above has turned this on for the process, as the local home's server does.
+  it("reads as a Response like any other, through every reader, once", async () => {
+    const body = { name: "Zoë", list: [1, 2] };
+    const text = JSON.stringify(body);
+    const make = () => jsonResponse(200, body, { "x-extra": "1" });
+
+    const res = make();
+    expect(res).toBeInstanceOf(Response);
+    expect([res.status, res.ok, res.headers.get("content-type"), res.headers.get("x-extra")]).toEqual([
+      200,
+      true,
+      "application/json; charset=utf-8",
+      "1",
+    ]);
+    expect(res.bodyUsed).toBe(false);
+    const copy = res.clone();
+    expect(await res.json()).toEqual(body);
+    expect(res.bodyUsed).toBe(true);
+    await expect(res.text()).rejects.toThrow(TypeError);
+    expect(() => res.clone()).toThrow(TypeError);
+    expect(await copy.text()).toBe(text);
+
+    expect(new TextDecoder().decode(await make().arrayBuffer())).toBe(text);
+    expect(await (await make().blob()).text()).toBe(text);
+    const streamed = await new Response(make().body).text();
+    expect(streamed).toBe(text);
+    const rewrapped = make();
+    const again = new Response(rewrapped.body, rewrapped);
+    expect([again.status, again.headers.get("x-extra"), await again.text()]).toEqual([200, "1", text]);
+  });
+
+  it("has no body at all for a 204", async () => {
+    const res = jsonResponse(204, { ignored: true });
+    expect(res.body).toBeNull();
+    expect(await res.text()).toBe("");
+  });
+});
