@@ -110,6 +110,9 @@ export function createLocalHandler(options: LocalServerOptions = {}): FetchHandl
  * expanded, IPv6 in brackets and compressed), without the port; undefined when it is not a valid host.
  */
 export function hostNameOf(hostHeader: string | undefined): string | undefined {
+  // The usual Host of a local request, answered without parsing a URL (it is on every request's path).
+  const usual = hostHeader === undefined ? null : /^(localhost|127\.0\.0\.1)(?::(\d{1,5}))?$/.exec(hostHeader);
+  if (usual && (usual[2] === undefined || Number(usual[2]) <= 65535)) return usual[1];
   if (!hostHeader || /[\s/?#@\\]/.test(hostHeader)) return undefined;
   try {
     return new URL(`http://${hostHeader}`).hostname.replace(/\.$/, "");
