@@ -6,7 +6,7 @@ import { Readable } from "node:stream";
  * its method, URL and headers.
  *
  * Constructing Node's (undici's) `Request` costs a parsed URL, an AbortController with its signal and, for a body, a
- * web stream: in `npm run bench` that was about a tenth of the server's CPU per API call, and most calls are GETs
+ * web stream: in `npm run bench` that was about 5 % of the server's CPU per API call, and most calls are GETs
  * whose functions read only the method, the URL and a few headers. So the object handed to a function answers those
  * three itself and, on the first use of anything else (the body and its readers, `signal`, `clone()`, …), builds the
  * real `Request` once and answers from it. Its prototype chain runs through `Request.prototype`, so `instanceof

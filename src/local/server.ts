@@ -219,13 +219,13 @@ export function listen(handler: FetchHandler, port: number, host = "127.0.0.1", 
 }
 
 /**
- * Writes the status, headers and body. A body that arrives in one chunk (every JSON answer) goes out with a
- * Content-Length in one write, as a plain node:http server would send it; chunked encoding would cost a second
- * write (its terminating chunk) per answer. Anything longer (a file from the storage emulator) streams chunk by chunk
- * without being held in memory.
+ * Writes the status, headers and body. A JSON answer goes out from its text, and any other body that arrives in one
+ * chunk is sent the same way: with a Content-Length, in one write, as a plain node:http server would send it (chunked
+ * encoding would cost a second write, its terminating chunk, per answer). Anything longer (a file from the storage
+ * emulator) streams chunk by chunk without being held in memory.
  */
 async function writeBody(res: http.ServerResponse, response: Response, headers: Record<string, string | string[]>, method: string): Promise<void> {
-  // A JSON answer goes out from its text (src/core/http.ts), without touching its body stream.
+  // Its body stream is made only if someone reads it (src/core/http.ts), so this does not.
   const text = jsonTextOf(response);
   if (text !== undefined) {
     headers["content-length"] = String(Buffer.byteLength(text));
