@@ -100,8 +100,9 @@ export async function runAs<T>(sql: Sql, claims: Claims, fn: (tx: Tx) => Promise
     // One statement for the caller's claims, the timeout and the role, as PostgREST does it: set_config('role', …,
     // true) is `set local role`, so the rest of the transaction runs as amplify_api under the RLS policies. It is not
     // awaited before `fn` starts: `fn`'s first statement is pipelined behind it on the transaction's one connection
-    // (it has no parameters, so the two go out in one write). Postgres runs them in order, so nothing in `fn` runs before the role and claims are
-    // in force, and if the setup failed the transaction is aborted and every later statement fails with it.
+    // (it has no parameters, so the two go out in one write). Postgres runs them in order, so nothing in `fn` runs
+    // before the role and claims are in force, and if the setup failed the transaction is aborted and every later
+    // statement fails with it.
     // Sent without parameters (the claims as a quoted literal): see `literal`.
     const setup = tx
       .unsafe(
