@@ -76,6 +76,28 @@ async function transaction<T>(sql: Sql, fn: (tx: Tx) => Promise<T>): Promise<T> 
 }
 
 /**
+ * SQLSTATEs of a transaction Postgres aborted so that another could go on: deadlock_detected and
+ * serialization_failure. Nothing the transaction did was kept, and running it again is the remedy.
+ */
+const ABORTED_FOR_ANOTHER = new Set(["40P01", "40001"]);
+
+/**
+ * Runs `work`, one whole transaction, again when Postgres aborted it for another (at most `attempts` runs in all).
+ * For transactions that record what already happened outside the database, such as a post the network published:
+ * lost, the work would be done a second time once its lease ran out.
+ */
+export async function retryIfAborted<T>(work: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let run = 1; ; run++) {
+    try {
+      return await work();
+    } catch (error) {
+      const aborted = error instanceof postgres.PostgresError && ABORTED_FOR_ANOTHER.has(error.code);
+      if (!aborted || run >= attempts) throw error;
+    }
+  }
+}
+
+/**
  * A string as an SQL literal, for the few hot statements we send without parameters. With `prepare: false`,
  * postgres.js sends a statement that has parameters in two round trips (Parse and Describe first, to learn the
  * parameter types, then Bind and Execute) and sends nothing behind it until both are done; one without parameters

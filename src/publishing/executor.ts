@@ -2,7 +2,7 @@ import { env } from "../core/env.js";
 import { jobContext, retryDelaySeconds, type JobContext } from "../core/jobs/index.js";
 import { publishRetry } from "./retry.js";
 import { log } from "../core/log.js";
-import { literal, type Tx } from "../core/pg.js";
+import { literal, retryIfAborted, type Tx } from "../core/pg.js";
 import { servicePool } from "../core/services.js";
 import { liveCredentials, markNeedsReconnect, usableCredentials, type TokenRow } from "../connections/tokens.js";
 import type { Platform } from "../platforms/catalog.js";
@@ -288,7 +288,9 @@ export async function executePublish(targetId: string, ctx: JobContext = jobCont
   const startedAt = ctx.clock.now();
   const result = await attempt(ctx, target);
   const timing = { startedAt, completedAt: ctx.clock.now() };
-  const willRetry = await settle(ctx, target, result, timing);
+  // The attempt happened on the network: a settle Postgres aborted for another transaction is run again, not left to
+  // the lease's expiry (which would publish the post a second time).
+  const willRetry = await retryIfAborted(() => settle(ctx, target, result, timing));
   if ("outcome" in result) return result.outcome.status === "published" ? "published" : "processing";
   return willRetry ? "retrying" : "failed";
 }

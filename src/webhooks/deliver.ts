@@ -2,7 +2,7 @@ import { CiphertextError, open } from "../core/crypto.js";
 import { env } from "../core/env.js";
 import { jobContext, retryDelaySeconds, type JobContext } from "../core/jobs/index.js";
 import { log } from "../core/log.js";
-import type { Tx } from "../core/pg.js";
+import { retryIfAborted, type Tx } from "../core/pg.js";
 import { effectivePlan, isPaidActive, plans } from "../core/plans.js";
 import { serializeEventBody } from "./payload.js";
 import { sendWebhook, type SendResult } from "./send.js";
@@ -244,5 +244,7 @@ export async function executeDelivery(deliveryId: string, ctx: JobContext = jobC
     timeoutMs: env().WEBHOOK_TIMEOUT_SECONDS * 1000,
     allowLoopback: env().OUTBOUND_ALLOW_LOOPBACK,
   });
-  return settle(ctx, d, sent, startedAt);
+  // The receiver has the request: an outcome Postgres aborted for another transaction is recorded again rather than
+  // left to the lease's expiry, which would deliver the event a second time.
+  return retryIfAborted(() => settle(ctx, d, sent, startedAt));
 }

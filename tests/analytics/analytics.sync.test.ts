@@ -1,3 +1,4 @@
+import postgres from "postgres";
 import { describe, expect, it } from "vitest";
 import { nextCaptureAt, parseCadence } from "../../src/analytics/sync/sync.js";
 import { connectAccount, eventually, sandboxControl } from "../helpers/connect.js";
@@ -95,6 +96,58 @@ describe("the metrics sync", () => {
     // The next capture of a young post is due within the cadence's first step.
     const [target] = await t.sql<{ next_metrics_at: Date }[]>`select next_metrics_at from public.post_targets where id = ${p.targetId}`;
     expect(target!.next_metrics_at.getTime()).toBeGreaterThan(Date.now() + 50 * 60_000);
+  });
+
+  it("stores its reading while a publish on the same account settles: neither is aborted as a deadlock", async () => {
+    const p = await publishedTweet();
+    await eventually(async () => ((await snapshotsOf(p.targetId)).length ? true : undefined), 10_000, "a first snapshot");
+    const before = (await snapshotsOf(p.targetId)).length;
+
+    // Two transactions held open side by side, on connections of their own.
+    const db = postgres(t.databaseUrl, { max: 2, onnotice: () => {} });
+    const account = await db.reserve();
+    const publish = await db.reserve();
+    try {
+      const pidOf = async (c: postgres.ReservedSql) => (await c<{ pid: number }[]>`select pg_backend_pid() as pid`)[0]!.pid;
+      const [accountPid, publishPid] = [await pidOf(account), await pidOf(publish)];
+      const somethingWaitsFor = (pid: number, what: string) =>
+        eventually(
+          async () => ((await t.sql`select 1 from pg_stat_activity where ${pid}::integer = any(pg_blocking_pids(pid))`).length ? true : undefined),
+          10_000,
+          what,
+        );
+
+      // New numbers on the network, so the sync's reading changes the hour's sums; and the connection's row held, so
+      // the sync asked for stops after its claim, before it reads the network.
+      await setSandboxMetrics("twitter", p.tweetId, { impressions: 500, likes: 20 });
+      await account`begin`;
+      await account`select 1 from public.connections where id = ${p.connectionId} for update`;
+      const asked = await t.call("POST", "/api/v1/analytics/sync", { apiKey: p.apiKey });
+      expect(asked.status, JSON.stringify(asked.body)).toBe(200);
+      await somethingWaitsFor(accountPid, "the sync to wait for the connection's row");
+
+      // A publish on the same account settles with two locks, in this order: its trigger marks the account's sync due
+      // (the upsert of arm_metrics_on_publish) ...
+      await publish`begin`;
+      await publish`
+        update public.analytics_sync_state set next_sync_at = least(next_sync_at, now()) where connection_id = ${p.connectionId}`;
+      // ... while the sync reads the network and comes to store what it read ...
+      await account`commit`;
+      await somethingWaitsFor(publishPid, "the sync to wait for the publish");
+      // ... then the publish adds its target to the hour's published count (add_published_hourly, here adding nothing).
+      // Had the sync taken the hour's sums before the account's sync row, this would wait for the sync while the sync
+      // waits for it, and Postgres would abort one of the two.
+      await publish`select public.add_published_hourly(array(select t from public.post_targets t where t.id = ${p.targetId}), 0)`;
+      await publish`commit`;
+    } finally {
+      account.release();
+      publish.release();
+      await db.end();
+    }
+
+    await eventually(async () => ((await snapshotsOf(p.targetId)).length > before ? true : undefined), 10_000, "the sync's snapshot");
+    // Stored by the sync asked for, not by a later one after it failed.
+    expect(await stateOf(p.connectionId)).toMatchObject({ health: "healthy", consecutive_failures: 0, last_error: null, last_error_at: null });
   });
 
   it("healthy → needs reconnect when the network revokes the token → healthy again after reconnecting", async () => {

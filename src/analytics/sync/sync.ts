@@ -237,6 +237,12 @@ async function store(
 ): Promise<void> {
   const byExternalId = new Map(posts.map((p) => [p.externalPostId, p]));
   await ctx.serviceDb(async (tx) => {
+    // Lock order: the account's sync row first, then its targets and the hourly sums their snapshots add to. Publishing
+    // a target takes the same two in that order (its trigger marks the account's sync due, then its published count is
+    // added to the hour's sums: migrations 20261206050000 and 20261206092000). Taking the hourly sums first, as this
+    // did, deadlocked with a publish on the same account, and Postgres aborted one of the two: a lost sync, or a publish
+    // that went out on the network but was not recorded (sent again once its lease ran out).
+    await tx`select 1 from public.analytics_sync_state where connection_id = ${state.connection_id} for no key update`;
     const [clock] = await tx<{ now: Date }[]>`select now() as now`;
     const now = clock!.now;
     const rows = [];
