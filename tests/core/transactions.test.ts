@@ -1,6 +1,7 @@
 import net from "node:net";
 import postgres from "postgres";
 import { describe, expect, it } from "vitest";
+import { retryIfAborted } from "../../src/core/pg.js";
 import { serviceDb, services } from "../../src/core/services.js";
 import { useTestHome } from "../helpers/home.js";
 import { createProfile, signUp } from "../helpers/users.js";
@@ -119,5 +120,47 @@ describe("db.as and serviceDb transactions", () => {
       tx<{ id: string; role: string }[]>`select id, current_user::text as role from public.profiles`,
     );
     expect(rows).toEqual([{ id: profileId, role: "amplify_api" }]);
+  });
+});
+
+describe("retryIfAborted", () => {
+  it("runs a transaction Postgres aborted as a deadlock's victim again: both sides commit, each once", async () => {
+    const user = await signUp(t);
+    const first = await createProfile(t, user, "first");
+    const second = await createProfile(t, user, "second");
+    // Each transaction appends its letter to both profiles' names, in opposite orders, and takes its second row only
+    // once both hold their first: a deadlock, of which Postgres aborts one.
+    let holding = 0;
+    let bothHold!: () => void;
+    const bothHolding = new Promise<void>((resolve) => (bothHold = resolve));
+    const runs = { a: 0, b: 0 };
+    const append = (letter: "a" | "b", order: string[]) =>
+      retryIfAborted(() =>
+        serviceDb()(async (tx) => {
+          runs[letter]++;
+          await tx`update public.profiles set name = name || ${letter} where id = ${order[0]!}`;
+          if (++holding === 2) bothHold();
+          await bothHolding;
+          await tx`update public.profiles set name = name || ${letter} where id = ${order[1]!}`;
+        }),
+      );
+    await Promise.all([append("a", [first, second]), append("b", [second, first])]);
+
+    expect(runs.a + runs.b).toBe(3);
+    const names = await t.sql<{ name: string }[]>`select name from public.profiles where id in (${first}, ${second}) order by name`;
+    expect(names.map((r) => [...r.name.slice(-2)].sort().join(""))).toEqual(["ab", "ab"]);
+  });
+
+  it("does not run again a transaction that failed for any other reason", async () => {
+    let runs = 0;
+    await expect(
+      retryIfAborted(() =>
+        serviceDb()(async (tx) => {
+          runs++;
+          await tx`select 1 / 0`;
+        }),
+      ),
+    ).rejects.toMatchObject({ code: "22012" });
+    expect(runs).toBe(1);
   });
 });
