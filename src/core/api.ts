@@ -184,10 +184,14 @@ function validationError(error: z.ZodError, where: "body" | "query"): AppError {
 }
 
 /** The input step: parse the query string and the JSON body against the route's schemas (400 naming the field). */
-export async function parseInput(req: Request, def: Pick<AnyRouteDef, "body" | "query">): Promise<{ body: unknown; query: unknown }> {
+export async function parseInput(
+  req: Request,
+  def: Pick<AnyRouteDef, "body" | "query">,
+  url: URL = new URL(req.url),
+): Promise<{ body: unknown; query: unknown }> {
   let query: unknown = undefined;
   if (def.query) {
-    const raw = Object.fromEntries(new URL(req.url).searchParams);
+    const raw = Object.fromEntries(url.searchParams);
     const parsed = def.query.safeParse(raw);
     if (!parsed.success) throw validationError(parsed.error, "query");
     query = parsed.data;
@@ -343,13 +347,14 @@ export function api(list: readonly Route[]) {
     let limitHeaders: Record<string, string> = {};
     let caller: Caller | null = null;
     try {
-      const { route: r, params } = matchRoute(routes, req.method.toUpperCase(), new URL(req.url).pathname);
+      const url = new URL(req.url);
+      const { route: r, params } = matchRoute(routes, req.method.toUpperCase(), url.pathname);
       const def = r.def;
       const s = services();
       caller = await authenticate(req, def.auth, s);
       billingGate(caller);
       limitHeaders = await limitApiRequest(caller, s, servicePool(s.env));
-      const { body, query } = await parseInput(req, def);
+      const { body, query } = await parseInput(req, def, url);
       const db: CallerDb = (fn) => {
         if (!caller) throw new Error("db() needs an authenticated route");
         return s.db.as(caller.claims, fn);

@@ -1,8 +1,9 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash, hash, randomBytes, timingSafeEqual } from "node:crypto";
 import { env } from "./env.js";
 
+/** SHA-256 of a string's UTF-8 bytes, in hex (Node's one-shot `hash`: no Hash object per call). */
 export function sha256Hex(value: string): string {
-  return createHash("sha256").update(value).digest("hex");
+  return hash("sha256", value, "hex");
 }
 
 /** URL-safe random token of `bytes` random bytes. */

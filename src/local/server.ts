@@ -4,12 +4,12 @@ import { readFile } from "node:fs/promises";
 import http from "node:http";
 import { isIP } from "node:net";
 import path from "node:path";
-import { Readable } from "node:stream";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { AppError } from "../core/errors.js";
-import { errorResponse } from "../core/http.js";
+import { buildJsonBodiesOnRead, errorResponse, jsonTextOf } from "../core/http.js";
 import { log } from "../core/log.js";
 import { dashboardDist, headersFor, isAppRoute } from "./dashboard.js";
+import { incomingRequest } from "./request.js";
 import { logRequest } from "./terminal-log.js";
 import { compileRedirects, FUNCTION_PREFIX, readRedirects, resolveRedirect } from "./redirects.js";
 
@@ -110,6 +110,9 @@ export function createLocalHandler(options: LocalServerOptions = {}): FetchHandl
  * expanded, IPv6 in brackets and compressed), without the port; undefined when it is not a valid host.
  */
 export function hostNameOf(hostHeader: string | undefined): string | undefined {
+  // The usual Host of a local request, answered without parsing a URL (it is on every request's path).
+  const usual = hostHeader === undefined ? null : /^(localhost|127\.0\.0\.1)(?::(\d{1,5}))?$/.exec(hostHeader);
+  if (usual && (usual[2] === undefined || Number(usual[2]) <= 65535)) return usual[1];
   if (!hostHeader || /[\s/?#@\\]/.test(hostHeader)) return undefined;
   try {
     return new URL(`http://${hostHeader}`).hostname.replace(/\.$/, "");
@@ -163,6 +166,9 @@ export interface ListenOptions {
  */
 export function listen(handler: FetchHandler, port: number, host = "127.0.0.1", options: ListenOptions = {}): Promise<http.Server> {
   const allowedHosts = options.allowedHosts ?? [];
+  // This server writes JSON answers from their text, so the functions in this process need not build a body stream
+  // for them (src/core/http.ts).
+  buildJsonBodiesOnRead();
   const server = http.createServer(async (req, res) => {
     if (!hostAllowed(req.headers.host, allowedHosts)) {
       req.resume();
@@ -187,19 +193,7 @@ export function listen(handler: FetchHandler, port: number, host = "127.0.0.1", 
     );
     try {
       const origin = `http://${req.headers.host ?? `${host}:${port}`}`;
-      const headers = new Headers();
-      for (const [k, v] of Object.entries(req.headers)) {
-        if (Array.isArray(v)) v.forEach((item) => headers.append(k, item));
-        else if (v !== undefined) headers.set(k, v);
-      }
-      const hasBody = method !== "GET" && method !== "HEAD";
-      const request = new Request(new URL(req.url ?? "/", origin), {
-        method,
-        headers,
-        body: hasBody ? (Readable.toWeb(req) as ReadableStream<Uint8Array>) : undefined,
-        // @ts-expect-error Node's fetch needs duplex for streamed request bodies.
-        duplex: "half",
-      });
+      const request = incomingRequest(req, origin);
       const response = await handler(request);
       const outHeaders: Record<string, string | string[]> = {};
       response.headers.forEach((value, key) => {
@@ -225,12 +219,20 @@ export function listen(handler: FetchHandler, port: number, host = "127.0.0.1", 
 }
 
 /**
- * Writes the status, headers and body. A body that arrives in one chunk (every JSON answer) goes out with a
- * Content-Length in one write, as a plain node:http server would send it; chunked encoding would cost a second
- * write (its terminating chunk) per answer. Anything longer (a file from the storage emulator) streams chunk by chunk
- * without being held in memory.
+ * Writes the status, headers and body. A JSON answer goes out from its text, and any other body that arrives in one
+ * chunk is sent the same way: with a Content-Length, in one write, as a plain node:http server would send it (chunked
+ * encoding would cost a second write, its terminating chunk, per answer). Anything longer (a file from the storage
+ * emulator) streams chunk by chunk without being held in memory.
  */
 async function writeBody(res: http.ServerResponse, response: Response, headers: Record<string, string | string[]>, method: string): Promise<void> {
+  // Its body stream is made only if someone reads it (src/core/http.ts), so this does not.
+  const text = jsonTextOf(response);
+  if (text !== undefined) {
+    headers["content-length"] = String(Buffer.byteLength(text));
+    res.writeHead(response.status, headers);
+    res.end(method === "HEAD" ? undefined : text);
+    return;
+  }
   if (!response.body || method === "HEAD") {
     res.writeHead(response.status, headers);
     res.end();
