@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type postgres from "postgres";
 import { AppError } from "./errors.js";
-import type { Tx } from "./pg.js";
+import { literal, type Tx } from "./pg.js";
 
 /** Keyset pagination: the cursor is the (created_at, id) of the last row seen, opaque to clients. */
 export interface Keyset {
@@ -60,17 +60,26 @@ export function pageOf(query: { limit: number; cursor?: string }): PageSpec {
  * The one keyset page: `fetch` runs the list's query with `where` (the keyset predicate on `(created_at, id)`, or
  * `true` on the first page) and `take` rows (`limit + 1`, to learn whether there is a next page), ordered by
  * `created_at desc, id desc`. `columns` names the two columns when the query qualifies them (e.g. `p.created_at`).
+ *
+ * Both are written into the statement as literals rather than sent as parameters: the row count is an integer from
+ * the validated query, the cursor a timestamp and a UUID `decodeCursor` checked. Without prepared statements (the
+ * transaction pooler's rule), postgres.js sends a statement that has parameters in two round trips, the first only to
+ * learn their types (see `literal` in ./pg.ts), so a list the RLS policies alone scope (profiles, for one) goes out in
+ * one round trip instead of two, in the same write as the caller's setup statement.
  */
 export async function keysetPage<R extends { created_at: Date; id: string }>(
   tx: Tx,
   spec: PageSpec,
-  fetch: (where: postgres.Fragment, take: number) => Promise<readonly R[]>,
+  fetch: (where: postgres.Fragment, take: postgres.Fragment) => Promise<readonly R[]>,
   columns: { createdAt: string; id: string } = { createdAt: "created_at", id: "id" },
 ): Promise<Page<R>> {
+  if (!Number.isInteger(spec.limit) || spec.limit < 1) throw new Error(`keysetPage: limit must be a positive integer, got ${spec.limit}`);
   const where = spec.before
-    ? tx`(${tx(columns.createdAt)}, ${tx(columns.id)}) < (${spec.before.createdAt}, ${spec.before.id})`
+    ? tx`(${tx(columns.createdAt)}, ${tx(columns.id)}) < (${tx.unsafe(
+        `${literal(spec.before.createdAt.toISOString())}::timestamptz, ${literal(spec.before.id)}::uuid`,
+      )})`
     : tx`true`;
-  const rows = await fetch(where, spec.limit + 1);
+  const rows = await fetch(where, tx.unsafe(String(spec.limit + 1)));
   const page = rows.slice(0, spec.limit);
   return { rows: page, nextCursor: nextCursor({ rows: page, hasMore: rows.length > spec.limit }) };
 }
