@@ -104,7 +104,7 @@ describe("the metrics sync", () => {
     const before = (await snapshotsOf(p.targetId)).length;
 
     // Two transactions held open side by side, on connections of their own.
-    const db = postgres(t.databaseUrl, { max: 2, onnotice: () => {} });
+    const db = postgres(t.home.databaseUrl, { max: 2, onnotice: () => {} });
     const account = await db.reserve();
     const publish = await db.reserve();
     try {

@@ -38,8 +38,6 @@ export interface TestHome {
   home: LocalHome;
   /** Admin SQL on this file's database (bypasses RLS): for arranging state and checking what was written. */
   sql: postgres.Sql;
-  /** This file's database, for a test that needs its own connections (transactions held open side by side). */
-  databaseUrl: string;
   call<T = any>(method: string, path: string, options?: CallOptions): Promise<CallResult<T>>;
   /** A real HTTP request to the home's port (no in-process shortcut), its body parsed as JSON when it is JSON. */
   http<T = any>(path: string, init?: RequestInit): Promise<CallResult<T>>;
@@ -65,7 +63,6 @@ export function useTestHome(options: Omit<LocalHomeOptions, "databaseUrl" | "sec
   const ctx = {} as TestHome;
   beforeAll(async () => {
     const databaseUrl = await cloneTemplateDatabase();
-    ctx.databaseUrl = databaseUrl;
     ctx.home = await startLocalHome({ port: 0, ...options, databaseUrl, secrets: generateSecrets() });
     ctx.sql = postgres(databaseUrl, { max: 2, onnotice: () => {} });
   });
