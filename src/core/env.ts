@@ -1,5 +1,13 @@
 import { z } from "zod";
 
+/** A Facebook Login for Business configuration id (Meta's are digits). */
+export const facebookLoginConfigIdSchema = z
+  .string()
+  .trim()
+  .min(1)
+  .max(64)
+  .regex(/^[0-9A-Za-z_-]+$/, "Letters, digits, _ and - only");
+
 /**
  * The one place that reads process.env. It is parsed once, on first use, and decides the home (`AMPLIFY_HOME`):
  *
@@ -102,6 +110,11 @@ const envSchema = z.object({
   /** The Meta app (Facebook Login) publishing to Facebook Pages: its App ID and App Secret. */
   FACEBOOK_CLIENT_ID: z.string().min(1).optional(),
   FACEBOOK_CLIENT_SECRET: z.string().min(1).optional(),
+  /**
+   * For a Business-type Meta app: the Facebook Login for Business configuration users sign in through (App Dashboard
+   * > Facebook Login for Business > Configurations). The consent URL then names it instead of asking for scopes.
+   */
+  FACEBOOK_LOGIN_CONFIG_ID: facebookLoginConfigIdSchema.optional(),
   /** The Threads app id and secret (Threads has its own, distinct from the Meta app's). */
   THREADS_CLIENT_ID: z.string().min(1).optional(),
   THREADS_CLIENT_SECRET: z.string().min(1).optional(),

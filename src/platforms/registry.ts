@@ -101,6 +101,7 @@ const networks = {
   }),
   facebook: network(loaders.facebook, facebookHosts, facebookConnection, {
     credentials: ["FACEBOOK_CLIENT_ID", "FACEBOOK_CLIENT_SECRET"],
+    options: (e) => (e.FACEBOOK_LOGIN_CONFIG_ID ? { configId: e.FACEBOOK_LOGIN_CONFIG_ID } : {}),
   }),
   threads: network(loaders.threads, threadsHosts, threadsConnection, {
     credentials: ["THREADS_CLIENT_ID", "THREADS_CLIENT_SECRET"],

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { open, seal } from "../core/crypto.js";
-import { env, type Env } from "../core/env.js";
+import { env, facebookLoginConfigIdSchema, type Env } from "../core/env.js";
 import { AppError } from "../core/errors.js";
 import { log } from "../core/log.js";
 import type { PlatformRegistry } from "../platforms/registry.js";
@@ -53,7 +53,7 @@ export const appOptionSchemas = {
   twitter: z.strictObject({}),
   linkedin: z.strictObject({}),
   instagram: z.strictObject({}),
-  facebook: z.strictObject({ configId: z.string().trim().min(1).max(64).regex(/^[0-9A-Za-z_-]+$/, "Letters, digits, _ and - only").optional() }),
+  facebook: z.strictObject({ configId: facebookLoginConfigIdSchema.optional() }),
   threads: z.strictObject({}),
   tiktok: z.strictObject({ appAudited: z.boolean().optional() }),
   youtube: z.strictObject({
@@ -101,6 +101,8 @@ function adapterOptions(platform: AppPlatform, options: Record<string, unknown>)
       return typeof options.appAudited === "boolean" ? { appAudited: options.appAudited } : {};
     case "youtube":
       return typeof options.projectAudited === "boolean" ? { projectAudited: options.projectAudited } : {};
+    case "facebook":
+      return typeof options.configId === "string" ? { configId: options.configId } : {};
     default:
       return {};
   }

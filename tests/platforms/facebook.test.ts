@@ -12,9 +12,10 @@ import {
   type FacebookPageInfo,
 } from "../../src/platforms/facebook.js";
 import { parseJson, type HttpResponse } from "../../src/platforms/http.js";
-import { getAdapter } from "../../src/platforms/registry.js";
+import { adapterConfig, getAdapter } from "../../src/platforms/registry.js";
 import { PlatformError, type AccountInfo, type MediaItem, type OAuthTokens, type PlatformAdapter, type PublishOutcome } from "../../src/platforms/types.js";
 import { MAX_PROCESSING_SECONDS } from "../../src/publishing/executor.js";
+import { sandboxClients } from "../../src/sandbox/clients.js";
 import { followSandboxConsent } from "../../src/sandbox/consent.js";
 import { connectAccount, eventually } from "../helpers/connect.js";
 import { fakeMp4 } from "../helpers/fake-mp4.js";
@@ -211,6 +212,79 @@ describe("Facebook adapter: consent, Pages and the Page credential", () => {
       adapter.publish({ accessToken: declined.tokens.accessToken, account: declined.account, text: unique("No permission"), media: [], settings: {} }),
     );
     expect(refused).toMatchObject({ category: "auth_error", details: { status: 403, platformCode: "200" } });
+  });
+});
+
+describe("Facebook Login for Business: a configuration in place of scopes", () => {
+  /** Registers a configuration of an app on the sandbox's developer portal. */
+  async function configure(clientId: string, permissions: string[]): Promise<Response> {
+    return fetch(control("/configurations"), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ clientId, permissions, name: "Publishing" }),
+    });
+  }
+  const ourClient = sandboxClients.facebook.clientId;
+
+  it("names the configuration (config_id) in the consent URL and asks for no scopes", () => {
+    const real = createFacebookAdapter({ ...facebookHosts, clientId: "app-id", clientSecret: "secret", configId: "1234567890" });
+    const url = new URL(real.authorizeUrl({ state: "st", codeChallenge: "ch", redirectUri, scopes: ["pages_show_list", "pages_manage_posts"] }));
+    expect(Object.fromEntries(url.searchParams)).toEqual({
+      client_id: "app-id",
+      redirect_uri: redirectUri,
+      state: "st",
+      response_type: "code",
+      config_id: "1234567890",
+    });
+  });
+
+  it("grants the configuration's permissions: a Page that can publish, or, without pages_manage_posts, one that says so", async () => {
+    const created = await configure(ourClient, ["pages_show_list", "pages_read_engagement", "pages_manage_posts"]);
+    expect(created.status).toBe(201);
+    const { configId, permissions } = (await created.json()) as { configId: string; permissions: string[] };
+    expect(configId).toMatch(/^\d+$/);
+    expect(permissions).toEqual(["pages_show_list", "pages_read_engagement", "pages_manage_posts"]);
+    const business = createFacebookAdapter({ ...adapterConfig("facebook"), configId });
+
+    const url = new URL(business.authorizeUrl({ state: "s", codeChallenge: "unused", redirectUri, scopes: catalog.facebook.scopes }));
+    const { code } = await followSandboxConsent(url.toString(), { user: unique("fbb").replace(" ", "_") });
+    const tokens = await business.exchangeCode({ code: code!, codeVerifier: "unused", redirectUri });
+    expect([...tokens.scopes].sort()).toEqual(["pages_manage_posts", "pages_read_engagement", "pages_show_list"]);
+    const account = await business.getAccount(tokens.accessToken);
+    const text = unique("Through a configuration");
+    const outcome = await business.publish({ accessToken: tokens.accessToken, account, text, media: [], settings: {} });
+    expect(outcome.status).toBe("published");
+    expect((await sandboxPosts(account.externalAccountId)).map((p) => p.text)).toContain(text);
+
+    // A configuration that leaves pages_manage_posts out grants a Page that cannot publish, and the account says so.
+    const readOnly = (await (await configure(ourClient, ["pages_show_list", "pages_read_engagement"])).json()) as { configId: string };
+    const viewer = createFacebookAdapter({ ...adapterConfig("facebook"), configId: readOnly.configId });
+    const viewerUrl = viewer.authorizeUrl({ state: "s", codeChallenge: "unused", redirectUri, scopes: catalog.facebook.scopes });
+    const viewerCode = (await followSandboxConsent(viewerUrl, { user: unique("fbv").replace(" ", "_") })).code;
+    const viewerTokens = await viewer.exchangeCode({ code: viewerCode!, codeVerifier: "unused", redirectUri });
+    expect(viewerTokens.scopes).not.toContain("pages_manage_posts");
+  });
+
+  it("refuses, on the dialog, a configuration of another app or one that does not exist; the portal refuses bad ones", async () => {
+    const other = (await (
+      await fetch(`${t.home.url}/sandbox/facebook/__sandbox/apps`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "Other" }) })
+    ).json()) as { clientId: string };
+    const theirs = (await (await configure(other.clientId, ["pages_show_list", "pages_manage_posts"])).json()) as { configId: string };
+    for (const configId of [theirs.configId, "999999999"]) {
+      const url = new URL(adapter.authorizeUrl({ state: "s", codeChallenge: "unused", redirectUri, scopes: catalog.facebook.scopes }));
+      url.searchParams.set("config_id", configId);
+      url.searchParams.set("sandbox_user", "fb_config_refused");
+      const dialog = await fetch(url, { redirect: "manual" });
+      expect(dialog.status).toBe(400);
+      expect(await dialog.text()).toContain("configuration ID is not valid for this app");
+    }
+    expect((await configure("no-such-app", ["pages_show_list"])).status).toBe(400);
+    expect((await configure(ourClient, [])).status).toBe(400);
+    const unknown = await configure(ourClient, ["pages_show_list", "publish_everything"]);
+    expect(unknown.status).toBe(400);
+    expect(await unknown.json()).toEqual({ error: "unknown permissions: publish_everything" });
+    const listed = (await (await fetch(control(`/configurations?client_id=${other.clientId}`))).json()) as { configurations: { configId: string }[] };
+    expect(listed.configurations.map((c) => c.configId)).toEqual([theirs.configId]);
   });
 });
 

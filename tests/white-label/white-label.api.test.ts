@@ -154,6 +154,7 @@ describe("white-label: validation", () => {
     const reddit = await registerSandboxApp(t, "reddit");
     expect(await fieldOf("reddit", { ...reddit })).toEqual(["options.userAgent"]);
     expect(await fieldOf("tiktok", { clientId: "a", clientSecret: "b", options: { appAudited: "yes" } })).toEqual(["options.appAudited"]);
+    expect(await fieldOf("facebook", { clientId: "a", clientSecret: "b", options: { configId: "12 34; drop" } })).toEqual(["options.configId"]);
     expect(await t.sql`select 1 from public.white_label_apps where user_id = ${owner.user.id}`).toHaveLength(0);
   });
 

@@ -4,7 +4,7 @@ import { useTestHome } from "../helpers/home.js";
 import { paidUserWithKey } from "../helpers/users.js";
 import { startWebhookReceiver, type WebhookReceiver } from "../helpers/webhook-receiver.js";
 import { invite, mailsTo } from "../team/team-helpers.js";
-import { consentUrl, saveSandboxApp, whiteLabelOwner } from "./helpers.js";
+import { consentUrl, registerSandboxApp, saveSandboxApp, whiteLabelOwner } from "./helpers.js";
 
 /**
  * White-label in the local home, end to end: a customer registers an app on the sandbox's developer portal, saves it,
@@ -98,6 +98,40 @@ describe("white-label: the customer's own app carries its connections", () => {
     const settings = await t.call("PATCH", `/api/v1/connections/${connectionId}`, { apiKey: owner.apiKey, body: { settings: { subreddit: "acme" } } });
     expect(settings.status, JSON.stringify(settings.body)).toBe(200);
     const post = await t.call("POST", "/api/v1/post", { apiKey: owner.apiKey, body: { platform: "reddit", content: "Acme news\nPosted via Acme" } });
+    expect(post.status, JSON.stringify(post.body)).toBe(201);
+    expect(post.body).toMatchObject({ status: "published" });
+    expect(new Set((await grantsOf(connectionId)).map((g) => g.client_id))).toEqual(new Set([app.clientId]));
+  });
+
+  it("signs Facebook users in through the customer's Login for Business configuration, and publishes to their Page", async () => {
+    const owner = await brandedOwner();
+    const app = await registerSandboxApp(t, "facebook");
+    // The customer's Business app has a configuration granting what publishing needs (the sandbox's developer portal).
+    const configured = await fetch(`${t.home.url}/sandbox/facebook/__sandbox/configurations`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ clientId: app.clientId, permissions: ["pages_show_list", "pages_read_engagement", "pages_manage_posts"] }),
+    });
+    expect(configured.status).toBe(201);
+    const { configId } = (await configured.json()) as { configId: string };
+    const saved = await t.call("PUT", "/api/v1/white-label/apps/facebook", {
+      token: owner.user.token,
+      body: { clientId: app.clientId, clientSecret: app.clientSecret, options: { configId } },
+    });
+    expect(saved.status, JSON.stringify(saved.body)).toBe(201);
+    expect(saved.body.app.options).toEqual({ configId });
+
+    // The consent URL names the customer's client and configuration, and asks for no scopes of its own.
+    const consent = await consentUrl(t, owner.apiKey, "facebook");
+    expect(consent.searchParams.get("client_id")).toBe(app.clientId);
+    expect(consent.searchParams.get("config_id")).toBe(configId);
+    expect(consent.searchParams.has("scope")).toBe(false);
+
+    const connectionId = await connectAccount(t, { apiKey: owner.apiKey }, "facebook");
+    const [conn] = await t.sql<{ oauth_app_id: string; scopes: string[] }[]>`select oauth_app_id, scopes from public.connections where id = ${connectionId}`;
+    expect(conn!.oauth_app_id).toBe(saved.body.app.id);
+    expect([...conn!.scopes].sort()).toEqual(["pages_manage_posts", "pages_read_engagement", "pages_show_list"]);
+    const post = await t.call("POST", "/api/v1/post", { apiKey: owner.apiKey, body: { platform: "facebook", content: "Posted via Acme's Business app" } });
     expect(post.status, JSON.stringify(post.body)).toBe(201);
     expect(post.body).toMatchObject({ status: "published" });
     expect(new Set((await grantsOf(connectionId)).map((g) => g.client_id))).toEqual(new Set([app.clientId]));

@@ -76,6 +76,18 @@ export async function liveUserToken(ctx: Facebook, token: string, clientId: stri
 
 export async function consent(ctx: Facebook, req: Request): Promise<Response> {
   const url = new URL(req.url);
+  // Facebook Login for Business: a `config_id` names a configuration of the app, whose permissions replace any scope
+  // the URL asks for. One of another app, or none, is refused on the dialog itself.
+  const configId = url.searchParams.get("config_id");
+  if (configId !== null) {
+    const [configuration] = await ctx.sql<{ permissions: string[] }[]>`
+      select permissions from local_sandbox.facebook_login_configurations
+      where id = ${configId} and client_id = ${url.searchParams.get("client_id") ?? ""}`;
+    if (!configuration) {
+      return htmlPage(400, "Facebook", "Sorry, something went wrong. This configuration ID is not valid for this app.");
+    }
+    url.searchParams.set("scope", configuration.permissions.join(","));
+  }
   const declined = (url.searchParams.get("sandbox_decline") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
   if (declined.length) {
     const kept = (url.searchParams.get("scope") ?? "").split(/[\s,]+/).filter((s) => s && !declined.includes(s));
@@ -180,4 +192,43 @@ export async function pageToken(ctx: Facebook, user: Grant, pageId: string): Pro
     values (${token}, ${NETWORK}, 'access', ${pageId}, ${user.client_id}, ${user.scopes}, ${user.family},
             ${longLived ? null : user.expires_at}, ${ctx.now()})`;
   return token;
+}
+
+/**
+ * The developer portal's Facebook Login for Business configurations:
+ *   POST /__sandbox/configurations  {"clientId", "permissions": [...], "name"?}   201 { configId, clientId, name, permissions }
+ *   GET  /__sandbox/configurations[?client_id=…]                                  { configurations: [...] }
+ * The app must be registered (the sandbox's own client or one from `POST /__sandbox/apps`), and every permission one
+ * the sandbox knows.
+ */
+export async function configurations(ctx: Facebook, req: Request): Promise<Response> {
+  if (req.method === "GET") {
+    const clientId = new URL(req.url).searchParams.get("client_id");
+    const rows = await ctx.sql<{ id: string; client_id: string; name: string; permissions: string[] }[]>`
+      select id, client_id, name, permissions from local_sandbox.facebook_login_configurations
+      where ${clientId === null ? ctx.sql`true` : ctx.sql`client_id = ${clientId}`}
+      order by created_at, id`;
+    return json(200, { configurations: rows.map((r) => ({ configId: r.id, clientId: r.client_id, name: r.name, permissions: r.permissions })) });
+  }
+  let body: { clientId?: unknown; name?: unknown; permissions?: unknown };
+  try {
+    body = (await req.json()) as typeof body;
+  } catch {
+    return json(400, { error: "the body must be JSON: { clientId, permissions, name? }" });
+  }
+  const clientId = typeof body?.clientId === "string" ? body.clientId : "";
+  if (!clients.get(clientId)) return json(400, { error: `no app with client id '${clientId}' is registered on the facebook sandbox` });
+  const permissions = body?.permissions;
+  if (!Array.isArray(permissions) || permissions.length === 0 || !permissions.every((p) => typeof p === "string")) {
+    return json(400, { error: "permissions must be a non-empty array of permission names" });
+  }
+  const unknown = permissions.filter((p) => !facebookSandboxConfig.scopes.has(p as never));
+  if (unknown.length) return json(400, { error: `unknown permissions: ${unknown.join(", ")}` });
+  const name = typeof body?.name === "string" && body.name.trim() ? body.name.trim().slice(0, 100) : "Sandbox configuration";
+  const id = snowflakeId(ctx.now());
+  const unique = [...new Set(permissions as string[])];
+  await ctx.sql`
+    insert into local_sandbox.facebook_login_configurations (id, client_id, name, permissions)
+    values (${id}, ${clientId}, ${name}, ${unique})`;
+  return json(201, { configId: id, clientId, name, permissions: unique });
 }

@@ -10,7 +10,7 @@ import {
 } from "../common.js";
 import { graphError, graphParams } from "../meta-graph.js";
 import { networkTables } from "../network-tables.js";
-import { accessToken, authenticate, consent } from "./auth.js";
+import { accessToken, authenticate, configurations, consent } from "./auth.js";
 import { controlAccount, listPages } from "./control.js";
 import { feed, photos } from "./publish.js";
 import { accounts, me, pageFields, pageFollowers, permissions, postInsights, readPost, videoInsights } from "./reads.js";
@@ -60,6 +60,11 @@ export { facebookSandboxConfig } from "./shared.js";
  * `appCallsPerHour`), and Page-token answers `X-Business-Use-Case-Usage` for the Page (`pageCallsPerHour`); a spent
  * window is answered with code 4 (app) or 80001 (Page, with `estimated_time_to_regain_access`).
  *
+ * Facebook Login for Business: `POST /__sandbox/configurations {"clientId", "permissions", "name"?}` registers a
+ * configuration of an app (`GET` lists them) and answers its `configId`; a consent naming it (`config_id`) is granted
+ * the configuration's permissions in place of its scope, and one naming another app's configuration, or an unknown
+ * one, is refused on the dialog.
+ *
  * Sandbox-only consent parameters, besides `sandbox_user` and `sandbox_deny`: `sandbox_pages=<n>` gives a user signing
  * in for the first time n Pages (0–5, default 1; a user keeps the Pages they have), `sandbox_decline=<perm,…>`
  * unticks those permissions (e.g. `pages_manage_posts`), which `/me/permissions` then lists as declined.
@@ -106,6 +111,8 @@ export function createFacebookSandbox(sandbox: SandboxContext): NetworkHandler {
       "POST /__sandbox/accounts/:ref/followers": (req, path) => handleControl(ctx, NETWORK, req, `/accounts/${path.ref!}/followers`),
       "POST /__sandbox/accounts/:ref/:action([a-z-]+)": (_req, path) => controlAccount(ctx, path.ref!, path.action!),
       "GET /__sandbox/pages": (req) => listPages(ctx, req),
+      "GET /__sandbox/configurations": (req) => configurations(ctx, req),
+      "POST /__sandbox/configurations": (req) => configurations(ctx, req),
       "* /__sandbox/*": (req, path) => handleControl(ctx, NETWORK, req, `/${path["*"]!}`),
       "GET /dialog/oauth": (req) => consent(ctx, req),
       [`GET /${V}/dialog/oauth`]: (req) => consent(ctx, req),

@@ -61,6 +61,15 @@ create table if not exists local_sandbox.facebook_declined (
   permission  text not null,
   primary key (account_id, permission)
 );
+-- Facebook Login for Business configurations registered on the developer portal: each one stands in for the scopes
+-- of a consent that names it (\`config_id\`), for its own app only.
+create table if not exists local_sandbox.facebook_login_configurations (
+  id          text primary key,
+  client_id   text not null,
+  name        text not null,
+  permissions text[] not null,
+  created_at  timestamptz not null default now()
+);
 -- Videos being processed: what the post will say once published, and how processing ends.
 create table if not exists local_sandbox.facebook_videos (
   id          text primary key,
