@@ -4,7 +4,7 @@ import { expectAccessible, useBrowser, watchErrors } from "../dashboard/browser.
 import { open, signIn } from "../dashboard/pages.js";
 import { addMember } from "../team/team-helpers.js";
 import { paidUserWithKey } from "../helpers/users.js";
-import { saveSandboxApp, whiteLabelOwner } from "./helpers.js";
+import { registerSandboxApp, saveSandboxApp, whiteLabelOwner } from "./helpers.js";
 
 /**
  * The dashboard for a white-labelled account's team: the shell shows the account's display name (never ours) to the
@@ -48,6 +48,36 @@ describe("white-label in the dashboard", () => {
     await expectAccessible(memberPage, "/app/white-label (member)");
     await memberContext.close();
     expect(errors).toEqual([]);
+  }, 120_000);
+
+  it("saves a Facebook Business app with its Login for Business configuration from the form", async () => {
+    const owner = await whiteLabelOwner(t);
+    const app = await registerSandboxApp(t, "facebook");
+    const configured = await fetch(`${t.home.url}/sandbox/facebook/__sandbox/configurations`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ clientId: app.clientId, permissions: ["pages_show_list", "pages_read_engagement", "pages_manage_posts"] }),
+    });
+    const { configId } = (await configured.json()) as { configId: string };
+
+    const context = await b.newContext();
+    const page = await context.newPage();
+    const errors = watchErrors(page);
+    await signIn(page, t.home.url, owner.user.email);
+    await open(page, t.home.url, "/app/white-label", "White-label");
+    await page.getByLabel("Network").selectOption("facebook");
+    await page.getByLabel("Client id (Meta: app id; TikTok: client key)").fill(app.clientId);
+    await page.getByLabel("Client secret").fill(app.clientSecret);
+    await page.getByLabel("Facebook Login for Business configuration id (Business apps; optional)").fill(configId);
+    await page.getByRole("button", { name: "Check and save" }).click();
+    await page.getByText(`Login for Business configuration ${configId}`).waitFor();
+    await expectAccessible(page, "/app/white-label (a Facebook app saved)");
+    await context.close();
+    expect(errors).toEqual([]);
+
+    const saved = await t.call("GET", "/api/v1/white-label", { token: owner.user.token });
+    expect(saved.status).toBe(200);
+    expect(saved.body.whiteLabel.apps).toEqual([expect.objectContaining({ platform: "facebook", clientId: app.clientId, options: { configId } })]);
   }, 120_000);
 
   it("shows ours without the add-on", async () => {

@@ -103,14 +103,33 @@ function BrandingForm(props: { settings: Settings; reload: () => Promise<void> }
   );
 }
 
+/** The options the form's fields give for a network's app (each network's own: see the white-label API). */
+function optionsFor(platform: string, f: { userAgent: string; configId: string; projectId: string; audited: boolean }): Record<string, unknown> {
+  switch (platform) {
+    case "reddit":
+      return { userAgent: f.userAgent };
+    case "facebook":
+      return f.configId.trim() ? { configId: f.configId.trim() } : {};
+    case "youtube":
+      return { projectAudited: f.audited, ...(f.projectId.trim() ? { projectId: f.projectId.trim() } : {}) };
+    case "tiktok":
+      return { appAudited: f.audited };
+    default:
+      return {};
+  }
+}
+
 function AppsCard(props: { settings: Settings; reload: () => Promise<void> }) {
   const [platform, setPlatform] = useState<string>("twitter");
   const [clientId, setClientId] = useState("");
   const [clientSecret, setClientSecret] = useState("");
   const [userAgent, setUserAgent] = useState("");
+  const [configId, setConfigId] = useState("");
+  const [projectId, setProjectId] = useState("");
+  const [audited, setAudited] = useState(false);
   const save = useAction(async () => {
     await api("PUT", `/api/v1/white-label/apps/${platform}`, {
-      body: { clientId, clientSecret, options: platform === "reddit" ? { userAgent } : {} },
+      body: { clientId, clientSecret, options: optionsFor(platform, { userAgent, configId, projectId, audited }) },
     });
     setClientId("");
     setClientSecret("");
@@ -134,6 +153,11 @@ function AppsCard(props: { settings: Settings; reload: () => Promise<void> }) {
               <div class="item-main">
                 <div>
                   <strong>{a.platform}</strong> <code>{a.clientId}</code>
+                  {typeof a.options.configId === "string" && (
+                    <div class="muted small">
+                      Login for Business configuration <code>{a.options.configId}</code>
+                    </div>
+                  )}
                   <div class="muted small">Checked with the network <Time iso={a.validatedAt} /></div>
                 </div>
                 <ConfirmButton label="Remove" name={`Remove the ${a.platform} app`} confirm="Remove this app? New connections will use ours." onConfirm={() => remove.run(a.platform)} />
@@ -163,6 +187,20 @@ function AppsCard(props: { settings: Settings; reload: () => Promise<void> }) {
         <Field label="Client secret">{(id) => <input id={id} required type="password" autocomplete="off" value={clientSecret} onInput={(e) => setClientSecret(e.currentTarget.value)} />}</Field>
         {platform === "reddit" && (
           <Field label="Reddit User-Agent">{(id) => <input id={id} required value={userAgent} onInput={(e) => setUserAgent(e.currentTarget.value)} />}</Field>
+        )}
+        {platform === "facebook" && (
+          <Field label="Facebook Login for Business configuration id (Business apps; optional)">
+            {(id) => <input id={id} inputMode="numeric" value={configId} onInput={(e) => setConfigId(e.currentTarget.value)} />}
+          </Field>
+        )}
+        {platform === "youtube" && (
+          <Field label="Google Cloud project id (optional)">{(id) => <input id={id} value={projectId} onInput={(e) => setProjectId(e.currentTarget.value)} />}</Field>
+        )}
+        {(platform === "youtube" || platform === "tiktok") && (
+          <label class="chip">
+            <input type="checkbox" checked={audited} onChange={(e) => setAudited(e.currentTarget.checked)} />{" "}
+            {platform === "youtube" ? "Google has audited this project (uploads can be public)" : "TikTok has audited this app (posts can be public)"}
+          </label>
         )}
         <ErrorBox message={save.error} />
         <button class="btn primary" disabled={save.busy}>
