@@ -3,7 +3,7 @@ import { effectivePlan, isPaidActive, type PlanId } from "./plans.js";
 import { sha256Hex } from "./crypto.js";
 import { env } from "./env.js";
 import { AppError } from "./errors.js";
-import { literal, type Claims } from "./pg.js";
+import { literal, readInOneMessage, type Claims } from "./pg.js";
 import { meteringOf, type ApiRequestMetering, type MeteringColumns } from "./ratelimit/metering.js";
 import { bucketOf } from "./ratelimit/postgres.js";
 import { servicePool, services, type Services } from "./services.js";
@@ -79,18 +79,26 @@ interface KeyRow extends MeteringColumns {
  * (src/core/ratelimit/api-usage.ts), from the counter read here.
  */
 export async function verifyApiKey(key: string, s: Services = services()): Promise<Caller> {
+  const [row] = await servicePool(s.env).unsafe<KeyRow[]>(keyLookupSql(key, s));
+  return callerOfKeyRow(row, s);
+}
+
+/**
+ * The key lookup's one statement: a call of public.verify_api_key (migration 20261206090000), a PL/pgSQL function, so
+ * Postgres plans the lookup once per connection rather than on every request (the pooler allows no prepared
+ * statements). Written without parameters, so it costs one round trip, not two (`literal` in src/core/pg.ts): a hex
+ * digest, our own bucket name and an integer. A malformed key is refused before anything is sent.
+ */
+function keyLookupSql(key: string, s: Services): string {
   if (!apiKeyPattern.test(key)) throw new AppError("invalid_api_key", "Malformed API key");
   const rate = s.limiter.policy("api_requests");
   const foldRateLimit = s.limiter.backend() === "postgres";
-  const sql = servicePool(s.env);
-  // One call of public.verify_api_key (migration 20261206090000): a PL/pgSQL function, so Postgres plans the lookup
-  // once per connection rather than on every request (the pooler allows no prepared statements). Sent without
-  // parameters, so it costs one round trip, not two (`literal` in src/core/pg.ts): a hex digest, our own bucket
-  // name and an integer.
-  const [row] = await sql.unsafe<KeyRow[]>(
-    `select * from public.verify_api_key(${literal(sha256Hex(key))}, ${foldRateLimit ? literal(bucketOf(rate, "")) : "null"}::text,
-                                         ${Math.trunc(rate.windowMs)}::bigint)`,
-  );
+  return `select * from public.verify_api_key(${literal(sha256Hex(key))}, ${foldRateLimit ? literal(bucketOf(rate, "")) : "null"}::text,
+                                              ${Math.trunc(rate.windowMs)}::bigint)`;
+}
+
+/** The caller a key's row makes, or the 401 it gets: unknown, revoked, or its creator no longer a member. */
+function callerOfKeyRow(row: KeyRow | undefined, s: Services): Caller {
   if (!row) throw new AppError("invalid_api_key", "Invalid API key");
   if (row.status !== "active") throw new AppError("invalid_api_key", "This API key has been revoked");
   if (!row.member) {
@@ -107,8 +115,27 @@ export async function verifyApiKey(key: string, s: Services = services()): Promi
     plan,
     paidActive,
     claims: { sub: row.user_id, role: "authenticated", profile_id: row.profile_id, api_key_id: row.id },
-    metering: meteringOf(row, plan, paidActive, rate),
+    metering: meteringOf(row, plan, paidActive, s.limiter.policy("api_requests")),
   };
+}
+
+/**
+ * An API-key request whose whole database work is one read the RLS policies scope (a route's `read`), in one round
+ * trip: the key lookup, the caller's claims, the role and the read go to Postgres as one message, in one transaction
+ * (`readInOneMessage` in src/core/pg.ts). The claims are those `callerOfKeyRow` gives, built in SQL from the row the
+ * lookup returns, and set only for an active key of a current member; for any other key (or none) the read runs as
+ * amplify_api with no claims, and the RLS policies show it nothing. The row then decides as `verifyApiKey`'s does
+ * (the same 401s), and the rows are returned only with the caller they were read for. Nothing a read does outlives
+ * its transaction, so reading before the key is known to be good gives nothing away.
+ */
+export async function readWithApiKey<R>(key: string, read: string, s: Services = services()): Promise<{ caller: Caller; rows: R[] }> {
+  const lookup = `select k.*, set_config('request.jwt.claims',
+      case when k.status = 'active' and k.member
+           then json_build_object('sub', k.user_id, 'role', 'authenticated', 'profile_id', k.profile_id, 'api_key_id', k.id)::text
+           else '' end, true) as claims_set
+    from (${keyLookupSql(key, s)}) k`;
+  const { setup, rows } = await readInOneMessage<KeyRow, R>(servicePool(s.env), lookup, read);
+  return { caller: callerOfKeyRow(setup[0], s), rows };
 }
 
 /** The `iss` Supabase Auth puts in its access tokens: `<project URL>/auth/v1` (the local emulator does the same). */

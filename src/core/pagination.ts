@@ -61,11 +61,10 @@ export function pageOf(query: { limit: number; cursor?: string }): PageSpec {
  * `true` on the first page) and `take` rows (`limit + 1`, to learn whether there is a next page), ordered by
  * `created_at desc, id desc`. `columns` names the two columns when the query qualifies them (e.g. `p.created_at`).
  *
- * Both are written into the statement as literals rather than sent as parameters: the row count is an integer from
- * the validated query, the cursor a timestamp and a UUID `decodeCursor` checked. Without prepared statements (the
- * transaction pooler's rule), postgres.js sends a statement that has parameters in two round trips, the first only to
- * learn their types (see `literal` in ./pg.ts), so a list the RLS policies alone scope (profiles, for one) goes out in
- * one round trip instead of two, in the same write as the caller's setup statement.
+ * Both are written into the statement as literals rather than sent as parameters (`keysetSql`): without prepared
+ * statements (the transaction pooler's rule), postgres.js sends a statement that has parameters in two round trips,
+ * the first only to learn their types (see `literal` in ./pg.ts), so a list the RLS policies alone scope (profiles,
+ * for one) goes out in one round trip instead of two, in the same write as the caller's setup statement.
  */
 export async function keysetPage<R extends { created_at: Date; id: string }>(
   tx: Tx,
@@ -73,13 +72,25 @@ export async function keysetPage<R extends { created_at: Date; id: string }>(
   fetch: (where: postgres.Fragment, take: postgres.Fragment) => Promise<readonly R[]>,
   columns: { createdAt: string; id: string } = { createdAt: "created_at", id: "id" },
 ): Promise<Page<R>> {
+  const { where, take } = keysetSql(spec, columns);
+  return pageOfRows(await fetch(tx.unsafe(where), tx.unsafe(take)), spec);
+}
+
+/**
+ * A keyset page's predicate and row count as SQL text: the row count an integer from the validated query, the cursor
+ * a timestamp and a UUID `decodeCursor` checked, both as literals. `columns` are the list's own column names (code,
+ * never input).
+ */
+export function keysetSql(spec: PageSpec, columns: { createdAt: string; id: string }): { where: string; take: string } {
   if (!Number.isInteger(spec.limit) || spec.limit < 1) throw new Error(`keysetPage: limit must be a positive integer, got ${spec.limit}`);
   const where = spec.before
-    ? tx`(${tx(columns.createdAt)}, ${tx(columns.id)}) < (${tx.unsafe(
-        `${literal(spec.before.createdAt.toISOString())}::timestamptz, ${literal(spec.before.id)}::uuid`,
-      )})`
-    : tx`true`;
-  const rows = await fetch(where, tx.unsafe(String(spec.limit + 1)));
+    ? `(${columns.createdAt}, ${columns.id}) < (${literal(spec.before.createdAt.toISOString())}::timestamptz, ${literal(spec.before.id)}::uuid)`
+    : "true";
+  return { where, take: String(spec.limit + 1) };
+}
+
+/** The page `limit + 1` rows read with `keysetSql` make: the first `limit`, and whether there is a next page. */
+export function pageOfRows<R extends { created_at: Date; id: string }>(rows: readonly R[], spec: PageSpec): Page<R> {
   const page = rows.slice(0, spec.limit);
   return { rows: page, nextCursor: nextCursor({ rows: page, hasMore: rows.length > spec.limit }) };
 }

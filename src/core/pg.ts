@@ -139,6 +139,39 @@ export async function runAs<T>(sql: Sql, claims: Claims, fn: (tx: Tx) => Promise
 }
 
 /**
+ * One read-only transaction sent as one simple-protocol message, so it costs one round trip where `runAs` costs
+ * three (BEGIN, the setup with the first statement, COMMIT): BEGIN; `setup` (statements with no parameters, run as the
+ * login role: the caller's claims are set there); the timeout and the role switch to amplify_api; `read`, under the
+ * RLS policies; COMMIT. Returns the rows of `setup`'s last statement and of `read`. Postgres stops at a failing
+ * statement and leaves the transaction aborted; it is rolled back before the connection goes back to the pool (and a
+ * connection that cannot even do that, being lost, is not handed back: the pool has already taken it back as closed).
+ * `setup` and `read` must not contain BEGIN, COMMIT or ROLLBACK, nor any parameter (they are sent as text).
+ */
+export async function readInOneMessage<S, R>(sql: Sql, setup: string, read: string): Promise<{ setup: S[]; rows: R[] }> {
+  const reserved = await sql.reserve();
+  let usable = true;
+  try {
+    // postgres.js gives a message's results in order, one per statement that returned rows (BEGIN's result is the
+    // first, and COMMIT's tag lands on the read's).
+    const results = (await reserved
+      .unsafe(
+        `begin;
+         ${setup};
+         select set_config('statement_timeout', '15s', true), set_config('role', 'amplify_api', true);
+         ${read};
+         commit`,
+      )
+      .simple()) as unknown as [unknown, S[], unknown, R[]];
+    return { setup: results[1], rows: results[3] };
+  } catch (error) {
+    await reserved.unsafe("rollback").catch(() => (usable = false));
+    throw error;
+  } finally {
+    if (usable) reserved.release();
+  }
+}
+
+/**
  * Runs `fn` in one transaction on the service connection (RLS bypassed). Every read there joins on profile as well
  * as id (a target's post and connection, a delivery's endpoint), which the composite foreign keys also guarantee.
  */

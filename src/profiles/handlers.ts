@@ -1,8 +1,17 @@
 import { route } from "../core/api.js";
 import { AppError } from "../core/errors.js";
 import { created } from "../core/http.js";
-import { pageOf, pageQuerySchema } from "../core/pagination.js";
-import { createProfile, deleteProfile, getProfileOrThrow, listProfiles, serializeProfile, updateProfile } from "./profiles.js";
+import { pageOf, pageOfRows, pageQuerySchema, type Page } from "../core/pagination.js";
+import {
+  createProfile,
+  deleteProfile,
+  getProfileOrThrow,
+  listProfiles,
+  listProfilesSql,
+  serializeProfile,
+  updateProfile,
+  type ProfileRow,
+} from "./profiles.js";
 import {
   createProfileSchema,
   profileChangedResponse,
@@ -17,11 +26,15 @@ export const listProfilesRoute = route("GET /api/v1/profiles", {
   auth: "any",
   query: pageQuerySchema,
   response: profileListResponse,
-  handle: async ({ db, query }) => {
-    const page = await db((tx) => listProfiles(tx, pageOf(query)));
-    return { profiles: page.rows.map(serializeProfile), nextCursor: page.nextCursor };
+  handle: async ({ db, query }) => profileList(await db((tx) => listProfiles(tx, pageOf(query)))),
+  // An API key's list in one round trip (the key lookup and the list in one message): the same statement and page.
+  apiKeyRead: ({ query }) => {
+    const page = pageOf(query);
+    return { sql: listProfilesSql(page), answer: (rows) => profileList(pageOfRows(rows as ProfileRow[], page)) };
   },
 });
+
+const profileList = (page: Page<ProfileRow>) => ({ profiles: page.rows.map(serializeProfile), nextCursor: page.nextCursor });
 
 // Create a profile; the caller becomes its owner
 export const createProfileRoute = route("POST /api/v1/profiles", {

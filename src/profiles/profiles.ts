@@ -1,6 +1,6 @@
 import type { Tx } from "../core/db.js";
 import { AppError, notFound } from "../core/errors.js";
-import { keysetPage, type Page, type PageSpec } from "../core/pagination.js";
+import { keysetSql, pageOfRows, type Page, type PageSpec } from "../core/pagination.js";
 import { effectivePlan, plans, profileLimit } from "../core/plans.js";
 
 export interface ProfileRow {
@@ -26,23 +26,29 @@ export function serializeProfile(p: ProfileRow) {
   };
 }
 
-const selectProfiles = (tx: Tx) => tx`
+/** Every profile read: the columns, and the caller's own membership (its role) joined in. */
+const selectProfilesSql = `
   select p.id, p.name, p.description, p.timezone, p.created_at, p.updated_at, m.role
   from public.profiles p
   join public.profile_members m on m.profile_id = p.id and m.user_id = (select auth.uid())`;
+const selectProfiles = (tx: Tx) => tx.unsafe(selectProfilesSql);
 
-/** Profiles the caller can see (RLS decides: a key sees its one profile), newest first, keyset-paginated. */
+/**
+ * The list's one statement, as text (it has no parameters): a page of the profiles the caller can see (RLS decides: a
+ * key sees its one profile), newest first. `listProfiles` runs it in the caller's transaction; an API key's request
+ * sends it in one message with the key lookup (the route's `apiKeyRead`). Its rows make the page with `pageOfRows`.
+ */
+export function listProfilesSql(page: PageSpec): string {
+  const { where, take } = keysetSql(page, { createdAt: "p.created_at", id: "p.id" });
+  return `${selectProfilesSql}
+    where ${where}
+    order by p.created_at desc, p.id desc
+    limit ${take}`;
+}
+
+/** Profiles the caller can see, newest first, keyset-paginated. */
 export async function listProfiles(tx: Tx, page: PageSpec): Promise<Page<ProfileRow>> {
-  return keysetPage(
-    tx,
-    page,
-    (after, take) => tx<ProfileRow[]>`
-      ${selectProfiles(tx)}
-      where ${after}
-      order by p.created_at desc, p.id desc
-      limit ${take}`,
-    { createdAt: "p.created_at", id: "p.id" },
-  );
+  return pageOfRows(await tx.unsafe<ProfileRow[]>(listProfilesSql(page)), page);
 }
 
 export async function getProfileOrThrow(tx: Tx, profileId: string): Promise<ProfileRow> {
