@@ -2,8 +2,9 @@
  * API overhead benchmark: what our request pipeline costs on top of the database work it cannot avoid.
  *
  *   (a) ours:  GET /api/v1/profiles with an API key, through the local home's HTTP server (netlify.toml routing →
- *              the profiles function → key lookup by hash → billing gate → zod query → RLS transaction as
- *              `amplify_api` → JSON).
+ *              the profiles function → zod query → one message to Postgres: the key lookup by hash, the caller's
+ *              claims, and the SELECT under RLS as `amplify_api`, in one transaction → the key's 401s, billing gate,
+ *              rate limit and quota → JSON).
  *   (b) floor: a bare node:http server + postgres.js pool of the same size running the same SELECT for the same user,
  *              with no auth, no RLS, no validation, writing the same JSON.
  *
@@ -280,15 +281,16 @@ function report(ours: Summary, floor: Summary, context: RunContext) {
   }
   say("");
   say(
-    "The difference pays for: the key lookup by SHA-256 hash (one call of the PL/pgSQL function verify_api_key, sent " +
-      "without parameters so it is one round trip), which also reads the owner's subscription " +
-      "and this month's API counter (and, on the Postgres limiter only, counts the key's rate-limit window); the rate limit " +
-      "(in-process in the local home) and the monthly quota (counted in-process, written in batches); the billing gate; " +
-      "zod query validation; a transaction as `amplify_api` with the caller's claims so that RLS enforces tenancy (BEGIN, " +
-      "one set_config for the claims and the role sent with the SELECT under two RLS policies, COMMIT): 5 statements " +
-      "against the floor's 1. With prepare: false (Supabase's transaction pooler) postgres.js sends a statement with " +
-      "parameters in two round trips, the floor's one as well; and routing through netlify.toml plus the local server's Request/Response adapter (and its " +
-      "request log line, unless LOG_LEVEL=warn).",
+    "The difference pays for: the key lookup by SHA-256 hash (the PL/pgSQL function verify_api_key), which also reads " +
+      "the owner's subscription and this month's API counter (and, on the Postgres limiter only, counts the key's " +
+      "rate-limit window); the caller's claims, built in SQL from the key, and the switch to `amplify_api`, so that RLS " +
+      "enforces tenancy; BEGIN and COMMIT around them and the SELECT (under two RLS policies) — all sent as one " +
+      "message, one round trip against the floor's two (with prepare: false, which Supabase's transaction pooler needs, " +
+      "postgres.js sends a statement with parameters in two); the rate limit (in-process in the local home) and the " +
+      "monthly quota (counted in-process, written in batches); the billing gate; zod query validation; and routing " +
+      "through netlify.toml plus the local server's Request/Response adapter (and its request log line, unless " +
+      "LOG_LEVEL=warn). Routes whose work is not one read known up front take the usual steps: the lookup, then " +
+      "BEGIN, the setup with the first statement, COMMIT (the stage table's \"other routes' steps\" rows).",
   );
 }
 

@@ -1,11 +1,11 @@
 import net from "node:net";
 import { performance } from "node:perf_hooks";
-import { verifyApiKey, type Caller } from "../../src/core/auth.js";
+import { readWithApiKey, verifyApiKey, type Caller } from "../../src/core/auth.js";
 import { pageOf } from "../../src/core/pagination.js";
 import { limitApiRequest } from "../../src/core/ratelimit/limit-api-request.js";
 import { servicePool, services } from "../../src/core/services.js";
 import type { LocalHome } from "../../src/local/home.js";
-import { listProfiles } from "../../src/profiles/profiles.js";
+import { listProfiles, listProfilesSql } from "../../src/profiles/profiles.js";
 
 /**
  * Where the time goes: each stage of our pipeline run on its own, one call at a time (no concurrency, so each figure
@@ -70,9 +70,10 @@ export async function measureStages(o: StageOptions): Promise<StageRow[]> {
   const caller = (await verifyApiKey(o.apiKey, s)) as Extract<Caller, { kind: "apiKey" }>;
   const headers = { "x-api-key": o.apiKey };
   const stages: [string, () => Promise<unknown>][] = [
-    ["key lookup (verifyApiKey)", () => verifyApiKey(o.apiKey, s)],
+    ["key lookup and list in one message (readWithApiKey)", () => readWithApiKey(o.apiKey, listProfilesSql(pageOf({ limit: 50 })), s)],
     ["rate limit + monthly quota (limitApiRequest)", () => limitApiRequest(caller, s, servicePool(s.env))],
-    ["caller transaction (db.as + listProfiles)", () => s.db.as(caller.claims, (tx) => listProfiles(tx, pageOf({ limit: 50 })))],
+    ["other routes' steps: key lookup (verifyApiKey)", () => verifyApiKey(o.apiKey, s)],
+    ["other routes' steps: caller transaction (db.as)", () => s.db.as(caller.claims, (tx) => listProfiles(tx, pageOf({ limit: 50 })))],
     ["whole request in-process (home.fetch)", async () => (await o.home.fetch(new Request(o.oursUrl + o.endpoint, { headers }))).text()],
     ["whole request over HTTP: ours", async () => (await fetch(o.oursUrl + o.endpoint, { headers })).text()],
     ["whole request over HTTP: floor", async () => (await fetch(o.floorUrl + o.endpoint)).text()],
