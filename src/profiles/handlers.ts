@@ -6,8 +6,10 @@ import {
   createProfile,
   deleteProfile,
   getProfileOrThrow,
+  getProfileSql,
   listProfiles,
   listProfilesSql,
+  profileOrThrow,
   serializeProfile,
   updateProfile,
   type ProfileRow,
@@ -55,6 +57,11 @@ export const getProfileRoute = route("GET /api/v1/profiles/:profileId", {
   auth: "any",
   response: profileResponse,
   handle: async ({ db, params }) => ({ profile: serializeProfile(await db((tx) => getProfileOrThrow(tx, params.profileId))) }),
+  // An API key's read in one round trip with its lookup: the same statement (a key sees its own profile only).
+  apiKeyRead: ({ params }) => ({
+    sql: getProfileSql(params.profileId),
+    answer: (rows) => ({ profile: serializeProfile(profileOrThrow(rows as ProfileRow[])) }),
+  }),
 });
 
 // Rename, describe or move time zone (owner or admin)

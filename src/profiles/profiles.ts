@@ -1,4 +1,5 @@
 import type { Tx } from "../core/db.js";
+import { literal } from "../core/pg.js";
 import { AppError, notFound } from "../core/errors.js";
 import { keysetSql, pageOfRows, type Page, type PageSpec } from "../core/pagination.js";
 import { effectivePlan, plans, profileLimit } from "../core/plans.js";
@@ -31,7 +32,6 @@ const selectProfilesSql = `
   select p.id, p.name, p.description, p.timezone, p.created_at, p.updated_at, m.role
   from public.profiles p
   join public.profile_members m on m.profile_id = p.id and m.user_id = (select auth.uid())`;
-const selectProfiles = (tx: Tx) => tx.unsafe(selectProfilesSql);
 
 /**
  * The list's one statement, as text (it has no parameters): a page of the profiles the caller can see (RLS decides: a
@@ -52,7 +52,17 @@ export async function listProfiles(tx: Tx, page: PageSpec): Promise<Page<Profile
 }
 
 export async function getProfileOrThrow(tx: Tx, profileId: string): Promise<ProfileRow> {
-  const [row] = await tx<ProfileRow[]>`${selectProfiles(tx)} where p.id = ${profileId}`;
+  return profileOrThrow(await tx.unsafe<ProfileRow[]>(getProfileSql(profileId)));
+}
+
+/** One profile the caller can see, as text (its id a literal: one round trip), for `runAs` or a one-message read. */
+export function getProfileSql(profileId: string): string {
+  return `${selectProfilesSql} where p.id = ${literal(profileId)}::uuid`;
+}
+
+/** The profile `getProfileSql` read, or 404 when the caller cannot see it (or it does not exist). */
+export function profileOrThrow(rows: readonly ProfileRow[]): ProfileRow {
+  const [row] = rows;
   if (!row) throw notFound("Profile");
   return row;
 }

@@ -53,6 +53,23 @@ describe("GET /api/v1/profiles with an API key, in one message", () => {
     expect(asMember.body.profiles).toEqual([expect.objectContaining({ id: owner.profileId, role: "admin" })]);
   });
 
+  it("reads one profile the same way: the key's own in one message, any other (or none) 404, a bad key 401", async () => {
+    const owner = await paidUserWithKey(t, "agency");
+    const other = await createProfile(t, owner.user, "Not the key's");
+    await flushApiUsage();
+    const { value: own, messages } = await messagesToPostgres(() => t.call("GET", `/api/v1/profiles/${owner.profileId}`, { apiKey: owner.apiKey }));
+    expect(own.status, JSON.stringify(own.body)).toBe(200);
+    expect(messages).toBe(1);
+    const session = await t.call("GET", `/api/v1/profiles/${owner.profileId}`, { token: owner.user.token });
+    expect(own.body).toEqual(session.body);
+    for (const id of [other, "00000000-0000-4000-8000-000000000000"]) {
+      const res = await t.call("GET", `/api/v1/profiles/${id}`, { apiKey: owner.apiKey });
+      expect(res.status).toBe(404);
+      expect(res.body).toMatchObject({ success: false, code: "not_found" });
+    }
+    expect((await t.call("GET", `/api/v1/profiles/${other}`, { apiKey: `ak_${"w".repeat(43)}` })).status).toBe(401);
+  });
+
   it("refuses a removed member's key, an unknown and a malformed key with their 401s, and shows no profile", async () => {
     const owner = await paidUserWithKey(t, "agency");
     const member = await addMember(t, owner.user, owner.profileId, "member");
