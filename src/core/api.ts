@@ -107,13 +107,15 @@ export interface RouteSpec<
    * pipeline then sends the key lookup, the caller's claims and the read as one message (one round trip instead of
    * four; `readWithApiKey`), and refuses exactly as it does otherwise (the key's 401s, the billing gate, the rate
    * limit and quota) before answering. Must answer as `handle` does; sessions, and input that does not parse, go
-   * through `handle`. Not for routes with `profile`, `rateLimit` or `service`.
+   * through `handle`. Only on routes with `auth: "any"` and without `profile`, `rateLimit` or `service`.
    */
-  apiKeyRead?: P extends ProfileFrom
-    ? never
-    : S extends true
+  apiKeyRead?: A extends "any"
+    ? P extends ProfileFrom
       ? never
-      : (input: { query: Q; params: ParamsOf<K> }) => { sql: string; answer(rows: unknown[]): z.input<NoInfer<R>> };
+      : S extends true
+        ? never
+        : (input: { query: Q; params: ParamsOf<K> }) => { sql: string; answer(rows: unknown[]): z.input<NoInfer<R>> }
+    : never;
 }
 
 /** A route definition as the pipeline runs it (the type parameters erased). */
@@ -386,7 +388,9 @@ export function api(list: readonly Route[]) {
       const { route: r, params } = matchRoute(routes, req.method.toUpperCase(), url.pathname);
       const def = r.def;
       const s = services();
-      const apiKey = def.apiKeyRead && req.headers.get(API_KEY_HEADER);
+      // Only routes open to API keys (`auth: "any"`) and free of the profile, rate-limit and service steps.
+      const oneMessage = def.apiKeyRead && def.auth === "any" && !def.profile && !def.rateLimit && !def.service;
+      const apiKey = oneMessage && req.headers.get(API_KEY_HEADER);
       if (apiKey) {
         const read = await readFromInput(def, req, url, params);
         if (read) {
