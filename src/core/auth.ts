@@ -120,7 +120,7 @@ function callerOfKeyRow(row: KeyRow | undefined, s: Services): Caller {
 }
 
 /**
- * An API-key request whose whole database work is one read the RLS policies scope (a route's `read`), in one round
+ * An API-key request whose whole database work is one read the RLS policies scope (a route's `apiKeyRead`), in one round
  * trip: the key lookup, the caller's claims, the role and the read go to Postgres as one message, in one transaction
  * (`readInOneMessage` in src/core/pg.ts). The claims are those `callerOfKeyRow` gives, built in SQL from the row the
  * lookup returns, and set only for an active key of a current member; for any other key (or none) the read runs as

@@ -48,6 +48,9 @@ describe("the queue worker: POST /api/queue/:job", () => {
   });
 
   it("runs the named job with the parsed message", async () => {
+    // Half past an hour on the app's clock, so no sweep queues the hourly run of this job meanwhile (one at the top of
+    // the hour would prune the old state first, and this call would find nothing to delete).
+    setClockForTests(manualClock(new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000 - 30 * 60_000)));
     const old = await oauthState("2 days");
     const recent = await oauthState("1 hour");
     const res = await signedPost("/api/queue/prune-oauth-states", "{}");
