@@ -1,9 +1,9 @@
-import net from "node:net";
 import postgres from "postgres";
 import { describe, expect, it } from "vitest";
 import { retryIfAborted } from "../../src/core/pg.js";
 import { serviceDb, services } from "../../src/core/services.js";
 import { useTestHome } from "../helpers/home.js";
+import { statementsSent as statementsSentTo } from "../helpers/wire.js";
 import { createProfile, signUp } from "../helpers/users.js";
 
 /**
@@ -13,25 +13,8 @@ import { createProfile, signUp } from "../helpers/users.js";
  */
 const t = useTestHome();
 
-/** Statements this process sends to Postgres while `run` runs (Execute and simple Query messages). */
-async function statementsSent<T>(run: () => Promise<T>): Promise<{ value: T; statements: number }> {
-  const port = Number(new URL(services().env.DATABASE_URL).port);
-  const write = net.Socket.prototype.write;
-  let statements = 0;
-  net.Socket.prototype.write = function (this: net.Socket, chunk: unknown, ...rest: unknown[]) {
-    if (this.remotePort === port && Buffer.isBuffer(chunk)) {
-      for (let at = 0; at + 5 <= chunk.length; at += 1 + chunk.readInt32BE(at + 1)) {
-        if (chunk[at] === 0x45 /* Execute */ || chunk[at] === 0x51 /* Query */) statements++;
-      }
-    }
-    return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
-  } as typeof net.Socket.prototype.write;
-  try {
-    return { value: await run(), statements };
-  } finally {
-    net.Socket.prototype.write = write;
-  }
-}
+/** Statements this process sends to the home's Postgres while `run` runs. */
+const statementsSent = <T>(run: () => Promise<T>) => statementsSentTo(Number(new URL(services().env.DATABASE_URL).port), run);
 
 describe("db.as and serviceDb transactions", () => {
   it("keep nothing of a transaction whose handler throws, and answer with the handler's error", async () => {

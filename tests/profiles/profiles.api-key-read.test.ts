@@ -1,7 +1,7 @@
-import net from "node:net";
 import { describe, expect, it } from "vitest";
 import { flushApiUsage } from "../../src/core/ratelimit/api-usage.js";
 import { useTestHome } from "../helpers/home.js";
+import { statementsSent } from "../helpers/wire.js";
 import { createApiKey, createProfile, paidUserWithKey, subscribe } from "../helpers/users.js";
 import { addMember } from "../team/team-helpers.js";
 
@@ -12,32 +12,15 @@ import { addMember } from "../team/team-helpers.js";
  */
 const t = useTestHome();
 
-/** Query (simple protocol) and Execute (extended) messages this process sends to the home's Postgres during `run`. */
-async function messagesToPostgres<T>(run: () => Promise<T>): Promise<{ value: T; messages: number }> {
-  const port = Number(new URL(t.home.databaseUrl).port);
-  const write = net.Socket.prototype.write;
-  let messages = 0;
-  net.Socket.prototype.write = function (this: net.Socket, chunk: unknown, ...rest: unknown[]) {
-    if (this.remotePort === port && Buffer.isBuffer(chunk)) {
-      for (let at = 0; at + 5 <= chunk.length; at += 1 + chunk.readInt32BE(at + 1)) {
-        if (chunk[at] === 0x45 /* Execute */ || chunk[at] === 0x51 /* Query */) messages++;
-      }
-    }
-    return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
-  } as typeof net.Socket.prototype.write;
-  try {
-    return { value: await run(), messages };
-  } finally {
-    net.Socket.prototype.write = write;
-  }
-}
+/** Query or Execute messages this process sends to the home's Postgres while `run` runs. */
+const messagesToPostgres = <T>(run: () => Promise<T>) => statementsSent(Number(new URL(t.home.databaseUrl).port), run);
 
 describe("GET /api/v1/profiles with an API key, in one message", () => {
   it("lists the key's one profile, as the owner's session lists it, in one message to Postgres", async () => {
     const owner = await paidUserWithKey(t, "agency");
     await createProfile(t, owner.user, "Another of the owner's");
     await flushApiUsage();
-    const { value: res, messages } = await messagesToPostgres(() => t.call("GET", "/api/v1/profiles", { apiKey: owner.apiKey }));
+    const { value: res, statements: messages } = await messagesToPostgres(() => t.call("GET", "/api/v1/profiles", { apiKey: owner.apiKey }));
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(messages).toBe(1);
     const session = await t.call("GET", "/api/v1/profiles", { token: owner.user.token });
@@ -57,7 +40,7 @@ describe("GET /api/v1/profiles with an API key, in one message", () => {
     const owner = await paidUserWithKey(t, "agency");
     const other = await createProfile(t, owner.user, "Not the key's");
     await flushApiUsage();
-    const { value: own, messages } = await messagesToPostgres(() => t.call("GET", `/api/v1/profiles/${owner.profileId}`, { apiKey: owner.apiKey }));
+    const { value: own, statements: messages } = await messagesToPostgres(() => t.call("GET", `/api/v1/profiles/${owner.profileId}`, { apiKey: owner.apiKey }));
     expect(own.status, JSON.stringify(own.body)).toBe(200);
     expect(messages).toBe(1);
     const session = await t.call("GET", `/api/v1/profiles/${owner.profileId}`, { token: owner.user.token });

@@ -1,7 +1,10 @@
-import { accountById, json } from "../common.js";
-import { type Facebook, facebookSandboxConfig, NETWORK, type PageRow, TOKEN_PREFIX } from "./shared.js";
+import { accountById, json, snowflakeId } from "../common.js";
+import { clients, type Facebook, facebookSandboxConfig, NETWORK, type PageRow, TOKEN_PREFIX } from "./shared.js";
 
-/** The Facebook control endpoints: token actions on a Page or user (its own, not the common ones), the Pages list. */
+/**
+ * The Facebook control endpoints: token actions on a Page or user (its own, not the common ones), the Pages list, and
+ * the developer portal's Login for Business configurations.
+ */
 
 /** Token actions on an account: a Page id acts on that Page's tokens and its owner's user tokens. */
 export async function controlAccount(ctx: Facebook, ref: string, action: string): Promise<Response> {
@@ -61,4 +64,43 @@ export async function listPages(ctx: Facebook, req: Request): Promise<Response> 
     select id, owner_id, name, username, tasks, position from local_sandbox.facebook_pages
     where (${owner}::text is null or owner_id = ${owner}) order by owner_id, position`;
   return json(200, { pages: rows.map((r) => ({ id: r.id, ownerId: r.owner_id, name: r.name, username: r.username, tasks: r.tasks })) });
+}
+
+/**
+ * The developer portal's Facebook Login for Business configurations:
+ *   POST /__sandbox/configurations  {"clientId", "permissions": [...], "name"?}   201 { configId, clientId, name, permissions }
+ *   GET  /__sandbox/configurations[?client_id=…]                                  { configurations: [...] }
+ * The app must be registered (the sandbox's own client or one from `POST /__sandbox/apps`), and every permission one
+ * the sandbox knows.
+ */
+export async function configurations(ctx: Facebook, req: Request): Promise<Response> {
+  if (req.method === "GET") {
+    const clientId = new URL(req.url).searchParams.get("client_id");
+    const rows = await ctx.sql<{ id: string; client_id: string; name: string; permissions: string[] }[]>`
+      select id, client_id, name, permissions from local_sandbox.facebook_login_configurations
+      where ${clientId === null ? ctx.sql`true` : ctx.sql`client_id = ${clientId}`}
+      order by created_at, id`;
+    return json(200, { configurations: rows.map((r) => ({ configId: r.id, clientId: r.client_id, name: r.name, permissions: r.permissions })) });
+  }
+  let body: { clientId?: unknown; name?: unknown; permissions?: unknown };
+  try {
+    body = (await req.json()) as typeof body;
+  } catch {
+    return json(400, { error: "the body must be JSON: { clientId, permissions, name? }" });
+  }
+  const clientId = typeof body?.clientId === "string" ? body.clientId : "";
+  if (!clients.get(clientId)) return json(400, { error: `no app with client id '${clientId}' is registered on the facebook sandbox` });
+  const permissions = body?.permissions;
+  if (!Array.isArray(permissions) || permissions.length === 0 || !permissions.every((p) => typeof p === "string")) {
+    return json(400, { error: "permissions must be a non-empty array of permission names" });
+  }
+  const unknown = permissions.filter((p) => !facebookSandboxConfig.scopes.has(p as never));
+  if (unknown.length) return json(400, { error: `unknown permissions: ${unknown.join(", ")}` });
+  const name = typeof body?.name === "string" && body.name.trim() ? body.name.trim().slice(0, 100) : "Sandbox configuration";
+  const id = snowflakeId(ctx.now());
+  const unique = [...new Set(permissions as string[])];
+  await ctx.sql`
+    insert into local_sandbox.facebook_login_configurations (id, client_id, name, permissions)
+    values (${id}, ${clientId}, ${name}, ${unique})`;
+  return json(201, { configId: id, clientId, name, permissions: unique });
 }

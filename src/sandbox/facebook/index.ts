@@ -10,8 +10,8 @@ import {
 } from "../common.js";
 import { graphError, graphParams } from "../meta-graph.js";
 import { networkTables } from "../network-tables.js";
-import { accessToken, authenticate, configurations, consent } from "./auth.js";
-import { controlAccount, listPages } from "./control.js";
+import { accessToken, authenticate, consent } from "./auth.js";
+import { configurations, controlAccount, listPages } from "./control.js";
 import { feed, photos } from "./publish.js";
 import { accounts, me, pageFields, pageFollowers, permissions, postInsights, readPost, videoInsights } from "./reads.js";
 import {
